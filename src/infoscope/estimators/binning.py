@@ -1,0 +1,154 @@
+"""Binning estimator (Shwartz-Ziv & Tishby 2017).
+
+Every activation value is put into one of ``n_bins`` equal-width bins over a range (the
+layer's own range by default; ``(-1, 1)`` for tanh layers as in the paper); each sample's
+vector of bin indices is one symbol, and entropies are plug-in Shannon entropies of those
+symbols. For a deterministic network whose inputs are all distinct, I(X;T) = H(T).
+I(T;Y) with class labels is H(T) − Σ_y p(y) H(T | Y=y). Known flaw: results depend on the bin
+count and on the activation function (Saxe et al. 2018).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import numpy as np
+
+from .._validation import ArrayLike, as_labels, check_samples, flatten_samples, is_label_vector
+from .base import Estimate, Estimator
+from .discrete import plugin_entropy, plugin_mutual_information, symbols
+
+__all__ = ["Binning", "bin_codes"]
+
+
+def bin_codes(
+    x: np.ndarray, n_bins: int = 30, value_range: tuple[float, float] | None = None
+) -> tuple[np.ndarray, tuple[float, float]]:
+    """Equal-width bin index of every value.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (N, D)
+        Values to bin (one sample per row).
+    n_bins : int
+        Number of bins.
+    value_range : (float, float), optional
+        Lower and upper edge. Default: the minimum and maximum of ``x``. Values outside the
+        given range are an error (never clipped silently).
+
+    Returns
+    -------
+    codes : numpy.ndarray, shape (N, D), int64
+        Bin indices 0..n_bins−1 (the upper edge belongs to the last bin).
+    value_range : (float, float)
+        The range used.
+
+    Examples
+    --------
+    >>> codes, rng = bin_codes(np.array([[-1.0], [0.0], [1.0]]), n_bins=2, value_range=(-1, 1))
+    >>> codes.ravel().tolist(), rng
+    ([0, 1, 1], (-1.0, 1.0))
+    """
+    if value_range is None:
+        lo, hi = float(np.min(x)), float(np.max(x))
+    else:
+        lo, hi = float(value_range[0]), float(value_range[1])
+        if not hi > lo:
+            raise ValueError(f"value_range must be (low, high) with low < high, got {value_range!r}")
+        xmin, xmax = float(np.min(x)), float(np.max(x))
+        if xmin < lo or xmax > hi:
+            raise ValueError(
+                f"values span [{xmin:.6g}, {xmax:.6g}], outside value_range ({lo:.6g}, {hi:.6g}); "
+                "widen value_range or leave it as None to use the data's range"
+            )
+    if hi == lo:
+        return np.zeros(x.shape, dtype=np.int64), (lo, hi)
+    edges = np.linspace(lo, hi, n_bins + 1)
+    codes = np.digitize(x, edges[1:-1], right=False).astype(np.int64)
+    return codes, (lo, hi)
+
+
+@dataclasses.dataclass
+class Binning(Estimator):
+    """Binning (histogram) estimator of entropy and mutual information, in bits.
+
+    Parameters
+    ----------
+    n_bins : int, default 30
+        Equal-width bins per value.
+    value_range : (float, float) or None, default None
+        Range to bin over; None uses each array's own minimum and maximum. Use ``(-1, 1)``
+        for tanh layers. Values outside a given range raise ``ValueError``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.array([[0.0, 1.0], [1.0, 0.0], [0.0, 0.0], [1.0, 1.0]])
+    >>> Binning(n_bins=2).entropy(t)
+    2.0
+    >>> Binning(n_bins=2).mutual_information(t, np.array([0, 1, 2, 3]))
+    2.0
+    """
+
+    name: ClassVar[str] = "binning"
+    input_mode: ClassVar[str] = "identity"
+
+    n_bins: int = 30
+    value_range: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if isinstance(self.n_bins, bool) or int(self.n_bins) != self.n_bins or self.n_bins < 1:
+            raise ValueError(f"n_bins must be an integer >= 1, got {self.n_bins!r}")
+        self.n_bins = int(self.n_bins)
+        if self.value_range is not None:
+            lo, hi = (float(v) for v in self.value_range)
+            if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):
+                raise ValueError(f"value_range must be finite (low, high) with low < high, got {self.value_range!r}")
+            self.value_range = (lo, hi)
+
+    def _symbols(self, t, labels: bool) -> tuple[np.ndarray, tuple[float, float] | None]:
+        if labels:
+            return as_labels(t), None
+        arr = flatten_samples(t).cpu().numpy().astype(np.float64, copy=False)
+        codes, used = bin_codes(arr, self.n_bins, self.value_range)
+        return symbols(codes), used
+
+    def estimate_entropy(self, x: ArrayLike) -> Estimate:
+        """Plug-in entropy of the binned patterns of ``x``, in bits (0 to log2 N).
+
+        Parameters
+        ----------
+        x : array_like, shape (N, ...) or integer labels (N,)
+
+        Returns
+        -------
+        Estimate
+            With ``value_range_x`` the range binned over.
+        """
+        t = check_samples(x, "x")
+        sym, rng = self._symbols(t, is_label_vector(t))
+        return self._result(plugin_entropy(sym), value_range_x=rng, n_samples=t.shape[0])
+
+    def estimate_mutual_information(
+        self, x: ArrayLike, y: ArrayLike, discrete_y: bool | None = None
+    ) -> Estimate:
+        """I(x; y) from binned patterns, in bits; ``y`` labels are used as they are.
+
+        Parameters
+        ----------
+        x : array_like, shape (N, ...)
+        y : array_like, shape (N, ...), or integer labels (N,)
+        discrete_y : bool, optional
+            Force (True) or forbid (False) reading ``y`` as labels.
+
+        Returns
+        -------
+        Estimate
+            With ``value_range_x`` and ``value_range_y`` (None for labels).
+        """
+        tx, ty, y_labels = self._pair(x, y, discrete_y)
+        sx, rx = self._symbols(tx, is_label_vector(tx))
+        sy, ry = self._symbols(ty, y_labels)
+        value = plugin_mutual_information(sx, sy)
+        return self._result(value, value_range_x=rx, value_range_y=ry, y_discrete=y_labels, n_samples=tx.shape[0])

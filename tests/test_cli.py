@@ -1,0 +1,82 @@
+"""The command line: estimates, JSON output and one-line errors with exit code 2."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import infoscope
+from infoscope.cli import main
+
+
+@pytest.fixture
+def arrays(tmp_path, rng):
+    x = rng.normal(size=(200, 3))
+    y = (x[:, 0] > 0).astype(np.int64)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "y.npy", y)
+    return tmp_path, x, y
+
+
+def test_mi_json_reports_value_and_chosen_sigma(arrays, capsys):
+    d, x, y = arrays
+    assert main(["mi", str(d / "x.npy"), str(d / "y.npy"), "--method", "renyi", "--sigma-x", "knn", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["unit"] == "bits"
+    assert out["value"] == pytest.approx(infoscope.mutual_information(x, y, sigma_x="knn"), abs=1e-12)
+    assert out["params"]["sigma_x"] > 0 and out["params"]["sigma_y"] == 0.1
+
+
+@pytest.mark.parametrize("method, extra", [("binning", ["--n-bins", "10"]), ("kde", ["--bound", "lower"]), ("ksg", ["--k", "5"]), ("renyi", ["--alpha", "2", "--sigma-x", "1.5"])])
+def test_mi_every_method(arrays, capsys, method, extra):
+    d, x, y = arrays
+    assert main(["mi", str(d / "x.npy"), str(d / "y.npy"), "-m", method, *extra, "--json"]) == 0
+    assert np.isfinite(json.loads(capsys.readouterr().out)["value"])
+
+
+def test_entropy_plain_output(arrays, capsys):
+    d, *_ = arrays
+    assert main(["entropy", str(d / "y.npy"), "--method", "binning"]) == 0
+    assert "bits" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["mi", "{d}/missing.npy", "{d}/y.npy"], "no such file"),
+        (["mi", "{d}/not.npy", "{d}/y.npy"], "is not a NumPy .npy file"),
+        (["mi", "{d}/x.npy", "{d}/y.npy", "--sigma-x", "-1"], "sigma_x must be a finite number > 0"),
+        (["mi", "{d}/x.npy", "{d}/y.npy", "-m", "nope"], "unknown method 'nope'"),
+        (["mi", "{d}/x.npy", "{d}/y.npy", "-m", "ksg", "--alpha", "2"], "has no parameter"),
+        (["mi", "{d}/x.npy", "{d}/short.npy"], "x has 200 samples but y has 3"),
+    ],
+)
+def test_user_errors_are_one_line_with_exit_code_2(arrays, capsys, args, message):
+    d, *_ = arrays
+    (d / "not.npy").write_text("hello")
+    np.save(d / "short.npy", np.arange(3))
+    assert main([a.format(d=d) for a in args]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and err.count("\n") == 1
+
+
+def test_debug_shows_the_traceback(arrays):
+    d, *_ = arrays
+    with pytest.raises(FileNotFoundError):
+        main(["mi", str(d / "missing.npy"), str(d / "y.npy"), "--debug"])
+
+
+def test_installed_console_script(arrays):
+    d, *_ = arrays
+    proc = subprocess.run(
+        [sys.executable, "-m", "infoscope", "mi", str(d / "x.npy"), str(d / "y.npy"), "--json"],
+        capture_output=True, text=True, check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["method"] == "renyi"
+    bad = subprocess.run([sys.executable, "-m", "infoscope", "mi", "nope.npy", "nope.npy"], capture_output=True, text=True)
+    assert bad.returncode == 2 and bad.stderr.startswith("error: ")
