@@ -18,6 +18,9 @@ from .estimators import (
     mutual_information,
 )
 
+from .recorder import Probe, Recorder
+from .store import Store, StoreError, load
+
 __version__ = "0.1.0"
 
 __all__ = [
@@ -31,5 +34,10 @@ __all__ = [
     "entropy",
     "make_estimator",
     "mutual_information",
+    "Probe",
+    "Recorder",
+    "Store",
+    "StoreError",
+    "load",
     "__version__",
 ]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,6 +18,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .estimators import ESTIMATORS, make_estimator
+from .store import StoreError
 
 app = typer.Typer(
     name="infoscope",
@@ -27,7 +29,7 @@ app = typer.Typer(
 )
 
 #: Exceptions that are the user's to fix: shown as one line, never as a traceback.
-USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, FileNotFoundError, PermissionError, KeyError)
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, OSError, KeyError, StoreError)
 
 
 @app.callback()
@@ -162,24 +164,157 @@ def estimators_command() -> None:
     _console().print(table)
 
 
-@app.command("demo")
-def demo_command() -> None:
-    """A short tour: every estimator on data that ships with infoscope."""
-    from .datasets import load_mnist_subset, load_tishby
+def _run_with_progress(name: str, **kwargs: Any):
+    """Run an experiment with a Rich progress bar showing epoch, losses, accuracy and ETA."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-    tishby = load_tishby()
-    mnist = load_mnist_subset(n_train=1000, n_test=1)
-    cases = [
-        ("12-bit task: I(X;Y), N=3482", tishby.x_train, tishby.y_train),
-        ("MNIST pixels: I(X;Y), N=1000", mnist.x_train, mnist.y_train),
-    ]
-    table = Table("data", *ESTIMATORS, title="Mutual information in bits (default parameters)")
-    for label, x, y in cases:
-        table.add_row(label, *(f"{make_estimator(m).mutual_information(x, y):.3f}" for m in ESTIMATORS))
+    from .experiments import get_experiment, run_experiment
+
+    exp = get_experiment(name)
+    total = kwargs.get("epochs") or exp.epochs
+    columns = (
+        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+        TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=Console(stderr=True)) as progress:
+        task = progress.add_task(name, total=total, info="measuring epoch 0…")
+
+        def on_epoch(epoch: int, epochs: int, m: dict[str, float]) -> None:
+            info = f"loss {m['train_loss']:.3f}  acc {m['train_acc']:.3f}  test acc {m['test_acc']:.3f}"
+            progress.update(task, completed=epoch, info=info)
+
+        result = run_experiment(name, on_epoch=on_epoch, **kwargs)
+        progress.update(task, completed=total)
+    return result
+
+
+def _last_epoch_table(store, run: str, title: str) -> Table:
+    m = store.measurements(run=run)
+    if m.empty:
+        return Table(title=f"{title}: no measurements yet")
+    last = m[m.epoch == m.epoch.max()]
+    table = Table("probe", "layer", "estimator", "H(T)", "I(X;T)", "I(T;Y)", title=f"{title}, epoch {int(m.epoch.max())} (bits)")
+    order = {n: i for i, n in enumerate(store.layers(run).name)}
+    pivot = last.pivot_table(index=["probe", "layer", "estimator"], columns="quantity", values="value", aggfunc="last")
+    for (probe, layer, est), row in sorted(pivot.iterrows(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 0), kv[0][2])):
+        table.add_row(probe, layer, est, *(f"{row.get(q, float('nan')):.3f}" for q in ("H(T)", "I(X;T)", "I(T;Y)")))
+    return table
+
+
+@app.command("run")
+def run_command(
+    experiment: Annotated[str, typer.Argument(help="tishby, mnist-mlp, mnist-cnn or digits-mlp.")],
+    epochs: Annotated[int | None, typer.Option(help="Training epochs (default: the experiment's).")] = None,
+    estimator: Annotated[list[str] | None, typer.Option("--estimator", "-e", help="Estimator(s) to record; repeat for several.")] = None,
+    probe_size: Annotated[int | None, typer.Option(help="Samples in each probe set (train and held-out).")] = None,
+    every: Annotated[str, typer.Option(help="'epoch' or a number of steps between measurements.")] = "epoch",
+    seed: Annotated[int, typer.Option(help="Seed of weights, batch order and probe choice.")] = 0,
+    activation: Annotated[str | None, typer.Option(help="tanh or relu (default: the experiment's).")] = None,
+    units: Annotated[bool, typer.Option("--units/--no-units", help="Record per-unit information.")] = True,
+    noise_variance: Annotated[float | None, typer.Option(help="Add Gaussian noise of this variance to T (noise-injected variant).")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="SQLite database to write.")] = Path("runs.db"),
+    name: Annotated[str | None, typer.Option("--name", help="Run name (default: experiment-activation-sSEED).")] = None,
+    resume: Annotated[bool, typer.Option(help="Continue the run of that name from its last stored epoch.")] = False,
+) -> None:
+    """Train a reference experiment and record MI of every layer and unit each epoch."""
+    cadence: str | int = every if every == "epoch" else _positive_int(every, "--every")
+    result = _run_with_progress(
+        experiment, store=out, run=name, epochs=epochs, estimators=estimator or None, probe_size=probe_size,
+        every=cadence, seed=seed, activation=activation, units=units, noise_variance=noise_variance, resume=resume,
+    )
+    from .store import load
+
+    with load(out) as store:
+        _console().print(_last_epoch_table(store, result.run, result.run))
+    _console().print(
+        f"run [bold]{result.run}[/bold] stored in {out} ({result.seconds:.1f} s). "
+        f"Next: [bold]infoscope show {out} {result.run}[/bold]"
+    )
+
+
+def _positive_int(value: str, option: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise ValueError(f"{option} must be 'epoch' or a whole number of steps, got {value!r}") from None
+    if n < 1:
+        raise ValueError(f"{option} must be >= 1, got {n}")
+    return n
+
+
+@app.command("runs")
+def runs_command(db: Annotated[Path, typer.Argument(help="An infoscope database.")]) -> None:
+    """List the runs in a database."""
+    from .store import load
+
+    with load(db) as store:
+        df = store.runs()
+    table = Table("run", "experiment", "seed", "status", "records", "last epoch", "started")
+    for r in df.itertuples():
+        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started_at))
+        last = "" if r.last_epoch is None or r.last_epoch != r.last_epoch else str(int(r.last_epoch))
+        table.add_row(r.name, str(r.experiment or ""), str(r.seed if r.seed is not None else ""), r.status, str(r.records), last, started)
+    _console().print(table)
+
+
+@app.command("show")
+def show_command(
+    db: Annotated[Path, typer.Argument(help="An infoscope database.")],
+    run: Annotated[str, typer.Argument(help="Run name (see 'infoscope runs').")],
+) -> None:
+    """A table of the last recorded epoch of a run, with its metrics and warnings."""
+    from .store import load
+
     console = _console()
-    console.print(table)
-    console.print("H(Y) of the 12-bit labels: {:.3f} bits; of MNIST: {:.3f} bits".format(
-        make_estimator("binning").entropy(tishby.y_train), make_estimator("binning").entropy(mnist.y_train)))
+    with load(db) as store:
+        info = store.run_info(run)
+        console.print(_last_epoch_table(store, run, run))
+        metrics = store.metrics(run=run)
+        if not metrics.empty:
+            last = metrics[metrics.epoch == metrics.epoch.max()]
+            console.print("metrics: " + ", ".join(f"{r.name}={r.value:.4f}" for r in last.itertuples()))
+        warnings = store.warnings(run=run)
+        for w in warnings.itertuples():
+            console.print(f"[yellow]warning[/yellow] (epoch {w.epoch}): {w.message}")
+    console.print(f"status: {info['status']}; seed {info['seed']}; infoscope {info['versions'].get('infoscope', '?')}")
+
+
+@app.command("export")
+def export_command(
+    db: Annotated[Path, typer.Argument(help="An infoscope database.")],
+    out: Annotated[Path, typer.Argument(help="A .csv or .parquet file.")],
+    run: Annotated[list[str] | None, typer.Option("--run", help="Only these runs (repeatable).")] = None,
+) -> None:
+    """Export measurements (and metrics beside them) to CSV or Parquet."""
+    from .store import load
+
+    with load(db) as store:
+        path = store.export(out, run=run or None)
+    _console().print(f"wrote {path} and {path.with_suffix('.metrics' + path.suffix)}")
+
+
+@app.command("demo")
+def demo_command(
+    out: Annotated[Path, typer.Option("--out", "-o", help="SQLite database to write.")] = Path("infoscope-demo.db"),
+    epochs: Annotated[int, typer.Option(help="Training epochs.")] = 15,
+) -> None:
+    """The main job in two minutes: train an MLP on the shipped digits and record MI of every layer and unit."""
+    from .store import Store
+
+    with Store(out) as store:
+        existing = [n for n in store.run_names() if n.startswith("demo")]
+    name = f"demo-{len(existing) + 1}"
+    result = _run_with_progress("digits-mlp", store=out, run=name, epochs=epochs)
+    from .store import load
+
+    with load(out) as store:
+        _console().print(_last_epoch_table(store, name, f"digits-mlp ({name})"))
+    _console().print(
+        f"Recorded {result.epochs} epochs in {result.seconds:.0f} s into [bold]{out}[/bold] "
+        f"(test accuracy {result.metrics['test_acc']:.3f}).\n"
+        f"Next: [bold]infoscope show {out} {name}[/bold], or in Python: "
+        f"infoscope.load('{out}').measurements(run='{name}')"
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -13,12 +13,21 @@ import dataclasses
 from abc import ABC, abstractmethod
 from typing import Any, ClassVar
 
+import numpy as np
+import torch
+
 from .._validation import (
     ArrayLike,
+    as_labels,
     check_same_length,
     check_samples,
+    flatten_samples,
     resolve_discrete,
 )
+from .discrete import symbols
+
+#: Quantity names used by :meth:`Estimator.layer_information` (and stored by the recorder).
+H_T, I_XT, I_TY = "H(T)", "I(X;T)", "I(T;Y)"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,6 +51,45 @@ class Estimate:
     def to_dict(self) -> dict[str, Any]:
         """Plain dictionary (JSON-serialisable) of value, method and parameters."""
         return {"value": self.value, "method": self.method, "params": dict(self.params)}
+
+
+@dataclasses.dataclass
+class ProbeContext:
+    """A probe set prepared once and shared by every layer and unit measured on it.
+
+    Attributes
+    ----------
+    x : torch.Tensor, shape (N, ...)
+        The network inputs.
+    y : torch.Tensor, shape (N,), int64
+        Class labels as codes 0..C−1.
+    x_ids : torch.Tensor, shape (N,), int64
+        One symbol per distinct input (equal inputs share a symbol): X as a discrete variable.
+    cache : dict
+        Per-estimator precomputations (for example the input and label Grams).
+    """
+
+    x: torch.Tensor
+    y: torch.Tensor
+    x_ids: torch.Tensor
+    cache: dict[Any, Any] = dataclasses.field(default_factory=dict)
+
+    @classmethod
+    def build(cls, x: ArrayLike, y: ArrayLike) -> ProbeContext:
+        """Validate a probe (inputs and integer labels) and prepare it.
+
+        Examples
+        --------
+        >>> ctx = ProbeContext.build(np.array([[0.0], [1.0], [0.0]]), np.array([0, 1, 0]))
+        >>> ctx.x_ids.tolist()
+        [0, 1, 0]
+        """
+        tx = check_samples(x, "probe inputs")
+        ty = check_samples(y, "probe labels")
+        check_same_length(tx, ty, ("probe inputs", "probe labels"))
+        codes = torch.from_numpy(as_labels(ty, "probe labels"))
+        ids = torch.from_numpy(symbols(flatten_samples(tx).cpu().numpy()))
+        return cls(x=tx, y=codes, x_ids=ids)
 
 
 @dataclasses.dataclass
@@ -82,6 +130,31 @@ class Estimator(ABC):
         self, x: ArrayLike, y: ArrayLike, discrete_y: bool | None = None
     ) -> Estimate:
         """I(x; y) as an :class:`Estimate` in bits; ``y`` is (N, ...) or labels (N,)."""
+
+    def layer_information(self, t: ArrayLike, probe: ProbeContext) -> dict[str, Estimate]:
+        """H(T), I(X;T) and I(T;Y) of one layer (or unit) on a prepared probe, in bits.
+
+        With ``input_mode == "identity"`` the input X is the discrete variable "which probe
+        sample" (:attr:`ProbeContext.x_ids`): for a deterministic network and distinct inputs
+        I(X;T) then equals H(T). With ``"values"`` the input's own values are used.
+
+        Parameters
+        ----------
+        t : array_like, shape (N, ...)
+            Activations for the N probe samples.
+        probe : ProbeContext
+
+        Returns
+        -------
+        dict
+            ``{"H(T)": Estimate, "I(X;T)": Estimate, "I(T;Y)": Estimate}``
+        """
+        x_side = probe.x_ids if self.input_mode == "identity" else probe.x
+        return {
+            H_T: self.estimate_entropy(t),
+            I_XT: self.estimate_mutual_information(t, x_side, discrete_y=self.input_mode == "identity"),
+            I_TY: self.estimate_mutual_information(t, probe.y, discrete_y=True),
+        }
 
     # -- helpers for subclasses --------------------------------------------------------
     def _result(self, value: float, **chosen: Any) -> Estimate:

@@ -25,12 +25,13 @@ from .._validation import (
     as_labels,
     check_choice,
     check_positive,
+    check_same_length,
     check_samples,
     flatten_samples,
     is_label_vector,
 )
 from .bandwidth import SIGMA_RULES, choose_sigma
-from .base import Estimate, Estimator
+from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext
 from .kernels import hadamard_normalize, label_gram, normalize_gram, rbf_gram, squared_distances
 
 __all__ = [
@@ -171,6 +172,9 @@ class MatrixRenyi(Estimator):
     kernel : {"rbf", "multivariate"}, default "rbf"
         ``"rbf"`` is the tensor kernel on the whole flattened sample. ``"multivariate"`` is a
         product of per-channel Grams over axis 1 (Yu et al. 2019).
+    sigma_input : float or str, default "silverman"
+        Kernel width of the network input X in :meth:`layer_information` (the layer itself
+        uses ``sigma_x``, chosen with the labels as target when it is ``"alignment"``).
     knn_k : int, default 10
         Neighbour rank of the ``"knn"`` rule.
     n_grid : int, default 50
@@ -205,6 +209,7 @@ class MatrixRenyi(Estimator):
     sigma_x: SigmaSpec = "silverman"
     sigma_y: SigmaSpec = None
     kernel: str = "rbf"
+    sigma_input: SigmaSpec = "silverman"
     knn_k: int = 10
     n_grid: int = 50
 
@@ -214,6 +219,9 @@ class MatrixRenyi(Estimator):
         _check_sigma_spec(self.sigma_x, "sigma_x")
         if self.sigma_y is not None:
             _check_sigma_spec(self.sigma_y, "sigma_y")
+        _check_sigma_spec(self.sigma_input, "sigma_input")
+        if _is_rule(self.sigma_input, "alignment"):
+            raise ValueError("sigma_input cannot be 'alignment' (the input is not aligned to labels); use a number, 'silverman' or 'knn'")
         if int(self.knn_k) < 1:
             raise ValueError(f"knn_k must be an integer >= 1, got {self.knn_k!r}")
         if int(self.n_grid) < 2:
@@ -322,6 +330,33 @@ class MatrixRenyi(Estimator):
             kx, sx = self.gram(tx, self.sigma_x, target=ky)
         value = matrix_mutual_information(kx, ky, self.alpha)
         return self._result(value, sigma_x=sx, sigma_y=sy, y_discrete=y_labels, n_samples=tx.shape[0])
+
+    def layer_information(self, t: ArrayLike, probe: ProbeContext) -> dict[str, Estimate]:
+        """H(T), I(X;T), I(T;Y) with Grams shared across layers (see :meth:`Estimator.layer_information`).
+
+        The input Gram (σ from ``sigma_input``) and the label Gram (σ from ``sigma_y``, 0.1 by
+        default) are built once per probe; the layer's σ comes from ``sigma_x`` with the label
+        Gram as the ``"alignment"`` target, and the same layer Gram serves all three values.
+        """
+        tt = check_samples(t, "layer activations")
+        check_same_length(tt, probe.x, ("layer activations", "probe inputs"))
+        key = ("renyi", repr(self.sigma_input), repr(self.sigma_y), self.kernel, self.knn_k, self.alpha)
+        if key not in probe.cache:
+            kx, sx = self.gram(probe.x.to(tt.device), self.sigma_input, labels=False)
+            label_sigma = self.sigma_y if self.sigma_y is not None else DEFAULT_LABEL_SIGMA
+            ky, sy = self.gram(probe.y.to(tt.device), label_sigma, labels=True)
+            s_x = matrix_entropy(normalize_gram(kx), self.alpha)
+            s_y = matrix_entropy(normalize_gram(ky), self.alpha)
+            probe.cache[key] = (kx, sx, s_x, ky, sy, s_y)
+        kx, sx, s_x, ky, sy, s_y = probe.cache[key]
+        kt, st = self.gram(tt, self.sigma_x, target=ky, labels=False)
+        s_t = matrix_entropy(normalize_gram(kt), self.alpha)
+        n = tt.shape[0]
+        return {
+            H_T: self._result(s_t, sigma_x=st, n_samples=n),
+            I_XT: self._result(s_x + s_t - matrix_joint_entropy(kx, kt, alpha=self.alpha), sigma_x=st, sigma_input=sx, n_samples=n),
+            I_TY: self._result(s_t + s_y - matrix_joint_entropy(kt, ky, alpha=self.alpha), sigma_x=st, sigma_y=sy, n_samples=n),
+        }
 
 
 def _is_rule(spec: Any, rule: str) -> bool:

@@ -1,0 +1,132 @@
+"""The reference experiments, defined as data: model, dataset, optimiser, schedule, what to record."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from typing import Any
+
+from torch import nn
+
+from ..datasets import Dataset, load_digits, load_mnist_subset, load_tishby
+from ..estimators import Binning, Estimator, MatrixRenyi
+from . import models
+
+__all__ = ["Experiment", "EXPERIMENTS", "get_experiment"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Experiment:
+    """One reference experiment.
+
+    Attributes
+    ----------
+    name, description : str
+    dataset : callable
+        ``dataset(seed) -> Dataset``.
+    model : callable
+        ``model(activation) -> nn.Module``.
+    activation : str
+        Default activation (``--activation`` overrides).
+    optimizer : str
+        ``"sgd"`` or ``"adam"``; ``lr``, ``momentum`` its settings.
+    batch_size, epochs : int
+    probe_size : int
+        Probe samples per probe set (train and held-out).
+    estimators : callable
+        ``estimators(activation) -> list[Estimator]``: the default estimators.
+    output : str
+        ``"logits"`` (cross-entropy) or ``"probs"`` (the model ends in a softmax).
+    """
+
+    name: str
+    description: str
+    dataset: Callable[[int], Dataset]
+    model: Callable[[str], nn.Module]
+    activation: str
+    optimizer: str
+    lr: float
+    batch_size: int
+    epochs: int
+    probe_size: int
+    estimators: Callable[[str], list[Estimator]]
+    momentum: float = 0.0
+    output: str = "logits"
+
+    def config(self) -> dict[str, Any]:
+        """Plain description stored with every run."""
+        keep = ("name", "activation", "optimizer", "lr", "momentum", "batch_size", "epochs", "probe_size", "output")
+        return {k: getattr(self, k) for k in keep}
+
+
+def _tishby_estimators(activation: str) -> list[Estimator]:
+    # the paper bins tanh layers on [-1, 1]; ReLU layers on their own range (Saxe et al.)
+    return [Binning(n_bins=30, value_range=(-1.0, 1.0) if activation == "tanh" else None)]
+
+
+EXPERIMENTS: dict[str, Experiment] = {
+    e.name: e
+    for e in (
+        Experiment(
+            name="tishby",
+            description="12-10-7-5-4-3-2 on the 12-bit task (Shwartz-Ziv & Tishby), binning",
+            dataset=lambda seed: load_tishby(seed=seed),
+            model=models.tishby_net,
+            activation="tanh",
+            optimizer="adam",
+            lr=4e-3,
+            batch_size=256,
+            epochs=200,
+            probe_size=4096,
+            estimators=_tishby_estimators,
+            output="probs",
+        ),
+        Experiment(
+            name="mnist-mlp",
+            description="784-1024-20-20-20-10 MLP with batch norm (Wickstrøm et al.) on 8,000/2,000 MNIST",
+            dataset=lambda seed: load_mnist_subset(8000, 2000, seed=seed),
+            model=models.mnist_mlp,
+            activation="relu",
+            optimizer="sgd",
+            lr=0.05,
+            momentum=0.9,
+            batch_size=100,
+            epochs=20,
+            probe_size=500,
+            estimators=lambda act: [MatrixRenyi(sigma_x="alignment", sigma_input=8.0 / 2**0.5)],
+        ),
+        Experiment(
+            name="mnist-cnn",
+            description="3 conv blocks (8/16/32 channels) + dense on 8,000/2,000 MNIST; every channel a unit",
+            dataset=lambda seed: load_mnist_subset(8000, 2000, seed=seed),
+            model=models.mnist_cnn,
+            activation="relu",
+            optimizer="adam",
+            lr=1e-3,
+            batch_size=100,
+            epochs=10,
+            probe_size=300,
+            estimators=lambda act: [MatrixRenyi(sigma_x="silverman", sigma_input=8.0 / 2**0.5)],
+        ),
+        Experiment(
+            name="digits-mlp",
+            description="64-32-16-10 MLP on scikit-learn's 8x8 digits (quick)",
+            dataset=lambda seed: load_digits(seed=seed),
+            model=models.digits_mlp,
+            activation="relu",
+            optimizer="adam",
+            lr=2e-3,
+            batch_size=32,
+            epochs=20,
+            probe_size=400,
+            estimators=lambda act: [MatrixRenyi(sigma_x="silverman")],
+        ),
+    )
+}
+
+
+def get_experiment(name: str) -> Experiment:
+    """The experiment called ``name``, or a ``ValueError`` listing the known ones."""
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown experiment {name!r}; choose one of: {', '.join(EXPERIMENTS)}")
+    return EXPERIMENTS[name]

@@ -1,0 +1,237 @@
+"""Train a reference experiment while a :class:`~infoscope.recorder.Recorder` watches.
+
+The runner is one client of the recorder API: a plain PyTorch loop that calls
+``recorder.record`` once before training (epoch 0) and after every epoch (or every N steps).
+The model, optimiser and random-number state are stored with each epoch so an interrupted run
+can be resumed exactly; the same seed gives the same numbers on CPU.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..estimators import Estimator, make_estimator
+from ..recorder import Probe, Recorder
+from ..store import Store, StoreError
+from .registry import Experiment, get_experiment
+
+__all__ = ["RunResult", "run_experiment", "evaluate", "build_model"]
+
+#: Called after every epoch with (epoch, epochs, metrics).
+EpochCallback = Callable[[int, int, dict[str, float]], None]
+
+
+@dataclasses.dataclass(frozen=True)
+class RunResult:
+    """What a finished run left behind."""
+
+    run: str
+    store: Path
+    epochs: int
+    seconds: float
+    seconds_per_epoch: list[float]
+    metrics: dict[str, float]
+
+
+def _loss(exp: Experiment, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    if exp.output == "probs":
+        return F.nll_loss(torch.log(out.clamp_min(1e-12)), y)
+    return F.cross_entropy(out, y)
+
+
+def evaluate(model: nn.Module, exp: Experiment, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> tuple[float, float]:
+    """(loss, accuracy) of ``model`` on (x, y), in eval mode, mode restored afterwards."""
+    was = model.training
+    model.eval()
+    total, correct, n = 0.0, 0, len(x)
+    with torch.no_grad():
+        for s in range(0, n, batch_size):
+            out = model(x[s : s + batch_size])
+            total += float(_loss(exp, out, y[s : s + batch_size])) * len(out)
+            correct += int((out.argmax(dim=1) == y[s : s + batch_size]).sum())
+    model.train(was)
+    return total / n, correct / n
+
+
+def build_model(exp: Experiment, activation: str, seed: int) -> nn.Module:
+    """The experiment's network with seeded initial weights."""
+    torch.manual_seed(seed)
+    return exp.model(activation)
+
+
+def _make_optimizer(exp: Experiment, model: nn.Module) -> torch.optim.Optimizer:
+    if exp.optimizer == "sgd":
+        return torch.optim.SGD(model.parameters(), lr=exp.lr, momentum=exp.momentum)
+    return torch.optim.Adam(model.parameters(), lr=exp.lr)
+
+
+def _probe(x: np.ndarray, y: np.ndarray, size: int, seed: int, name: str) -> Probe:
+    idx = np.random.default_rng(seed).permutation(len(x))[: min(size, len(x))]
+    idx.sort()
+    return Probe(torch.from_numpy(x[idx]), torch.from_numpy(y[idx]), name=name)
+
+
+class _Training:
+    """State of one training run: model, optimiser, batch order, step counter."""
+
+    def __init__(self, exp: Experiment, model: nn.Module, seed: int, x_train, y_train, x_test, y_test, activation: str):
+        self.exp, self.model, self.activation = exp, model, activation
+        self.optimizer = _make_optimizer(exp, model)
+        self.batches = torch.Generator().manual_seed(seed)
+        self.x_train, self.y_train, self.x_test, self.y_test = x_train, y_train, x_test, y_test
+        self.epoch, self.step = 0, 0
+
+    def state(self) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(), "optimizer": self.optimizer.state_dict(),
+            "batches": self.batches.get_state(), "torch_rng": torch.get_rng_state(),
+            "epoch": self.epoch, "step": self.step, "activation": self.activation,
+        }
+
+    def restore(self, blob: bytes) -> None:
+        state = torch.load(io.BytesIO(blob), weights_only=False)
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.batches.set_state(state["batches"])
+        torch.set_rng_state(state["torch_rng"])
+        self.epoch, self.step = int(state["epoch"]), int(state["step"])
+
+    def metrics(self) -> dict[str, float]:
+        tr_loss, tr_acc = evaluate(self.model, self.exp, self.x_train, self.y_train)
+        te_loss, te_acc = evaluate(self.model, self.exp, self.x_test, self.y_test)
+        return {"train_loss": tr_loss, "train_acc": tr_acc, "test_loss": te_loss, "test_acc": te_acc}
+
+    def train_epoch(self, recorder: Recorder, every: str | int) -> None:
+        self.epoch += 1
+        self.model.train()
+        order = torch.randperm(len(self.x_train), generator=self.batches)
+        for s in range(0, len(order), self.exp.batch_size):
+            idx = order[s : s + self.exp.batch_size]
+            self.optimizer.zero_grad()
+            loss = _loss(self.exp, self.model(self.x_train[idx]), self.y_train[idx])
+            loss.backward()
+            self.optimizer.step()
+            self.step += 1
+            if every != "epoch" and recorder.due(self.step):
+                recorder.record(self.epoch, step=self.step, metrics={"batch_loss": float(loss)})
+
+
+def run_experiment(
+    name: str,
+    *,
+    store: str | Path = "runs.db",
+    run: str | None = None,
+    epochs: int | None = None,
+    estimators: Sequence[str | Estimator] | None = None,
+    probe_size: int | None = None,
+    every: str | int = "epoch",
+    seed: int = 0,
+    activation: str | None = None,
+    units: bool = True,
+    noise_variance: float | None = None,
+    resume: bool = False,
+    on_epoch: EpochCallback | None = None,
+) -> RunResult:
+    """Train experiment ``name`` and record it into ``store``.
+
+    Parameters
+    ----------
+    name : str
+        One of :data:`~infoscope.experiments.EXPERIMENTS`.
+    store : path
+        SQLite database (created if missing).
+    run : str, optional
+        Run name; default ``"<name>-<activation>-s<seed>"``.
+    epochs, probe_size, activation : optional
+        Override the experiment's defaults.
+    estimators : sequence, optional
+        Names or Estimator objects (default: the experiment's).
+    every : "epoch" or int
+        Recording cadence in optimisation steps.
+    seed : int
+        Seeds weights, batch order and probe choice (the data split is fixed).
+    units : bool
+        Record per-unit information.
+    noise_variance : float, optional
+        Noise-injected variant (see :class:`~infoscope.recorder.Recorder`).
+    resume : bool
+        Continue the run of that name from its last stored epoch.
+    on_epoch : callable, optional
+        Progress callback ``(epoch, epochs, metrics)``.
+
+    Returns
+    -------
+    RunResult
+    """
+    exp = get_experiment(name)
+    activation = activation or exp.activation
+    epochs = exp.epochs if epochs is None else int(epochs)
+    if epochs < 0:
+        raise ValueError(f"epochs must be >= 0, got {epochs}")
+    probe_size = exp.probe_size if probe_size is None else int(probe_size)
+    if probe_size < 2:
+        raise ValueError(f"probe_size must be at least 2, got {probe_size}")
+    run = run or f"{name}-{activation}-s{seed}"
+    ests = [make_estimator(e) if isinstance(e, str) else e for e in (estimators or exp.estimators(activation))]
+
+    data = exp.dataset(0)
+    tensors = [torch.from_numpy(a) for a in (data.x_train, data.y_train, data.x_test, data.y_test)]
+    probes = [
+        _probe(data.x_train, data.y_train, probe_size, seed, "train"),
+        _probe(data.x_test, data.y_test, probe_size, seed + 1, "test"),
+    ]
+    training = _Training(exp, build_model(exp, activation, seed), seed, *tensors, activation)
+
+    db = Store(store)
+    try:
+        exists = db.run_id(run, missing_ok=True) is not None
+        if exists and not resume:
+            raise StoreError(f"a run named {run!r} already exists in {store}; use --resume to continue it or --name for a new run")
+        resumed = False
+        if exists:
+            ckpt = db.checkpoint(run)
+            if ckpt is not None:
+                training.restore(ckpt[1])
+                resumed = True
+        config = {**exp.config(), "activation": activation, "epochs": epochs, "probe_size": probe_size, "seed": seed}
+        recorder = Recorder(
+            training.model, probes, layers="auto", estimators=ests, units=units, every=every, store=db, run=run,
+            experiment=name, config=config, seed=seed, noise_variance=noise_variance, resume=resume,
+        )
+        t0 = time.perf_counter()
+        per_epoch: list[float] = []
+        status = "failed"
+        try:
+            last = training.metrics()
+            if not resumed:
+                recorder.record(0, step=0, metrics=last, checkpoint=training.state(), force=True)
+            while training.epoch < epochs:
+                e0 = time.perf_counter()
+                training.train_epoch(recorder, every)
+                last = training.metrics()
+                if every == "epoch":
+                    recorder.record(training.epoch, step=training.step, metrics=last, checkpoint=training.state())
+                else:  # keep the epoch-end metrics and checkpoint between measurements
+                    recorder.log(training.epoch, training.step, last, training.state())
+                per_epoch.append(time.perf_counter() - e0)
+                if on_epoch is not None:
+                    on_epoch(training.epoch, epochs, last)
+            status = "finished"
+        except KeyboardInterrupt:
+            status = "interrupted"
+            raise
+        finally:
+            recorder.close(status)
+        return RunResult(run, Path(store), training.epoch, time.perf_counter() - t0, per_epoch, last)
+    finally:
+        db.close()

@@ -1,0 +1,417 @@
+"""Record layer and unit information of a model over training into an infoscope store.
+
+:class:`Recorder` observes a user's own training loop: one call, ``recorder.record(epoch=…,
+step=…, metrics=…)``, captures the chosen layers on the probe set(s), estimates per layer
+H(T), I(X;T) and I(T;Y), and per unit the same three quantities, for every estimator, and
+writes them with the user's metrics in one database transaction.
+
+What I(X;T) means for a deterministic network
+----------------------------------------------
+For a deterministic network the true I(X;T) of a continuous input is infinite, and on a
+finite probe of distinct inputs it is simply H(T): the estimators measure how finely T
+separates the probe samples under the estimator's resolution (bins, kernel width, noise).
+Binning and KDE read X as "which probe sample" (so I(X;T) = H(T) for distinct inputs);
+matrix Rényi and KSG use the input's own values.
+
+``noise_variance`` selects the noise-injected variant T' = T + ε, ε ~ N(0, σ² I) (Saxe et al.;
+Goldfeld et al. 2019), whose I(X;T') is finite and falls as σ² grows. Each probe sample is
+repeated ``noise_draws`` times with independent noise, so that H(T' | X) is estimated from
+the repeats and I(X;T') = H(T') − H(T' | X) with any estimator (the cost grows with the
+number of draws). The KDE estimator gives the same quantity in closed form for the noise
+variance it is built with.
+
+Per-unit information
+--------------------
+A unit is one neuron of a dense layer (a scalar per sample) or one channel of a conv layer
+(an H×W map per sample). By default kernel estimators (``renyi``, ``kde``) see the unit's
+whole map, and binning/KSG see the map's spatial mean (``unit_pooling`` overrides: ``"map"``,
+``"mean"`` or ``"max"``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import math
+import platform
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._validation import check_same_length, check_samples
+from .capture import probe_activations, resolve_layers
+from .estimators import Estimator, make_estimator
+from .estimators.base import ProbeContext
+from .store import MeasurementRow, Store
+
+__all__ = ["Probe", "Recorder", "DEFAULT_UNIT_POOLING", "unit_view", "library_versions"]
+
+#: How a conv unit's H×W map is presented to each estimator unless ``unit_pooling`` is given.
+DEFAULT_UNIT_POOLING = {"renyi": "map", "kde": "map", "binning": "mean", "ksg": "mean"}
+POOLINGS = ("map", "mean", "max")
+
+
+@dataclasses.dataclass
+class Probe:
+    """A fixed probe set: inputs ``x`` (N, ...) and integer labels ``y`` (N,), with a name."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    name: str = "train"
+
+    def __post_init__(self) -> None:
+        self.x = check_samples(self.x, f"probe {self.name!r} inputs")
+        self.y = check_samples(self.y, f"probe {self.name!r} labels")
+        check_same_length(self.x, self.y, (f"probe {self.name!r} inputs", "its labels"))
+
+
+def _as_probes(probe: Any) -> list[Probe]:
+    if isinstance(probe, Probe):
+        return [probe]
+    if isinstance(probe, Mapping):
+        return [p if isinstance(p, Probe) else Probe(*p, name=str(k)) for k, p in probe.items()]
+    if isinstance(probe, tuple) and len(probe) == 2:
+        return [Probe(*probe)]
+    if isinstance(probe, Sequence) and all(isinstance(p, Probe) for p in probe):
+        return list(probe)
+    raise TypeError("probe must be (x, y), a Probe, a list of Probes or a dict name -> (x, y)")
+
+
+def unit_view(t: torch.Tensor, unit: int, pooling: str = "map") -> torch.Tensor:
+    """Activations of one unit: column ``unit`` of a dense layer, channel ``unit`` of a conv layer.
+
+    Parameters
+    ----------
+    t : torch.Tensor, shape (N, D) or (N, C, ...)
+    unit : int
+    pooling : {"map", "mean", "max"}
+        For conv channels: the whole map, or its spatial mean / max (shape (N, 1)).
+
+    Returns
+    -------
+    torch.Tensor, shape (N, 1) for a neuron or pooled map, (N, H, W) for a map.
+
+    Examples
+    --------
+    >>> unit_view(torch.arange(12.0).reshape(2, 3, 2), 1, "mean").tolist()
+    [[2.5], [8.5]]
+    """
+    u = t[:, unit]
+    if u.ndim == 1:
+        return u[:, None]
+    if pooling == "map":
+        return u
+    flat = u.reshape(u.shape[0], -1)
+    return (flat.mean(dim=1) if pooling == "mean" else flat.amax(dim=1))[:, None]
+
+
+def library_versions() -> dict[str, str]:
+    """Versions of Python and the libraries a result depends on."""
+    import scipy
+    import sklearn
+
+    from . import __version__
+
+    return {
+        "infoscope": __version__,
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "scipy": scipy.__version__,
+        "scikit-learn": sklearn.__version__,
+    }
+
+
+class Recorder:
+    """Measure information in a model's layers and units and store it, one call per epoch.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    probe : (x, y), Probe, list of Probe, or dict name -> (x, y)
+        Fixed probe set(s), e.g. ``{"train": (x_tr, y_tr), "test": (x_te, y_te)}``.
+    layers : "auto" or sequence of str
+        Names from ``model.named_modules()``.
+    estimators : sequence of str or Estimator
+        Estimators (names use their defaults), e.g. ``["renyi", Binning(n_bins=30)]``.
+    units : bool or sequence of str
+        Per-unit measurement for every layer (True), none (False) or the named layers.
+    max_units : int or None
+        Layers with more units than this are measured as a whole only (a note is stored).
+    every : "epoch" or int
+        ``"epoch"``: every :meth:`record` call measures; N: only calls whose ``step`` is a
+        multiple of N.
+    store : str, Path or Store
+        The SQLite database.
+    run : str, optional
+        Run name (default: model class name and time).
+    experiment : str, optional
+    config : dict, optional
+        Anything worth keeping with the run (hyper-parameters …); stored as JSON.
+    seed : int, optional
+    batch_size : int
+        Probe samples per forward pass.
+    noise_variance : float, optional
+        Measure the noise-injected variant T + N(0, noise_variance) (see the module notes).
+    noise_draws : int
+        Noise draws per probe sample for that variant (default 5).
+    unit_pooling : {"map", "mean", "max"}, optional
+        How conv units are presented (default per estimator, see ``DEFAULT_UNIT_POOLING``).
+    on_error : {"warn", "raise"}
+        What a failed estimate (e.g. NaN activations) does: store a warning and go on, or
+        raise.
+    resume : bool
+        Continue a run of the same name instead of refusing it.
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> model = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2))
+    >>> x, y = torch.randn(64, 4), torch.randint(0, 2, (64,))
+    >>> db = os.path.join(tempfile.mkdtemp(), "runs.db")
+    >>> with Recorder(model, (x, y), estimators=["binning"], store=db, run="r1") as rec:
+    ...     summary = rec.record(epoch=0, metrics={"loss": 0.7})
+    >>> sorted(summary)[:2]
+    [('train', '1', 'H(T)', 'binning'), ('train', '1', 'I(T;Y)', 'binning')]
+    """
+
+    def __init__(
+        self,
+        model: nn.Module,
+        probe: Any,
+        layers: str | Sequence[str] = "auto",
+        estimators: Sequence[str | Estimator] = ("renyi",),
+        units: bool | Sequence[str] = True,
+        max_units: int | None = 256,
+        every: str | int = "epoch",
+        store: str | Path | Store = "runs.db",
+        run: str | None = None,
+        experiment: str | None = None,
+        config: dict[str, Any] | None = None,
+        seed: int | None = None,
+        batch_size: int = 256,
+        noise_variance: float | None = None,
+        noise_draws: int = 5,
+        unit_pooling: str | None = None,
+        on_error: str = "warn",
+        resume: bool = False,
+    ):
+        self.model = model
+        self.probes = _as_probes(probe)
+        names = [p.name for p in self.probes]
+        if len(set(names)) != len(names):
+            raise ValueError(f"probe names repeat: {names}")
+        self.layers = resolve_layers(model, layers)
+        if isinstance(estimators, (str, Estimator)):
+            estimators = [estimators]
+        self.estimators: list[Estimator] = [make_estimator(e) if isinstance(e, str) else e for e in estimators]
+        if not self.estimators:
+            raise ValueError("estimators is empty; give at least one, e.g. ['renyi']")
+        if isinstance(units, bool):
+            self.unit_layers = list(self.layers) if units else []
+        else:
+            unknown = [u for u in units if u not in self.layers]
+            if unknown:
+                raise ValueError(f"units names layer(s) {unknown} that are not recorded; recorded layers: {self.layers}")
+            self.unit_layers = list(units)
+        self.max_units = max_units
+        if every != "epoch" and not (isinstance(every, int) and not isinstance(every, bool) and every >= 1):
+            raise ValueError(f"every must be 'epoch' or a whole number of steps >= 1, got {every!r}")
+        self.every = every
+        if noise_variance is not None and not (math.isfinite(noise_variance) and noise_variance > 0):
+            raise ValueError(f"noise_variance must be a number > 0 or None, got {noise_variance!r}")
+        self.noise_variance = noise_variance
+        if noise_draws < 1:
+            raise ValueError(f"noise_draws must be >= 1, got {noise_draws}")
+        self.noise_draws = int(noise_draws) if noise_variance is not None else 1
+        if unit_pooling is not None and unit_pooling not in POOLINGS:
+            raise ValueError(f"unknown unit_pooling {unit_pooling!r}; choose one of: {', '.join(POOLINGS)}")
+        self.unit_pooling = unit_pooling
+        if on_error not in ("warn", "raise"):
+            raise ValueError(f"on_error must be 'warn' or 'raise', got {on_error!r}")
+        self.on_error = on_error
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+        self.batch_size = batch_size
+        self.seed = seed
+        r = self.noise_draws
+        self._contexts = {
+            p.name: ProbeContext.build(p.x.repeat_interleave(r, dim=0), p.y.repeat_interleave(r, dim=0)) for p in self.probes
+        }
+        self._owns_store = not isinstance(store, Store)
+        self.store = Store(store) if self._owns_store else store
+        self.run_name = run or f"{experiment or type(model).__name__}-{time.strftime('%Y%m%d-%H%M%S')}"
+        full_config = {
+            "layers": self.layers,
+            "estimators": [{"method": e.name, **e.get_params()} for e in self.estimators],
+            "units": self.unit_layers,
+            "max_units": max_units,
+            "every": every,
+            "probes": {p.name: len(p.x) for p in self.probes},
+            "noise_variance": noise_variance,
+            "noise_draws": self.noise_draws,
+            "unit_pooling": unit_pooling,
+            **(config or {}),
+        }
+        existing = self.store.run_id(self.run_name, missing_ok=True)
+        if existing is not None and resume:
+            self.run_id = existing
+            self.store.set_status(existing, "running", ended=False)
+        else:
+            self.run_id = self.store.create_run(self.run_name, experiment, full_config, seed, library_versions())
+        self._layers_registered = False
+
+    # -- lifecycle ---------------------------------------------------------------------
+    def __enter__(self) -> Recorder:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        self.close("finished" if exc_type is None else "failed")
+
+    def close(self, status: str = "finished") -> None:
+        """Mark the run finished (or failed) and close the store if this recorder opened it."""
+        try:
+            self.store.set_status(self.run_id, status)
+        finally:
+            if self._owns_store:
+                self.store.close()
+
+    # -- measuring -----------------------------------------------------------------------
+    def due(self, step: int | None) -> bool:
+        """Whether a :meth:`record` call at ``step`` measures, under the ``every`` cadence."""
+        return self.every == "epoch" or (step is not None and step % int(self.every) == 0)
+
+    def _register_layers(self, acts: dict[str, torch.Tensor]) -> None:
+        modules = dict(self.model.named_modules())
+        rows = []
+        for name in self.layers:
+            t = acts[name]
+            n_units = t.shape[1] if t.ndim >= 2 else 1
+            rows.append((name, list(t.shape[1:]), type(modules[name]).__name__, n_units))
+        self.store.add_layers(self.run_id, rows)
+        self._layers_registered = True
+
+    def _noisy(self, t: torch.Tensor, epoch: int, step: int, layer_index: int) -> torch.Tensor:
+        """T itself, or ``noise_draws`` noisy copies of every sample (seeded by run, epoch, step, layer)."""
+        if self.noise_variance is None:
+            return t
+        t = t.to(torch.float64).repeat_interleave(self.noise_draws, dim=0)
+        g = torch.Generator(device="cpu").manual_seed(hash((self.seed or 0, epoch, step, layer_index)) % (2**63))
+        noise = torch.randn(t.shape, generator=g, dtype=torch.float64)
+        return t + math.sqrt(self.noise_variance) * noise.to(t.device)
+
+    def measure(self, epoch: int = 0, step: int = 0) -> tuple[list[MeasurementRow], list[tuple[str | None, str]]]:
+        """Measure every probe, layer, unit and estimator without storing anything.
+
+        Returns
+        -------
+        rows : list of MeasurementRow
+        warnings : list of (layer, message)
+        """
+        rows: list[MeasurementRow] = []
+        warnings: list[tuple[str | None, str]] = []
+        for probe in self.probes:
+            ctx = self._contexts[probe.name]
+            acts = probe_activations(self.model, probe.x, self.layers, self.batch_size)
+            if not self._layers_registered:
+                self._register_layers(acts)
+            for li, layer in enumerate(self.layers):
+                t = self._noisy(acts[layer], epoch, step, li)
+                where = f"layer {layer!r}, epoch {epoch}, step {step}, probe {probe.name!r}"
+                if torch.is_floating_point(t) and not bool(torch.isfinite(t).all()):
+                    msg = f"{where}: activations contain NaN or inf; not estimated"
+                    if self.on_error == "raise":
+                        raise ValueError(msg)
+                    warnings.append((layer, msg))
+                    continue
+                n_units = t.shape[1] if t.ndim >= 2 else 1
+                do_units = layer in self.unit_layers and (self.max_units is None or n_units <= self.max_units)
+                if layer in self.unit_layers and not do_units and epoch == 0 and probe is self.probes[0]:
+                    warnings.append((layer, f"per-unit MI skipped for {layer!r}: {n_units} units > max_units={self.max_units}"))
+                for est in self.estimators:
+                    try:
+                        rows += self._rows(est, t, ctx, probe.name, layer, None)
+                        if do_units:
+                            pooling = self.unit_pooling or DEFAULT_UNIT_POOLING.get(est.name, "map")
+                            for j in range(n_units):
+                                rows += self._rows(est, unit_view(t, j, pooling), ctx, probe.name, layer, j, pooling)
+                    except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
+                        msg = f"{where}, estimator {est.name}: {exc}"
+                        if self.on_error == "raise":
+                            raise ValueError(msg) from exc
+                        warnings.append((layer, msg))
+        return rows, warnings
+
+    def _rows(
+        self, est: Estimator, t: torch.Tensor, ctx: ProbeContext, probe: str, layer: str, unit: int | None, pooling: str | None = None
+    ) -> list[MeasurementRow]:
+        start = time.perf_counter()
+        results = est.layer_information(t, ctx)
+        seconds = (time.perf_counter() - start) / len(results)
+        extra: dict[str, Any] = {}
+        if self.noise_variance is not None:
+            extra["added_noise_variance"] = self.noise_variance
+            extra["noise_draws"] = self.noise_draws
+        if unit is not None:
+            extra["unit_pooling"] = pooling
+        return [
+            MeasurementRow(probe, layer, unit, quantity, est.name, {**r.params, **extra}, r.value, seconds)
+            for quantity, r in results.items()
+        ]
+
+    def record(
+        self,
+        epoch: int,
+        step: int | None = None,
+        metrics: dict[str, float] | None = None,
+        checkpoint: Any = None,
+        force: bool = False,
+    ) -> dict[tuple[str, str, str, str], float] | None:
+        """Measure and store, if due under ``every`` (or ``force``).
+
+        Parameters
+        ----------
+        epoch : int
+        step : int, optional
+            Global optimisation step (defaults to ``epoch``).
+        metrics : dict, optional
+            The user's metrics (loss, accuracy, …), stored with the measurement.
+        checkpoint : object, optional
+            Anything ``torch.save`` can write (e.g. model and optimiser state); stored as the
+            run's ``"last"`` checkpoint in the same transaction.
+        force : bool
+            Measure even if not due.
+
+        Returns
+        -------
+        dict or None
+            (probe, layer, quantity, estimator) → bits for whole layers; None if not due.
+        """
+        step = epoch if step is None else int(step)
+        if not (force or self.due(step)):
+            return None
+        start = time.perf_counter()
+        rows, warnings = self.measure(epoch, step)
+        self.store.write_record(
+            self.run_id, int(epoch), step, rows, metrics=metrics, warnings=warnings,
+            checkpoints=_serialize(checkpoint), seconds=time.perf_counter() - start,
+        )
+        return {(r.probe, r.layer, r.quantity, r.estimator): r.value for r in rows if r.unit is None}
+
+    def log(self, epoch: int, step: int, metrics: dict[str, float], checkpoint: Any = None) -> None:
+        """Store metrics (and a checkpoint) without measuring, e.g. at an epoch end between measurements."""
+        self.store.write_metrics(self.run_id, int(epoch), int(step), metrics, _serialize(checkpoint))
+
+
+def _serialize(checkpoint: Any) -> dict[str, bytes] | None:
+    """``torch.save`` bytes of a checkpoint, as the run's ``"last"`` checkpoint."""
+    if checkpoint is None:
+        return None
+    buf = io.BytesIO()
+    torch.save(checkpoint, buf)
+    return {"last": buf.getvalue()}

@@ -1,0 +1,165 @@
+"""The recorder: values equal direct estimator calls, cadence, noise, bad activations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import infoscope
+from infoscope import KDE, Binning, MatrixRenyi, Recorder
+from infoscope.recorder import unit_view
+
+
+class Explode(nn.Module):
+    """Turns its input into NaN when ``armed``."""
+
+    def __init__(self):
+        super().__init__()
+        self.armed = False
+
+    def forward(self, x):
+        return x * float("nan") if self.armed else x
+
+
+def _data(n=120, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 6, generator=g)
+    y = (x[:, 0] + 0.3 * torch.randn(n, generator=g) > 0).long()
+    return x, y
+
+
+def _conv_model():
+    torch.manual_seed(0)
+    return nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.Flatten(), nn.Linear(3 * 4 * 4, 2))
+
+
+def test_unit_values_equal_direct_estimator_calls(tmp_path):
+    model = _conv_model()
+    x = torch.randn(80, 1, 4, 4, generator=torch.Generator().manual_seed(1))
+    y = torch.randint(0, 2, (80,), generator=torch.Generator().manual_seed(2))
+    est = MatrixRenyi(alpha=1.01, sigma_x=2.0, sigma_input=3.0)
+    with Recorder(model, (x, y), layers=["1"], estimators=[est, Binning(n_bins=10)], store=tmp_path / "r.db", run="r") as rec:
+        rec.record(epoch=0)
+    with infoscope.load(tmp_path / "r.db") as st:
+        units = st.measurements(run="r", units=True)
+    acts = torch.relu(model[0](x)).detach()
+    for unit in range(3):
+        u_map = acts[:, unit]
+        got = units[(units.unit == unit) & (units.estimator == "renyi")].set_index("quantity").value
+        assert got["I(T;Y)"] == pytest.approx(est.mutual_information(u_map, y), abs=1e-9)
+        assert got["I(X;T)"] == pytest.approx(MatrixRenyi(alpha=1.01, sigma_x=2.0, sigma_y=3.0).mutual_information(u_map, x), abs=1e-9)
+        assert got["H(T)"] == pytest.approx(est.entropy(u_map), abs=1e-9)
+        pooled = u_map.reshape(80, -1).mean(dim=1, keepdim=True)
+        b = units[(units.unit == unit) & (units.estimator == "binning")].set_index("quantity").value
+        assert b["I(T;Y)"] == pytest.approx(Binning(n_bins=10).mutual_information(pooled, y), abs=1e-12)
+        assert b["H(T)"] == pytest.approx(Binning(n_bins=10).entropy(pooled), abs=1e-12)
+
+
+def test_layer_values_equal_direct_calls_and_sigma_is_stored(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 5), nn.Tanh(), nn.Linear(5, 2))
+    x, y = _data()
+    est = MatrixRenyi(sigma_x="alignment")
+    with Recorder(model, (x, y), estimators=[est, KDE()], units=False, store=tmp_path / "r.db", run="r") as rec:
+        summary = rec.record(epoch=0)
+    with infoscope.load(tmp_path / "r.db") as st:
+        m = st.measurements(run="r", layer="1")
+    t = torch.tanh(model[0](x)).detach()
+    ity = m[(m.quantity == "I(T;Y)") & (m.estimator == "renyi")].iloc[0]
+    sigma = ity.params["sigma_x"]
+    assert sigma == est.estimate_mutual_information(t, y).params["sigma_x"]  # alignment with the labels
+    assert ity.value == pytest.approx(MatrixRenyi(sigma_x=sigma).mutual_information(t, y), abs=1e-9)
+    kde_ixt = m[(m.quantity == "I(X;T)") & (m.estimator == "kde")].value.iloc[0]
+    assert kde_ixt == pytest.approx(KDE().entropy(t), abs=1e-9)  # distinct inputs: I(X;T) = H(T)
+    assert summary[("train", "1", "I(T;Y)", "renyi")] == pytest.approx(ity.value)
+
+
+def _ixt_under_noise(tmp_path, est, variances, draws=10):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 4), nn.Tanh())
+    x, y = _data(200)
+    out = []
+    for i, v in enumerate(variances):
+        with Recorder(model, (x, y), estimators=[est], units=False, store=tmp_path / "r.db", run=f"{est.name}{i}{v}",
+                      noise_variance=v, noise_draws=draws) as rec:
+            out.append(rec.record(epoch=0)[("train", "1", "I(X;T)", est.name)])
+    return out
+
+
+def test_noise_injection_makes_ixt_finite_and_decreasing(tmp_path):
+    variances = (0.001, 0.01, 0.1, 1.0)
+    binned = _ixt_under_noise(tmp_path, Binning(n_bins=4, value_range=(-6, 6)), variances)
+    assert all(a > b for a, b in zip(binned, binned[1:]))
+    renyi = _ixt_under_noise(tmp_path, MatrixRenyi(), variances)
+    assert all(a > b for a, b in zip(renyi, renyi[1:]))
+    # without noise the same binning sees a deterministic layer: I(X;T) = H(T)
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 4), nn.Tanh())
+    x, y = _data(200)
+    t = torch.tanh(model[0](x)).detach()
+    with Recorder(model, (x, y), estimators=[Binning(n_bins=4, value_range=(-6, 6))], units=False, store=tmp_path / "d.db", run="d") as rec:
+        clean = rec.record(epoch=0)[("train", "1", "I(X;T)", "binning")]
+    assert clean == pytest.approx(Binning(n_bins=4, value_range=(-6, 6)).entropy(t), abs=1e-12)
+    assert binned[0] <= clean + 1e-9
+
+
+def test_every_n_steps(tmp_path):
+    model = nn.Sequential(nn.Linear(6, 2))
+    x, y = _data()
+    with Recorder(model, (x, y), estimators=["binning"], every=3, store=tmp_path / "r.db", run="r") as rec:
+        done = [s for s in range(10) if rec.record(epoch=0, step=s) is not None]
+    assert done == [0, 3, 6, 9]
+    with infoscope.load(tmp_path / "r.db") as st:
+        assert st.records("r").step.tolist() == [0, 3, 6, 9]
+
+
+def test_nan_activations_warn_and_continue_or_raise(tmp_path):
+    boom = Explode()
+    model = nn.Sequential(nn.Linear(6, 3), boom, nn.Tanh())
+    x, y = _data()
+    with Recorder(model, (x, y), layers=["1", "2"], estimators=["binning"], store=tmp_path / "r.db", run="r") as rec:
+        rec.record(epoch=0)
+        boom.armed = True
+        rec.record(epoch=1, metrics={"loss": 1.0})
+    with infoscope.load(tmp_path / "r.db") as st:
+        w = st.warnings("r")
+        assert any("layer '1', epoch 1" in m and "NaN" in m for m in w.message)
+        assert st.metrics("r").value.tolist() == [1.0]  # the epoch's other data kept
+        assert sorted(st.measurements(run="r").epoch.unique()) == [0]
+    with Recorder(model, (x, y), layers=["1"], estimators=["binning"], store=tmp_path / "r.db", run="r2", on_error="raise") as rec:
+        with pytest.raises(ValueError, match="layer '1', epoch 0.*NaN"):
+            rec.record(epoch=0)
+
+
+def test_constructor_validation(tmp_path):
+    model = nn.Sequential(nn.Linear(6, 2), nn.ReLU())
+    x, y = _data()
+    with pytest.raises(ValueError, match="unknown layer name"):
+        Recorder(model, (x, y), layers=["fc"], store=tmp_path / "r.db")
+    with pytest.raises(ValueError, match="every must be"):
+        Recorder(model, (x, y), every=0, store=tmp_path / "r.db")
+    with pytest.raises(ValueError, match="probe 'train' inputs has 1 sample"):
+        Recorder(model, (x[:1], y[:1]), store=tmp_path / "r.db")
+    with pytest.raises(ValueError, match="has 120 samples but its labels has 3"):
+        Recorder(model, (x, y[:3]), store=tmp_path / "r.db")
+    with pytest.raises(ValueError, match="probe labels.*non-integer"):
+        Recorder(model, (x, torch.rand(120)), store=tmp_path / "r.db")
+
+
+def test_unit_view_shapes():
+    t = torch.arange(24.0).reshape(2, 3, 2, 2)
+    assert unit_view(t, 1, "map").shape == (2, 2, 2)
+    assert unit_view(t, 1, "max").tolist() == [[7.0], [19.0]]
+    assert unit_view(torch.ones(5, 4), 2).shape == (5, 1)
+
+
+def test_max_units_skips_with_a_note(tmp_path):
+    model = nn.Sequential(nn.Linear(6, 8), nn.ReLU())
+    x, y = _data()
+    with Recorder(model, (x, y), estimators=["binning"], max_units=4, store=tmp_path / "r.db", run="r") as rec:
+        rec.record(epoch=0)
+    with infoscope.load(tmp_path / "r.db") as st:
+        assert st.measurements(run="r", units=True).empty
+        assert "8 units > max_units=4" in st.warnings("r").message.iloc[0]
