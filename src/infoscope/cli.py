@@ -293,12 +293,48 @@ def export_command(
     _console().print(f"wrote {path} and {path.with_suffix('.metrics' + path.suffix)}")
 
 
+@app.command("plot")
+def plot_command(
+    db: Annotated[Path, typer.Argument(help="An infoscope database.")],
+    run: Annotated[str, typer.Argument(help="Run name; for 'compare', several names separated by commas.")],
+    kind: Annotated[str, typer.Argument(help="plane, curves, units, sigma or compare.")],
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file: .png, .svg or .pdf (default RUN-KIND.png).")] = None,
+    probe: Annotated[str | None, typer.Option(help="train or test (plane, units, sigma, compare).")] = None,
+    estimator: Annotated[str | None, typer.Option(help="Which recorded estimator to draw.")] = None,
+) -> None:
+    """Draw a picture of a recorded run."""
+    from .plots import plot, save
+
+    runs = [r.strip() for r in run.split(",") if r.strip()]
+    options: dict[str, Any] = {}
+    if probe is not None:
+        options["probe"] = probe
+    if estimator is not None:
+        options["estimator"] = estimator
+    fig = plot(db, runs, kind, **options)
+    path = save(fig, out or Path(f"{'-'.join(runs)}-{kind}.png"))
+    _console().print(f"wrote {path}")
+
+
+@app.command("report")
+def report_command(
+    db: Annotated[Path, typer.Argument(help="An infoscope database.")],
+    runs: Annotated[list[str] | None, typer.Argument(help="Runs to include (default: all).")] = None,
+    out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path("report.html"),
+) -> None:
+    """Write a self-contained HTML report (pictures inlined, no network needed)."""
+    from .report import write_report
+
+    path = write_report(db, out, runs or None)
+    _console().print(f"wrote {path.resolve()}")
+
+
 @app.command("demo")
 def demo_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="SQLite database to write.")] = Path("infoscope-demo.db"),
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 15,
 ) -> None:
-    """The main job in two minutes: train an MLP on the shipped digits and record MI of every layer and unit."""
+    """The main job in about a minute: train an MLP on the shipped digits, record MI of every layer and unit, write a report."""
     from .store import Store
 
     with Store(out) as store:
@@ -307,11 +343,15 @@ def demo_command(
     result = _run_with_progress("digits-mlp", store=out, run=name, epochs=epochs)
     from .store import load
 
+    from .report import write_report
+
     with load(out) as store:
         _console().print(_last_epoch_table(store, name, f"digits-mlp ({name})"))
+    report = write_report(out, out.with_suffix(".html"), [name], title=f"infoscope demo: {name}")
     _console().print(
         f"Recorded {result.epochs} epochs in {result.seconds:.0f} s into [bold]{out}[/bold] "
         f"(test accuracy {result.metrics['test_acc']:.3f}).\n"
+        f"Report: [bold]{report.resolve()}[/bold] (open it in a browser)\n"
         f"Next: [bold]infoscope show {out} {name}[/bold], or in Python: "
         f"infoscope.load('{out}').measurements(run='{name}')"
     )

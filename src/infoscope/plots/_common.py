@@ -1,0 +1,59 @@
+"""Shared pieces of the plots: opening the store, selecting data, markers, saving."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+from matplotlib.figure import Figure
+
+from ..store import Store, load
+
+MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p")
+LINESTYLES = {"train": "-", "test": "--"}
+#: Quantity labels with units for axes.
+AXIS = {"I(X;T)": "I(X;T) (bits)", "I(T;Y)": "I(T;Y) (bits)", "H(T)": "H(T) (bits)"}
+
+
+def open_store(store: Store | str | Path) -> tuple[Store, bool]:
+    """A Store and whether the caller must close it."""
+    if isinstance(store, Store):
+        return store, False
+    return load(store), True
+
+
+def layer_order(store: Store, run: str) -> list[str]:
+    """Layer names of a run in forward order."""
+    return list(store.layers(run).name)
+
+
+def layer_measurements(store: Store, run: str, probe: str | None = None, estimator: str | None = None) -> pd.DataFrame:
+    """Whole-layer measurements of a run, with a ``layer_pos`` column in forward order."""
+    m = store.measurements(run=run, probe=probe, estimator=estimator)
+    if m.empty:
+        raise ValueError(f"run {run!r} has no layer measurements{f' for probe {probe!r}' if probe else ''}"
+                         f"{f' and estimator {estimator!r}' if estimator else ''}; record some epochs first")
+    order = {n: i for i, n in enumerate(layer_order(store, run))}
+    m["layer_pos"] = m.layer.map(order)
+    return m
+
+
+def epoch_values(m: pd.DataFrame, quantity: str) -> pd.DataFrame:
+    """One value per (layer, epoch) for a quantity: the last step of each epoch."""
+    q = m[m.quantity == quantity].sort_values(["epoch", "step"])
+    return q.groupby(["layer_pos", "layer", "epoch"], as_index=False).last()
+
+
+def new_figure(width: float, height: float) -> Figure:
+    """A figure not tied to pyplot's global state."""
+    return Figure(figsize=(width, height), layout="constrained")
+
+
+def save(fig: Figure, path: str | Path, dpi: int = 120) -> Path:
+    """Write a figure; the format follows the suffix (.png, .svg, .pdf)."""
+    path = Path(path)
+    if path.suffix.lower() not in (".png", ".svg", ".pdf"):
+        raise ValueError(f"cannot write {path.name}: use a .png, .svg or .pdf file name")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    return path

@@ -1,0 +1,68 @@
+"""MI against epoch per layer, with accuracy and loss beneath on the same epoch axis."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..store import Store
+from ._common import AXIS, LINESTYLES, MARKERS, epoch_values, layer_measurements, new_figure, open_store
+
+__all__ = ["mi_curves"]
+
+
+def mi_curves(store: Store | str | Path, run: str, estimator: str | None = None) -> Figure:
+    """I(X;T) and I(T;Y) of every layer against epoch (train solid, held-out dashed), then metrics.
+
+    Parameters
+    ----------
+    store : Store or path
+    run : str
+    estimator : str, optional
+        Default: the first recorded estimator.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        Four stacked panels sharing the epoch axis: I(X;T), I(T;Y), accuracy, loss.
+    """
+    st, close = open_store(store)
+    try:
+        m = layer_measurements(st, run)
+        metrics = st.metrics(run=run)
+    finally:
+        if close:
+            st.close()
+    estimator = estimator or sorted(m.estimator.unique())[0]
+    m = m[m.estimator == estimator]
+    if m.empty:
+        raise ValueError(f"run {run!r} has no {estimator!r} measurements")
+    fig = new_figure(7.5, 10.0)
+    axes = fig.subplots(4, 1, sharex=True)
+    layers = m[["layer_pos", "layer"]].drop_duplicates().sort_values("layer_pos")
+    colors = mpl.colormaps["tab10"]
+    for quantity, ax in zip(("I(X;T)", "I(T;Y)"), axes[:2]):
+        for probe in sorted(m.probe.unique()):
+            vals = epoch_values(m[m.probe == probe], quantity)
+            for i, layer in enumerate(layers.layer):
+                g = vals[vals.layer == layer].sort_values("epoch")
+                ax.plot(g.epoch, g.value, LINESTYLES.get(probe, ":"), color=colors(i % 10),
+                        marker=MARKERS[i % len(MARKERS)], ms=3, label=f"{layer} ({probe})")
+        ax.set_ylabel(AXIS[quantity])
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=7, ncol=2, loc="best")
+    axes[0].set_title(f"{run}: {estimator}; solid = train probe, dashed = held-out probe")
+    epoch_metrics = metrics[metrics.step >= 0].sort_values(["epoch", "step"]).groupby(["epoch", "name"], as_index=False).last()
+    for ax, kind, label in ((axes[2], "acc", "accuracy"), (axes[3], "loss", "loss (nats)")):
+        for name in sorted(n for n in epoch_metrics.name.unique() if n.endswith(kind)):
+            g = epoch_metrics[epoch_metrics.name == name]
+            ax.plot(g.epoch, g.value, LINESTYLES["test" if name.startswith("test") else "train"], label=name)
+        ax.set_ylabel(label)
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize=8)
+    axes[-1].set_xlabel("epoch")
+    return fig

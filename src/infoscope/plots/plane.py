@@ -1,0 +1,80 @@
+"""The information plane: I(X;T) against I(T;Y), one trajectory per layer, coloured by epoch."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib as mpl
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+
+from ..store import Store
+from ._common import AXIS, MARKERS, epoch_values, layer_measurements, new_figure, open_store
+
+__all__ = ["information_plane", "draw_plane"]
+
+
+def draw_plane(ax: Axes, m, norm, cmap="viridis", label_layers: bool = True) -> mpl.cm.ScalarMappable:
+    """Draw every layer's trajectory of measurements ``m`` (one estimator, one probe) on ``ax``."""
+    ixt = epoch_values(m, "I(X;T)")
+    ity = epoch_values(m, "I(T;Y)")
+    both = ixt.merge(ity, on=["layer_pos", "layer", "epoch"], suffixes=("_x", "_y"))
+    for pos, (layer, g) in enumerate(both.groupby(["layer_pos", "layer"], sort=True)):
+        g = g.sort_values("epoch")
+        marker = MARKERS[pos % len(MARKERS)]
+        ax.plot(g.value_x, g.value_y, "-", color="0.6", lw=0.8, zorder=1)
+        ax.scatter(g.value_x, g.value_y, c=g.epoch, cmap=cmap, norm=norm, marker=marker, s=28,
+                   edgecolors="none", zorder=2, label=f"layer {layer[1]}" if label_layers else None)
+        ax.scatter(g.value_x.iloc[:1], g.value_y.iloc[:1], marker=marker, s=90, facecolors="none",
+                   edgecolors="black", lw=1.2, zorder=3)
+        ax.scatter(g.value_x.iloc[-1:], g.value_y.iloc[-1:], marker=marker, s=110, c="red",
+                   edgecolors="black", lw=0.8, zorder=4)
+    ax.set_xlabel(AXIS["I(X;T)"])
+    ax.set_ylabel(AXIS["I(T;Y)"])
+    ax.grid(alpha=0.3)
+    return mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
+
+
+def information_plane(
+    store: Store | str | Path, run: str, probe: str = "train", estimators: list[str] | None = None
+) -> Figure:
+    """Information-plane trajectories of every layer, one panel per estimator.
+
+    Points are coloured by epoch (colour bar); layers are told apart by marker; the first
+    epoch is circled in black and the last filled red.
+
+    Parameters
+    ----------
+    store : Store or path
+    run : str
+    probe : str
+        ``"train"`` or ``"test"``.
+    estimators : list of str, optional
+        Which estimators (default: all recorded).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    st, close = open_store(store)
+    try:
+        m = layer_measurements(st, run, probe=probe)
+    finally:
+        if close:
+            st.close()
+    names = estimators or sorted(m.estimator.unique())
+    fig = new_figure(5.2 * len(names) + 1.0, 4.6)
+    axes = np.atleast_1d(fig.subplots(1, len(names), squeeze=False)[0])
+    norm = mpl.colors.Normalize(vmin=m.epoch.min(), vmax=max(m.epoch.max(), m.epoch.min() + 1))
+    sm = None
+    for ax, est in zip(axes, names):
+        sub = m[m.estimator == est]
+        if sub.empty:
+            raise ValueError(f"run {run!r} has no {est!r} measurements")
+        sm = draw_plane(ax, sub, norm)
+        ax.set_title(f"{est} — {probe} probe")
+    axes[0].legend(loc="lower right", fontsize=8, title="○ first, red last", title_fontsize=8)
+    fig.colorbar(sm, ax=list(axes), label="epoch")
+    fig.suptitle(f"Information plane: {run}")
+    return fig

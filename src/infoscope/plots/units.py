@@ -1,0 +1,74 @@
+"""Per-unit maps (Fang et al.): units × epochs heatmaps and a last-epoch ranking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from matplotlib.figure import Figure
+
+from ..store import Store
+from ._common import layer_order, new_figure, open_store
+
+__all__ = ["unit_maps"]
+
+
+def unit_maps(
+    store: Store | str | Path,
+    run: str,
+    layers: list[str] | None = None,
+    estimator: str | None = None,
+    probe: str = "train",
+    weakest_fraction: float = 0.25,
+) -> Figure:
+    """Heatmaps of I(unit;Y) and I(X;unit) over epochs, and the last epoch's ranking, per layer.
+
+    Units are sorted by their final value (most informative on top). The right-hand bar chart
+    shows the last epoch's I(unit;Y) with the least informative ``weakest_fraction`` in red.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        One row per layer: I(unit;Y) heatmap, I(X;unit) heatmap, final I(unit;Y) bars.
+    """
+    st, close = open_store(store)
+    try:
+        m = st.measurements(run=run, units=True, probe=probe, estimator=estimator)
+        order = layer_order(st, run)
+    finally:
+        if close:
+            st.close()
+    if m.empty:
+        raise ValueError(f"run {run!r} has no per-unit measurements (record with units=True)")
+    estimator = estimator or sorted(m.estimator.unique())[0]
+    m = m[m.estimator == estimator]
+    layers = [l for l in (layers or order) if l in set(m.layer)]
+    if not layers:
+        raise ValueError(f"none of the requested layers has per-unit measurements; layers with units: {sorted(set(m.layer))}")
+    fig = new_figure(13.0, 2.6 + 2.4 * len(layers))
+    grid = fig.subplots(len(layers), 3, squeeze=False, gridspec_kw={"width_ratios": [3, 3, 1.6]})
+    for row, layer in zip(grid, layers):
+        lm = m[m.layer == layer].sort_values(["epoch", "step"]).groupby(["quantity", "unit", "epoch"], as_index=False).last()
+        final = lm[(lm.quantity == "I(T;Y)") & (lm.epoch == lm.epoch.max())].set_index("unit").value.sort_values()
+        units_sorted = list(final.index[::-1])
+        for ax, quantity, title in ((row[0], "I(T;Y)", "I(unit;Y)"), (row[1], "I(X;T)", "I(X;unit)")):
+            grid_q = lm[lm.quantity == quantity].pivot(index="unit", columns="epoch", values="value").loc[units_sorted]
+            im = ax.imshow(grid_q.values, aspect="auto", cmap="magma", interpolation="nearest",
+                           extent=(grid_q.columns.min() - 0.5, grid_q.columns.max() + 0.5, len(units_sorted) - 0.5, -0.5))
+            ax.set_yticks(range(len(units_sorted)) if len(units_sorted) <= 20 else [])
+            if len(units_sorted) <= 20:
+                ax.set_yticklabels(units_sorted, fontsize=7)
+            ax.set_ylabel(f"layer {layer}: unit (sorted)")
+            ax.set_xlabel("epoch")
+            ax.set_title(f"{title}, {estimator}, {probe}", fontsize=9)
+            fig.colorbar(im, ax=ax, label=f"{title} (bits)")
+        n_weak = max(1, int(round(weakest_fraction * len(final))))
+        colors = ["tab:red" if i < n_weak else "tab:blue" for i in range(len(final))]
+        row[2].barh(np.arange(len(final)), final.values, color=colors)
+        row[2].set_yticks(range(len(final)) if len(final) <= 20 else [])
+        if len(final) <= 20:
+            row[2].set_yticklabels(final.index, fontsize=7)
+        row[2].set_xlabel("final I(unit;Y) (bits)")
+        row[2].set_title(f"red: weakest {n_weak}", fontsize=9)
+    fig.suptitle(f"Per-unit information: {run}")
+    return fig

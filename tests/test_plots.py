@@ -1,0 +1,72 @@
+"""Every picture kind renders from a real run to a real image with labelled axes in bits."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from infoscope.cli import main
+from infoscope.experiments import run_experiment
+from infoscope.plots import PLOT_KINDS, plot, save
+
+
+@pytest.fixture(scope="module")
+def db(tmp_path_factory):
+    path = tmp_path_factory.mktemp("plots") / "runs.db"
+    run_experiment("tishby", store=path, run="tanh", epochs=3, probe_size=400, estimators=["binning", "renyi"])
+    run_experiment("tishby", store=path, run="relu", epochs=2, probe_size=400, activation="relu", estimators=["binning"])
+    return path
+
+
+@pytest.mark.parametrize("kind", PLOT_KINDS)
+def test_every_kind_renders_a_real_png(db, tmp_path, kind):
+    runs = ["tanh", "relu"] if kind == "compare" else "tanh"
+    fig = plot(db, runs, kind)
+    out = save(fig, tmp_path / f"{kind}.png", dpi=80)
+    with Image.open(out) as img:
+        img.verify()
+    with Image.open(out) as img:
+        w, h = fig.get_size_inches()
+        assert img.size == (round(w * 80), round(h * 80))
+        assert img.size[0] > 300 and img.size[1] > 250
+        assert np.unique(np.asarray(img.convert("L"))).size > 20  # not a blank canvas
+    labels = [ax.get_xlabel() + " " + ax.get_ylabel() for ax in fig.axes]
+    assert all(label.strip() for label in labels[:1])
+    if kind in ("plane", "compare", "curves", "units"):
+        assert any("(bits)" in label for label in labels)
+
+
+def test_plane_has_one_panel_per_estimator_and_a_colour_bar(db):
+    fig = plot(db, "tanh", "plane")
+    panels = [ax for ax in fig.axes if ax.get_xlabel() == "I(X;T) (bits)"]
+    assert len(panels) == 2
+    assert any(ax.get_ylabel() == "epoch" for ax in fig.axes)
+
+
+def test_units_heatmap_rows_are_units_sorted_by_final_value(db):
+    fig = plot(db, "tanh", "units", estimator="binning", layers=["1"])
+    image = fig.axes[0].images[0].get_array()
+    assert image.shape[0] == 10  # ten units in the first layer
+    final = image[:, -1]
+    assert list(final) == sorted(final, reverse=True)
+
+
+def test_formats_and_errors(db, tmp_path):
+    for suffix in ("svg", "pdf"):
+        assert save(plot(db, "tanh", "sigma"), tmp_path / f"s.{suffix}").stat().st_size > 1000
+    with pytest.raises(ValueError, match="png, .svg or .pdf"):
+        save(plot(db, "tanh", "sigma"), tmp_path / "s.jpg")
+    with pytest.raises(ValueError, match="two or more runs"):
+        plot(db, ["tanh"], "compare")
+    with pytest.raises(ValueError, match="unknown plot kind"):
+        plot(db, "tanh", "pie")
+
+
+def test_cli_plot(db, tmp_path, capsys):
+    out = tmp_path / "p.png"
+    assert main(["plot", str(db), "tanh", "curves", "-o", str(out)]) == 0
+    assert out.exists() and out.stat().st_size > 10_000
+    assert main(["plot", str(db), "tanh,relu", "compare", "-o", str(tmp_path / "c.png"), "--estimator", "binning"]) == 0
+    assert main(["plot", str(db), "nope", "plane"]) == 2
+    assert "no run named 'nope'" in capsys.readouterr().err
