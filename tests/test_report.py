@@ -30,7 +30,7 @@ def test_report_is_self_contained(db, tmp_path):
     assert not re.search(r'(src|href)\s*=\s*["\'](?!data:|#)', text)
     assert "<link" not in text
     assert text.count("data:image/png;base64,") >= 2 * 5 + 1  # five pictures per run, plus comparison
-    for needed in ("Configuration", "Final values", "Warnings", "tanh", "relu", "I(T;Y)", "bits"):
+    for needed in ("Configuration", "Final values", "Analysis", "Phases", "Recorded warnings", "tanh", "relu", "I(T;Y)", "bits"):
         assert needed in text
 
 

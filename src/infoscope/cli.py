@@ -212,6 +212,8 @@ def run_command(
     activation: Annotated[str | None, typer.Option(help="tanh or relu (default: the experiment's).")] = None,
     units: Annotated[bool, typer.Option("--units/--no-units", help="Record per-unit information.")] = True,
     noise_variance: Annotated[float | None, typer.Option(help="Add Gaussian noise of this variance to T (noise-injected variant).")] = None,
+    bootstrap: Annotated[int, typer.Option(help="Probe subsamples for bootstrap bands of layer values (0: none).")] = 0,
+    sensitivity: Annotated[bool, typer.Option("--sensitivity", help="Record sensitivity bands (bins, σ, noise, k at ½× and 2×).")] = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="SQLite database to write.")] = Path("runs.db"),
     name: Annotated[str | None, typer.Option("--name", help="Run name (default: experiment-activation-sSEED).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run of that name from its last stored epoch.")] = False,
@@ -220,7 +222,8 @@ def run_command(
     cadence: str | int = every if every == "epoch" else _positive_int(every, "--every")
     result = _run_with_progress(
         experiment, store=out, run=name, epochs=epochs, estimators=estimator or None, probe_size=probe_size,
-        every=cadence, seed=seed, activation=activation, units=units, noise_variance=noise_variance, resume=resume,
+        every=cadence, seed=seed, activation=activation, units=units, noise_variance=noise_variance,
+        bootstrap=bootstrap, sensitivity=sensitivity, resume=resume,
     )
     from .store import load
 
@@ -327,6 +330,68 @@ def report_command(
 
     path = write_report(db, out, runs or None)
     _console().print(f"wrote {path.resolve()}")
+
+
+def _frame_table(df, title: str, floats: int = 3) -> Table:
+    table = Table(*[str(c) for c in df.columns], title=title)
+    for row in df.itertuples(index=False):
+        table.add_row(*[(f"{v:.{floats}f}" if isinstance(v, float) and v == v else "—" if v is None or v != v else str(v)) for v in row])
+    return table
+
+
+@app.command("analyze")
+def analyze_command(
+    db: Annotated[Path, typer.Argument(help="An infoscope database.")],
+    run: Annotated[str, typer.Argument(help="Run name.")],
+    window: Annotated[int, typer.Option(help="Epochs a plateau must last.")] = 5,
+    rtol: Annotated[float, typer.Option(help="Relative tolerance of a plateau.")] = 0.05,
+    atol: Annotated[float, typer.Option(help="Absolute tolerance of a plateau (bits).")] = 0.05,
+    fraction: Annotated[float, typer.Option(help="Share of each layer's units proposed for pruning.")] = 0.25,
+) -> None:
+    """Convergence, fitting/compression phases, redundant units and sanity warnings of a run."""
+    import pandas as pd
+
+    from .analysis import analyze
+
+    if not db.exists():
+        raise FileNotFoundError(f"no database at {db}; record a run first (infoscope run …)")
+    a = analyze(db, run, window=window, rtol=rtol, atol=atol, fraction=fraction)
+    console = _console()
+    net = a.network
+    console.print(f"[bold]Convergence[/bold]: {net['verdict']}. Loss plateau since: {net['loss_since']}; "
+                  f"accuracy plateau since: {net['accuracy_since']}.")
+    console.print(_frame_table(a.convergence, "Epoch from which each MI series stays on its plateau (— = still changing)"))
+    cols = ["probe", "estimator", "layer", "peak_epoch", "peak", "final", "drop", "drop_fraction", "compression_epochs", "compressed"]
+    console.print(_frame_table(a.phases[cols], "Fitting and compression of I(X;T) (bits)"))
+    if a.candidates:
+        console.print(_frame_table(pd.DataFrame([c.__dict__ for c in a.candidates]), "Prune candidates"))
+    for layer, pairs in a.pairs.items():
+        if pairs:
+            console.print(f"layer {layer}: redundant pairs " + ", ".join(f"({i},{j}) r={r:.2f}" for i, j, r in pairs[:10]))
+    for epoch, layer, msg in a.warnings:
+        console.print(f"[yellow]warning[/yellow]: {msg}")
+    for note in a.notes:
+        console.print(f"[dim]note: {note}[/dim]")
+    console.print(f"{len(a.warnings)} warning(s) stored with run {run}.")
+
+
+@app.command("prune-check")
+def prune_check_command(
+    db: Annotated[Path, typer.Argument(help="An infoscope database.")],
+    run: Annotated[str, typer.Argument(help="An experiment run with per-unit measurements.")],
+    fraction: Annotated[float, typer.Option(help="Share of each hidden layer's units to mask.")] = 0.25,
+    seeds: Annotated[int, typer.Option(help="Random masks per layer for the baseline.")] = 5,
+    estimator: Annotated[str | None, typer.Option(help="Estimator whose I(unit;Y) ranks the units.")] = None,
+) -> None:
+    """Mask the least informative units and compare held-out accuracy with random masks."""
+    from .analysis import prune_check
+    from .store import load
+
+    with load(db) as store:
+        result = prune_check(store, run, fraction=fraction, seeds=seeds, estimator=estimator)
+    _console().print(_frame_table(result.table, f"Held-out accuracy after masking {fraction:.0%} of units ({run})", floats=4))
+    _console().print("acc: before masking; acc_mi_low / acc_mi_high: after masking the lowest / highest "
+                     f"I(unit;Y) units; acc_rand, acc_rand_sd: mean and s.d. over {seeds} random masks.")
 
 
 @app.command("demo")

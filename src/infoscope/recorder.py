@@ -47,7 +47,8 @@ from ._validation import check_same_length, check_samples
 from .capture import probe_activations, resolve_layers
 from .estimators import Estimator, make_estimator
 from .estimators.base import ProbeContext
-from .store import MeasurementRow, Store
+from .estimators.discrete import plugin_entropy
+from .store import BandRow, MeasurementRow, Store
 
 __all__ = ["Probe", "Recorder", "DEFAULT_UNIT_POOLING", "unit_view", "library_versions"]
 
@@ -162,6 +163,17 @@ class Recorder:
         Noise draws per probe sample for that variant (default 5).
     unit_pooling : {"map", "mean", "max"}, optional
         How conv units are presented (default per estimator, see ``DEFAULT_UNIT_POOLING``).
+    bootstrap : int
+        Number of probe subsamples (without replacement, m = ``bootstrap_fraction`` × N) used
+        for a 90 % ``"bootstrap"`` band of each layer value (0: none). Subsampling avoids the
+        duplicate samples a resample with replacement would create, which every estimator
+        here reads as structure. The band is centred on the full-probe value, with the 5th and
+        95th percentiles' distances from the subsample median scaled by √(m/N).
+    bootstrap_fraction : float
+        Subsample size as a fraction of the probe.
+    sensitivity : bool
+        Also store, per layer value, the range over the estimator at half and twice its key
+        setting (bins, σ, noise variance, k) as a ``"sensitivity"`` band.
     on_error : {"warn", "raise"}
         What a failed estimate (e.g. NaN activations) does: store a warning and go on, or
         raise.
@@ -198,6 +210,9 @@ class Recorder:
         noise_variance: float | None = None,
         noise_draws: int = 5,
         unit_pooling: str | None = None,
+        bootstrap: int = 0,
+        bootstrap_fraction: float = 0.8,
+        sensitivity: bool = False,
         on_error: str = "warn",
         resume: bool = False,
     ):
@@ -232,6 +247,11 @@ class Recorder:
         if unit_pooling is not None and unit_pooling not in POOLINGS:
             raise ValueError(f"unknown unit_pooling {unit_pooling!r}; choose one of: {', '.join(POOLINGS)}")
         self.unit_pooling = unit_pooling
+        if bootstrap < 0 or not 0.1 <= bootstrap_fraction < 1.0:
+            raise ValueError(
+                f"bootstrap must be >= 0 and bootstrap_fraction in [0.1, 1), got {bootstrap!r} and {bootstrap_fraction!r}"
+            )
+        self.bootstrap, self.bootstrap_fraction, self.sensitivity = int(bootstrap), float(bootstrap_fraction), bool(sensitivity)
         if on_error not in ("warn", "raise"):
             raise ValueError(f"on_error must be 'warn' or 'raise', got {on_error!r}")
         self.on_error = on_error
@@ -252,10 +272,14 @@ class Recorder:
             "units": self.unit_layers,
             "max_units": max_units,
             "every": every,
-            "probes": {p.name: len(p.x) for p in self.probes},
+            "probes": {p.name: {"n": len(p.x), "label_entropy_bits": plugin_entropy(self._contexts[p.name].y.numpy())}
+                       for p in self.probes},
             "noise_variance": noise_variance,
             "noise_draws": self.noise_draws,
             "unit_pooling": unit_pooling,
+            "bootstrap": self.bootstrap,
+            "bootstrap_fraction": self.bootstrap_fraction,
+            "sensitivity": self.sensitivity,
             **(config or {}),
         }
         existing = self.store.run_id(self.run_name, missing_ok=True)
@@ -305,18 +329,55 @@ class Recorder:
         noise = torch.randn(t.shape, generator=g, dtype=torch.float64)
         return t + math.sqrt(self.noise_variance) * noise.to(t.device)
 
-    def measure(self, epoch: int = 0, step: int = 0) -> tuple[list[MeasurementRow], list[tuple[str | None, str]]]:
+    def _subsamples(self, probe: Probe, epoch: int, step: int) -> list[tuple[torch.Tensor, ProbeContext]]:
+        """Seeded probe subsamples (indices into the probe, and their contexts) for bootstrap bands."""
+        n = len(probe.x) * self.noise_draws
+        m = max(2, int(round(self.bootstrap_fraction * n)))
+        ctx = self._contexts[probe.name]
+        out = []
+        for b in range(self.bootstrap):
+            g = torch.Generator().manual_seed(hash((self.seed or 0, epoch, step, b)) % (2**63))
+            idx = torch.randperm(n, generator=g)[:m].sort().values
+            out.append((idx, ProbeContext.build(ctx.x[idx], ctx.y[idx])))
+        return out
+
+    def _bands(self, est: Estimator, t: torch.Tensor, ctx: ProbeContext, base: dict, subsamples, probe: str, layer: str) -> list[BandRow]:
+        bands: list[BandRow] = []
+        if subsamples:
+            boot = [est.layer_information(t[idx], sub) for idx, sub in subsamples]
+            shrink = math.sqrt(self.bootstrap_fraction)  # m-out-of-n: spread at m scaled to N
+            for q, r0 in base.items():
+                vals = np.array([r[q].value for r in boot])
+                p5, p50, p95 = np.percentile(vals, [5, 50, 95])
+                lo, hi = r0.value - shrink * (p50 - p5), r0.value + shrink * (p95 - p50)
+                bands.append(BandRow(probe, layer, q, est.name, "bootstrap", lo, hi,
+                                     {"n": len(vals), "fraction": self.bootstrap_fraction,
+                                      "subsample_median": float(p50), "std": float(vals.std(ddof=1)) if len(vals) > 1 else 0.0}))
+        if self.sensitivity:
+            variants = est.variants()
+            if variants:
+                results = [v.layer_information(t, ctx) for v in variants]
+                for q, r0 in base.items():
+                    vals = [r0.value] + [r[q].value for r in results]
+                    bands.append(BandRow(probe, layer, q, est.name, "sensitivity", min(vals), max(vals),
+                                         {"variants": [v.get_params() for v in variants], "values": vals[1:]}))
+        return bands
+
+    def measure(self, epoch: int = 0, step: int = 0) -> tuple[list[MeasurementRow], list[tuple[str | None, str]], list[BandRow]]:
         """Measure every probe, layer, unit and estimator without storing anything.
 
         Returns
         -------
         rows : list of MeasurementRow
         warnings : list of (layer, message)
+        bands : list of BandRow
         """
         rows: list[MeasurementRow] = []
         warnings: list[tuple[str | None, str]] = []
+        bands: list[BandRow] = []
         for probe in self.probes:
             ctx = self._contexts[probe.name]
+            subsamples = self._subsamples(probe, epoch, step) if self.bootstrap else []
             acts = probe_activations(self.model, probe.x, self.layers, self.batch_size)
             if not self._layers_registered:
                 self._register_layers(acts)
@@ -335,21 +396,23 @@ class Recorder:
                     warnings.append((layer, f"per-unit MI skipped for {layer!r}: {n_units} units > max_units={self.max_units}"))
                 for est in self.estimators:
                     try:
-                        rows += self._rows(est, t, ctx, probe.name, layer, None)
+                        layer_rows, base = self._rows(est, t, ctx, probe.name, layer, None)
+                        rows += layer_rows
+                        bands += self._bands(est, t, ctx, base, subsamples, probe.name, layer)
                         if do_units:
                             pooling = self.unit_pooling or DEFAULT_UNIT_POOLING.get(est.name, "map")
                             for j in range(n_units):
-                                rows += self._rows(est, unit_view(t, j, pooling), ctx, probe.name, layer, j, pooling)
+                                rows += self._rows(est, unit_view(t, j, pooling), ctx, probe.name, layer, j, pooling)[0]
                     except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
                         msg = f"{where}, estimator {est.name}: {exc}"
                         if self.on_error == "raise":
                             raise ValueError(msg) from exc
                         warnings.append((layer, msg))
-        return rows, warnings
+        return rows, warnings, bands
 
     def _rows(
         self, est: Estimator, t: torch.Tensor, ctx: ProbeContext, probe: str, layer: str, unit: int | None, pooling: str | None = None
-    ) -> list[MeasurementRow]:
+    ) -> tuple[list[MeasurementRow], dict]:
         start = time.perf_counter()
         results = est.layer_information(t, ctx)
         seconds = (time.perf_counter() - start) / len(results)
@@ -359,10 +422,11 @@ class Recorder:
             extra["noise_draws"] = self.noise_draws
         if unit is not None:
             extra["unit_pooling"] = pooling
-        return [
+        rows = [
             MeasurementRow(probe, layer, unit, quantity, est.name, {**r.params, **extra}, r.value, seconds)
             for quantity, r in results.items()
         ]
+        return rows, results
 
     def record(
         self,
@@ -396,10 +460,10 @@ class Recorder:
         if not (force or self.due(step)):
             return None
         start = time.perf_counter()
-        rows, warnings = self.measure(epoch, step)
+        rows, warnings, bands = self.measure(epoch, step)
         self.store.write_record(
             self.run_id, int(epoch), step, rows, metrics=metrics, warnings=warnings,
-            checkpoints=_serialize(checkpoint), seconds=time.perf_counter() - start,
+            checkpoints=_serialize(checkpoint), seconds=time.perf_counter() - start, bands=bands,
         )
         return {(r.probe, r.layer, r.quantity, r.estimator): r.value for r in rows if r.unit is None}
 

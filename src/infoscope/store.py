@@ -17,7 +17,12 @@ Tables
                  seconds taken.
 ``metrics``      run, epoch, step, name, value (loss, accuracy, …).
 ``warnings``     run, epoch, step, layer, message.
+``bands``        uncertainty of layer values: bootstrap intervals over probe subsamples and
+                 sensitivity ranges over estimator settings (kind, low, high, detail).
 ``checkpoints``  run, name, epoch, blob (model/optimiser state for resuming and pruning).
+
+Version history: 1 — first release; 2 — adds ``bands`` (version 1 files are upgraded in place
+when opened for writing, and read as having no bands when opened read-only).
 """
 
 from __future__ import annotations
@@ -32,9 +37,9 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["SCHEMA_VERSION", "StoreError", "Store", "MeasurementRow", "load"]
+__all__ = ["SCHEMA_VERSION", "StoreError", "Store", "MeasurementRow", "BandRow", "load"]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -96,6 +101,19 @@ CREATE TABLE IF NOT EXISTS warnings (
     layer TEXT,
     message TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS bands (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    probe TEXT NOT NULL,
+    layer TEXT NOT NULL,
+    quantity TEXT NOT NULL,
+    estimator TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    low REAL NOT NULL,
+    high REAL NOT NULL,
+    detail TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS checkpoints (
     run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
     name TEXT NOT NULL,
@@ -108,6 +126,20 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 
 class StoreError(RuntimeError):
     """The database cannot be used: not SQLite, a newer schema, locked, or a missing run."""
+
+
+@dataclass(frozen=True)
+class BandRow:
+    """An uncertainty band of a layer value (see the ``bands`` table)."""
+
+    probe: str
+    layer: str
+    quantity: str
+    estimator: str
+    kind: str
+    low: float
+    high: float
+    detail: dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -186,8 +218,9 @@ class Store:
                 f"{self.path} has schema version {version}, newer than this infoscope understands "
                 f"({SCHEMA_VERSION}); upgrade infoscope to read it"
             )
-        if not readonly and version is None:
+        if not readonly and (version is None or version < SCHEMA_VERSION):
             self._create()
+        self.schema_version = SCHEMA_VERSION if not readonly or version is None else version
 
     # -- set-up -------------------------------------------------------------------------
     def _schema_version(self) -> int | None:
@@ -209,7 +242,7 @@ class Store:
                     if stmt.strip():
                         self.conn.execute(stmt)
                 self.conn.execute(
-                    "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
+                    "INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),)
                 )
         except sqlite3.OperationalError as exc:
             raise StoreError(f"cannot initialise {self.path}: {exc}") from None
@@ -309,6 +342,7 @@ class Store:
         warnings: Iterable[tuple[str | None, str]] = (),
         checkpoints: dict[str, bytes] | None = None,
         seconds: float = 0.0,
+        bands: Iterable[BandRow] = (),
     ) -> None:
         """Write everything measured at one (epoch, step) in a single transaction.
 
@@ -316,7 +350,7 @@ class Store:
         never holds an epoch twice.
         """
         with self._transaction():
-            for table in ("measurements", "metrics", "warnings", "records"):
+            for table in ("measurements", "metrics", "warnings", "records", "bands"):
                 self.conn.execute(f"DELETE FROM {table} WHERE run_id = ? AND epoch = ? AND step = ?", (run_id, epoch, step))
             self.conn.executemany(
                 "INSERT INTO measurements (run_id, epoch, step, probe, layer, unit, quantity, estimator, params, value, seconds) "
@@ -333,6 +367,12 @@ class Store:
             self.conn.executemany(
                 "INSERT INTO warnings (run_id, epoch, step, layer, message) VALUES (?, ?, ?, ?, ?)",
                 [(run_id, epoch, step, layer, msg) for layer, msg in warnings],
+            )
+            self.conn.executemany(
+                "INSERT INTO bands (run_id, epoch, step, probe, layer, quantity, estimator, kind, low, high, detail) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, epoch, step, b.probe, b.layer, b.quantity, b.estimator, b.kind, float(b.low), float(b.high), _json(b.detail))
+                 for b in bands],
             )
             for name, blob in (checkpoints or {}).items():
                 self.conn.execute(
@@ -481,6 +521,32 @@ class Store:
             f"WHERE 1=1{where} ORDER BY w.rowid",
             params,
         )
+
+    def bands(self, run: str | Sequence[str] | None = None, kind: str | None = None) -> pd.DataFrame:
+        """Uncertainty bands: run, epoch, step, probe, layer, quantity, estimator, kind, low, high, detail."""
+        cols = ["run", "epoch", "step", "probe", "layer", "quantity", "estimator", "kind", "low", "high", "detail"]
+        if self.schema_version < 2:
+            return pd.DataFrame(columns=cols)
+        where, params = self._run_filter(run)
+        if kind is not None:
+            where += " AND b.kind = ?"
+            params.append(kind)
+        df = self._frame(
+            "SELECT r.name AS run, b.epoch, b.step, b.probe, b.layer, b.quantity, b.estimator, b.kind, b.low, b.high, b.detail "
+            f"FROM bands b JOIN runs r ON r.id = b.run_id WHERE 1=1{where} ORDER BY b.run_id, b.epoch, b.step, b.rowid",
+            params,
+        )
+        df["detail"] = df["detail"].map(json.loads)
+        return df
+
+    def replace_warnings(self, run_id: int, prefix: str, messages: Iterable[tuple[int | None, str | None, str]]) -> None:
+        """Replace the stored warnings whose message starts with ``prefix`` (e.g. an analysis's)."""
+        with self._transaction():
+            self.conn.execute("DELETE FROM warnings WHERE run_id = ? AND message LIKE ?", (run_id, prefix + "%"))
+            self.conn.executemany(
+                "INSERT INTO warnings (run_id, epoch, step, layer, message) VALUES (?, ?, NULL, ?, ?)",
+                [(run_id, epoch, layer, prefix + msg) for epoch, layer, msg in messages],
+            )
 
     def records(self, run: str) -> pd.DataFrame:
         """Completed record calls of a run: epoch, step, recorded_at, seconds."""

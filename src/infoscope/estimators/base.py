@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -155,6 +156,14 @@ class Estimator(ABC):
             I_XT: self.estimate_mutual_information(t, x_side, discrete_y=self.input_mode == "identity"),
             I_TY: self.estimate_mutual_information(t, probe.y, discrete_y=True),
         }
+
+    def variants(self, scales: Sequence[float] = (0.5, 2.0)) -> list[Estimator]:
+        """Copies with the setting the estimate is most sensitive to scaled by each factor.
+
+        Binning: the number of bins; KDE: the noise variance; KSG: k; matrix Rényi: σ.
+        Used for sensitivity bands.
+        """
+        return []
 
     # -- helpers for subclasses --------------------------------------------------------
     def _result(self, value: float, **chosen: Any) -> Estimate:

@@ -114,6 +114,10 @@ class Binning(Estimator):
         codes, used = bin_codes(arr, self.n_bins, self.value_range)
         return symbols(codes), used
 
+    def variants(self, scales=(0.5, 2.0)) -> list[Estimator]:
+        """Copies with ``n_bins`` scaled by each factor (at least 2 bins)."""
+        return [dataclasses.replace(self, n_bins=max(2, int(round(self.n_bins * f)))) for f in scales]
+
     def estimate_entropy(self, x: ArrayLike) -> Estimate:
         """Plug-in entropy of the binned patterns of ``x``, in bits (0 to log2 N).
 

@@ -143,6 +143,10 @@ class KDE(Estimator):
         value = float((within - whole).mean()) / _LN2
         return 0.0 if -1e-12 < value <= 0.0 else value
 
+    def variants(self, scales=(0.5, 2.0)) -> list[Estimator]:
+        """Copies with the noise variance scaled by each factor."""
+        return [dataclasses.replace(self, noise_variance=self.noise_variance * f) for f in scales]
+
     def estimate_entropy(self, x: ArrayLike) -> Estimate:
         """H(T) − H(ε) for T = x + ε, in bits (0 to log2 N); plug-in entropy for labels.
 

@@ -209,6 +209,10 @@ class KSG(Estimator):
         if self.k >= n:
             raise ValueError(f"k={self.k} needs more than k samples, got N={n}; lower k or add samples")
 
+    def variants(self, scales=(0.5, 2.0)) -> list[Estimator]:
+        """Copies with ``k`` scaled by each factor (at least 1)."""
+        return [dataclasses.replace(self, k=max(1, int(round(self.k * f)))) for f in scales]
+
     def estimate_entropy(self, x: ArrayLike) -> Estimate:
         """Kozachenko–Leonenko differential entropy of ``x`` in bits; plug-in for labels.
 

@@ -30,7 +30,7 @@ from .._validation import (
     flatten_samples,
     is_label_vector,
 )
-from .bandwidth import SIGMA_RULES, choose_sigma
+from .bandwidth import SIGMA_RULES, choose_sigma, sigma_grid
 from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext
 from .kernels import hadamard_normalize, label_gram, normalize_gram, rbf_gram, squared_distances
 
@@ -172,6 +172,9 @@ class MatrixRenyi(Estimator):
     kernel : {"rbf", "multivariate"}, default "rbf"
         ``"rbf"`` is the tensor kernel on the whole flattened sample. ``"multivariate"`` is a
         product of per-channel Grams over axis 1 (Yu et al. 2019).
+    sigma_scale : float, default 1.0
+        Factor applied to every σ of ``x`` after it is fixed or chosen by a rule (used by
+        sensitivity sweeps: the same rule at half or twice the width).
     sigma_input : float or str, default "silverman"
         Kernel width of the network input X in :meth:`layer_information` (the layer itself
         uses ``sigma_x``, chosen with the labels as target when it is ``"alignment"``).
@@ -209,6 +212,7 @@ class MatrixRenyi(Estimator):
     sigma_x: SigmaSpec = "silverman"
     sigma_y: SigmaSpec = None
     kernel: str = "rbf"
+    sigma_scale: float = 1.0
     sigma_input: SigmaSpec = "silverman"
     knn_k: int = 10
     n_grid: int = 50
@@ -220,6 +224,7 @@ class MatrixRenyi(Estimator):
         if self.sigma_y is not None:
             _check_sigma_spec(self.sigma_y, "sigma_y")
         _check_sigma_spec(self.sigma_input, "sigma_input")
+        self.sigma_scale = check_positive(self.sigma_scale, "sigma_scale")
         if _is_rule(self.sigma_input, "alignment"):
             raise ValueError("sigma_input cannot be 'alignment' (the input is not aligned to labels); use a number, 'silverman' or 'knn'")
         if int(self.knn_k) < 1:
@@ -229,7 +234,8 @@ class MatrixRenyi(Estimator):
 
     # -- Gram construction ---------------------------------------------------------------
     def gram(
-        self, t: torch.Tensor, sigma: SigmaSpec, target: torch.Tensor | None = None, labels: bool | None = None
+        self, t: torch.Tensor, sigma: SigmaSpec, target: torch.Tensor | None = None, labels: bool | None = None,
+        scale: float = 1.0,
     ) -> tuple[torch.Tensor, Any]:
         """Gram matrix of samples ``t`` and the σ used.
 
@@ -243,39 +249,55 @@ class MatrixRenyi(Estimator):
             Target Gram for the ``"alignment"`` rule.
         labels : bool, optional
             Treat ``t`` as class labels (default: 1-D integer input).
+        scale : float
+            Factor applied to the σ of continuous samples once fixed or chosen.
 
         Returns
         -------
-        (torch.Tensor of shape (N, N), float or list of float)
+        gram : torch.Tensor, shape (N, N)
+        sigma : float or list of float
+            The width(s) used.
+        at_grid_edge : bool, list of bool, or None
+            For the ``"alignment"`` rule, whether the chosen σ is the smallest or largest
+            grid value (the optimum may lie outside the grid); None for other rules.
         """
         if labels is None:
             labels = is_label_vector(t)
         if labels:
             s = float(sigma) if isinstance(sigma, (int, float)) else DEFAULT_LABEL_SIGMA
             codes = torch.as_tensor(as_labels(t), device=t.device)
-            return label_gram(codes, s), s
+            return label_gram(codes, s), s, None
         if self.kernel == "rbf" or t.ndim == 1:
             flat = flatten_samples(t).to(torch.float64)
             d = squared_distances(flat)
-            s = self._sigma(sigma, flat, d, target)
-            return rbf_gram(d, s), s
+            s, edge = self._sigma(sigma, flat, d, target)
+            s *= scale
+            return rbf_gram(d, s), s, edge
         channels = t.shape[1]
         sigmas = _per_channel(sigma, channels)
         k = None
         used: list[float] = []
+        edges: list[bool | None] = []
         for c in range(channels):
             flat = t[:, c].reshape(t.shape[0], -1).to(torch.float64)
             d = squared_distances(flat)
-            s = self._sigma(sigmas[c], flat, d, target)
+            s, edge = self._sigma(sigmas[c], flat, d, target)
+            s *= scale
             used.append(s)
+            edges.append(edge)
             g = rbf_gram(d, s)
             k = g if k is None else k.mul_(g)
-        return k, used
+        return k, used, (None if all(e is None for e in edges) else edges)
 
-    def _sigma(self, spec: Any, flat: torch.Tensor, d: torch.Tensor, target: torch.Tensor | None) -> float:
-        if isinstance(spec, str):
-            return choose_sigma(spec, flat, d, target, k=self.knn_k, n_grid=self.n_grid)
-        return float(spec)
+    def _sigma(self, spec: Any, flat: torch.Tensor, d: torch.Tensor, target: torch.Tensor | None) -> tuple[float, bool | None]:
+        """σ from a number or rule, and for "alignment" whether it sits on the grid's edge."""
+        if not isinstance(spec, str):
+            return float(spec), None
+        s = choose_sigma(spec, flat, d, target, k=self.knn_k, n_grid=self.n_grid)
+        if spec != "alignment" or not bool((d > 0).any()):
+            return s, None
+        grid = sigma_grid(d, self.n_grid)
+        return s, bool(math.isclose(s, float(grid[0])) or math.isclose(s, float(grid[-1])))
 
     # -- estimator interface ---------------------------------------------------------------
     def estimate_entropy(self, x: ArrayLike) -> Estimate:
@@ -291,7 +313,7 @@ class MatrixRenyi(Estimator):
             Value in bits, with the σ used as ``sigma_x``.
         """
         t = check_samples(x, "x")
-        k, s = self.gram(t, self.sigma_x)
+        k, s, _ = self.gram(t, self.sigma_x, scale=self.sigma_scale)
         return self._result(matrix_entropy(normalize_gram(k), self.alpha), sigma_x=s, n_samples=t.shape[0])
 
     def estimate_mutual_information(
@@ -323,13 +345,14 @@ class MatrixRenyi(Estimator):
                 "target; fix one of them (a number, 'knn' or 'silverman')"
             )
         if _is_rule(sigma_y, "alignment") and not y_labels:
-            kx, sx = self.gram(tx, self.sigma_x)
-            ky, sy = self.gram(ty, sigma_y, target=kx, labels=False)
+            kx, sx, ex = self.gram(tx, self.sigma_x, scale=self.sigma_scale)
+            ky, sy, ey = self.gram(ty, sigma_y, target=kx, labels=False)
         else:
-            ky, sy = self.gram(ty, sigma_y, labels=y_labels)
-            kx, sx = self.gram(tx, self.sigma_x, target=ky)
+            ky, sy, ey = self.gram(ty, sigma_y, labels=y_labels)
+            kx, sx, ex = self.gram(tx, self.sigma_x, target=ky, scale=self.sigma_scale)
         value = matrix_mutual_information(kx, ky, self.alpha)
-        return self._result(value, sigma_x=sx, sigma_y=sy, y_discrete=y_labels, n_samples=tx.shape[0])
+        edges = {k: v for k, v in (("sigma_x_at_grid_edge", ex), ("sigma_y_at_grid_edge", ey)) if v is not None}
+        return self._result(value, sigma_x=sx, sigma_y=sy, y_discrete=y_labels, n_samples=tx.shape[0], **edges)
 
     def layer_information(self, t: ArrayLike, probe: ProbeContext) -> dict[str, Estimate]:
         """H(T), I(X;T), I(T;Y) with Grams shared across layers (see :meth:`Estimator.layer_information`).
@@ -342,21 +365,27 @@ class MatrixRenyi(Estimator):
         check_same_length(tt, probe.x, ("layer activations", "probe inputs"))
         key = ("renyi", repr(self.sigma_input), repr(self.sigma_y), self.kernel, self.knn_k, self.alpha)
         if key not in probe.cache:
-            kx, sx = self.gram(probe.x.to(tt.device), self.sigma_input, labels=False)
+            kx, sx, _ = self.gram(probe.x.to(tt.device), self.sigma_input, labels=False)
             label_sigma = self.sigma_y if self.sigma_y is not None else DEFAULT_LABEL_SIGMA
-            ky, sy = self.gram(probe.y.to(tt.device), label_sigma, labels=True)
+            ky, sy, _ = self.gram(probe.y.to(tt.device), label_sigma, labels=True)
             s_x = matrix_entropy(normalize_gram(kx), self.alpha)
             s_y = matrix_entropy(normalize_gram(ky), self.alpha)
             probe.cache[key] = (kx, sx, s_x, ky, sy, s_y)
         kx, sx, s_x, ky, sy, s_y = probe.cache[key]
-        kt, st = self.gram(tt, self.sigma_x, target=ky, labels=False)
+        kt, st, edge = self.gram(tt, self.sigma_x, target=ky, labels=False, scale=self.sigma_scale)
+        chosen = {"sigma_x": st} if edge is None else {"sigma_x": st, "sigma_x_at_grid_edge": edge}
         s_t = matrix_entropy(normalize_gram(kt), self.alpha)
         n = tt.shape[0]
         return {
-            H_T: self._result(s_t, sigma_x=st, n_samples=n),
-            I_XT: self._result(s_x + s_t - matrix_joint_entropy(kx, kt, alpha=self.alpha), sigma_x=st, sigma_input=sx, n_samples=n),
-            I_TY: self._result(s_t + s_y - matrix_joint_entropy(kt, ky, alpha=self.alpha), sigma_x=st, sigma_y=sy, n_samples=n),
+            H_T: self._result(s_t, n_samples=n, **chosen),
+            I_XT: self._result(s_x + s_t - matrix_joint_entropy(kx, kt, alpha=self.alpha), sigma_input=sx, n_samples=n, **chosen),
+            I_TY: self._result(s_t + s_y - matrix_joint_entropy(kt, ky, alpha=self.alpha), sigma_y=sy, n_samples=n, **chosen),
         }
+
+
+    def variants(self, scales: Sequence[float] = (0.5, 2.0)) -> list[Estimator]:
+        """The same estimator with σ of ``x`` scaled by each factor (sensitivity sweeps)."""
+        return [dataclasses.replace(self, sigma_scale=self.sigma_scale * f) for f in scales]
 
 
 def _is_rule(spec: Any, rule: str) -> bool:

@@ -23,9 +23,9 @@ from torch import nn
 from ..estimators import Estimator, make_estimator
 from ..recorder import Probe, Recorder
 from ..store import Store, StoreError
-from .registry import Experiment, get_experiment
+from .registry import EXPERIMENTS, Experiment, get_experiment
 
-__all__ = ["RunResult", "run_experiment", "evaluate", "build_model"]
+__all__ = ["RunResult", "TrainedRun", "run_experiment", "load_trained", "evaluate", "build_model"]
 
 #: Called after every epoch with (epoch, epochs, metrics).
 EpochCallback = Callable[[int, int, dict[str, float]], None]
@@ -139,6 +139,8 @@ def run_experiment(
     activation: str | None = None,
     units: bool = True,
     noise_variance: float | None = None,
+    bootstrap: int = 0,
+    sensitivity: bool = False,
     resume: bool = False,
     on_epoch: EpochCallback | None = None,
 ) -> RunResult:
@@ -164,6 +166,10 @@ def run_experiment(
         Record per-unit information.
     noise_variance : float, optional
         Noise-injected variant (see :class:`~infoscope.recorder.Recorder`).
+    bootstrap : int
+        Probe subsamples for bootstrap bands of every layer value (0: none).
+    sensitivity : bool
+        Record sensitivity bands (estimator settings at half and twice their value).
     resume : bool
         Continue the run of that name from its last stored epoch.
     on_epoch : callable, optional
@@ -206,7 +212,8 @@ def run_experiment(
         config = {**exp.config(), "activation": activation, "epochs": epochs, "probe_size": probe_size, "seed": seed}
         recorder = Recorder(
             training.model, probes, layers="auto", estimators=ests, units=units, every=every, store=db, run=run,
-            experiment=name, config=config, seed=seed, noise_variance=noise_variance, resume=resume,
+            experiment=name, config=config, seed=seed, noise_variance=noise_variance, bootstrap=bootstrap,
+            sensitivity=sensitivity, resume=resume,
         )
         t0 = time.perf_counter()
         per_epoch: list[float] = []
@@ -235,3 +242,46 @@ def run_experiment(
         return RunResult(run, Path(store), training.epoch, time.perf_counter() - t0, per_epoch, last)
     finally:
         db.close()
+
+
+@dataclasses.dataclass
+class TrainedRun:
+    """A recorded experiment run rebuilt from its database: final model, data, probes."""
+
+    experiment: Experiment
+    model: nn.Module
+    data: Any
+    probes: list[Probe]
+    epoch: int
+    activation: str
+
+
+def load_trained(store: Store, run: str) -> TrainedRun:
+    """Rebuild the final model of an experiment run from its stored checkpoint (eval mode).
+
+    Raises
+    ------
+    ValueError
+        If the run was not made by an infoscope experiment or has no checkpoint.
+    """
+    info = store.run_info(run)
+    if info["experiment"] not in EXPERIMENTS:
+        raise ValueError(
+            f"run {run!r} was not recorded by an infoscope experiment ({info['experiment']!r}); this step needs "
+            "the model, which only experiment runs store"
+        )
+    ckpt = store.checkpoint(run)
+    if ckpt is None:
+        raise ValueError(f"run {run!r} has no stored weights; re-run it with this version of infoscope")
+    exp = get_experiment(info["experiment"])
+    state = torch.load(io.BytesIO(ckpt[1]), weights_only=False)
+    activation = state.get("activation") or info["config"].get("activation") or exp.activation
+    model = exp.model(activation)
+    model.load_state_dict(state["model"])
+    model.eval()
+    cfg, seed = info["config"], int(info["seed"] or 0)
+    data = exp.dataset(0)
+    size = int(cfg.get("probe_size", exp.probe_size))
+    probes = [_probe(data.x_train, data.y_train, size, seed, "train"), _probe(data.x_test, data.y_test, size, seed + 1, "test")]
+    return TrainedRun(exp, model, data, probes, int(state["epoch"]), activation)
+

@@ -38,6 +38,15 @@ def layer_measurements(store: Store, run: str, probe: str | None = None, estimat
     return m
 
 
+def epoch_bands(store: Store, run: str, quantity: str, kind: str, estimator: str | None = None) -> pd.DataFrame:
+    """Uncertainty bands of a quantity, one per (probe, layer, epoch) (last step of the epoch)."""
+    b = store.bands(run=run, kind=kind)
+    b = b[b.quantity == quantity]
+    if estimator is not None:
+        b = b[b.estimator == estimator]
+    return b.sort_values(["epoch", "step"]).groupby(["probe", "layer", "estimator", "epoch"], as_index=False).last()
+
+
 def epoch_values(m: pd.DataFrame, quantity: str) -> pd.DataFrame:
     """One value per (layer, epoch) for a quantity: the last step of each epoch."""
     q = m[m.quantity == quantity].sort_values(["epoch", "step"])

@@ -9,7 +9,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..store import Store
-from ._common import AXIS, LINESTYLES, MARKERS, epoch_values, layer_measurements, new_figure, open_store
+from ._common import AXIS, LINESTYLES, MARKERS, epoch_bands, epoch_values, layer_measurements, new_figure, open_store
 
 __all__ = ["mi_curves"]
 
@@ -33,10 +33,11 @@ def mi_curves(store: Store | str | Path, run: str, estimator: str | None = None)
     try:
         m = layer_measurements(st, run)
         metrics = st.metrics(run=run)
+        estimator = estimator or sorted(m.estimator.unique())[0]
+        bands = {(q, k): epoch_bands(st, run, q, k, estimator) for q in ("I(X;T)", "I(T;Y)") for k in ("bootstrap", "sensitivity")}
     finally:
         if close:
             st.close()
-    estimator = estimator or sorted(m.estimator.unique())[0]
     m = m[m.estimator == estimator]
     if m.empty:
         raise ValueError(f"run {run!r} has no {estimator!r} measurements")
@@ -51,10 +52,17 @@ def mi_curves(store: Store | str | Path, run: str, estimator: str | None = None)
                 g = vals[vals.layer == layer].sort_values("epoch")
                 ax.plot(g.epoch, g.value, LINESTYLES.get(probe, ":"), color=colors(i % 10),
                         marker=MARKERS[i % len(MARKERS)], ms=3, label=f"{layer} ({probe})")
+                for kind, alpha in (("sensitivity", 0.08), ("bootstrap", 0.25)):
+                    b = bands[(quantity, kind)]
+                    b = b[(b.probe == probe) & (b.layer == layer)]
+                    if not b.empty:
+                        ax.fill_between(b.epoch, b.low, b.high, color=colors(i % 10), alpha=alpha, lw=0)
         ax.set_ylabel(AXIS[quantity])
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7, ncol=2, loc="best")
-    axes[0].set_title(f"{run}: {estimator}; solid = train probe, dashed = held-out probe")
+    shaded = [k for k in ("bootstrap", "sensitivity") if any(not bands[(q, k)].empty for q in ("I(X;T)", "I(T;Y)"))]
+    note = f"; shaded: {' and '.join(shaded)} bands" if shaded else ""
+    axes[0].set_title(f"{run}: {estimator}; solid = train probe, dashed = held-out probe{note}", fontsize=9)
     epoch_metrics = metrics[metrics.step >= 0].sort_values(["epoch", "step"]).groupby(["epoch", "name"], as_index=False).last()
     for ax, kind, label in ((axes[2], "acc", "accuracy"), (axes[3], "loss", "loss (nats)")):
         for name in sorted(n for n in epoch_metrics.name.unique() if n.endswith(kind)):

@@ -10,19 +10,29 @@ from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from ..store import Store
-from ._common import AXIS, MARKERS, epoch_values, layer_measurements, new_figure, open_store
+from ._common import AXIS, MARKERS, epoch_bands, epoch_values, layer_measurements, new_figure, open_store
 
 __all__ = ["information_plane", "draw_plane"]
 
 
-def draw_plane(ax: Axes, m, norm, cmap="viridis", label_layers: bool = True) -> mpl.cm.ScalarMappable:
-    """Draw every layer's trajectory of measurements ``m`` (one estimator, one probe) on ``ax``."""
+def draw_plane(ax: Axes, m, norm, cmap="viridis", label_layers: bool = True, bands=None) -> mpl.cm.ScalarMappable:
+    """Draw every layer's trajectory of measurements ``m`` (one estimator, one probe) on ``ax``.
+
+    ``bands``: optional (I(X;T) bands, I(T;Y) bands) DataFrames drawn as error bars.
+    """
     ixt = epoch_values(m, "I(X;T)")
     ity = epoch_values(m, "I(T;Y)")
     both = ixt.merge(ity, on=["layer_pos", "layer", "epoch"], suffixes=("_x", "_y"))
     for pos, (layer, g) in enumerate(both.groupby(["layer_pos", "layer"], sort=True)):
         g = g.sort_values("epoch")
         marker = MARKERS[pos % len(MARKERS)]
+        if bands is not None and not bands[0].empty:
+            bx = bands[0][bands[0].layer == layer[1]].set_index("epoch").reindex(g.epoch)
+            by = bands[1][bands[1].layer == layer[1]].set_index("epoch").reindex(g.epoch)
+            xerr = np.vstack([g.value_x.to_numpy() - bx.low.to_numpy(), bx.high.to_numpy() - g.value_x.to_numpy()]).clip(min=0)
+            yerr = np.vstack([g.value_y.to_numpy() - by.low.to_numpy(), by.high.to_numpy() - g.value_y.to_numpy()]).clip(min=0)
+            ax.errorbar(g.value_x, g.value_y, xerr=np.nan_to_num(xerr), yerr=np.nan_to_num(yerr), fmt="none",
+                        ecolor="0.5", elinewidth=0.6, alpha=0.6, zorder=1)
         ax.plot(g.value_x, g.value_y, "-", color="0.6", lw=0.8, zorder=1)
         ax.scatter(g.value_x, g.value_y, c=g.epoch, cmap=cmap, norm=norm, marker=marker, s=28,
                    edgecolors="none", zorder=2, label=f"layer {layer[1]}" if label_layers else None)
@@ -42,7 +52,8 @@ def information_plane(
     """Information-plane trajectories of every layer, one panel per estimator.
 
     Points are coloured by epoch (colour bar); layers are told apart by marker; the first
-    epoch is circled in black and the last filled red.
+    epoch is circled in black and the last filled red. Bootstrap bands, when recorded, are
+    drawn as error bars.
 
     Parameters
     ----------
@@ -60,10 +71,14 @@ def information_plane(
     st, close = open_store(store)
     try:
         m = layer_measurements(st, run, probe=probe)
+        names = estimators or sorted(m.estimator.unique())
+        bands = {}
+        for est in names:
+            pair = [epoch_bands(st, run, q, "bootstrap", est) for q in ("I(X;T)", "I(T;Y)")]
+            bands[est] = [b[b.probe == probe] for b in pair]
     finally:
         if close:
             st.close()
-    names = estimators or sorted(m.estimator.unique())
     fig = new_figure(5.2 * len(names) + 1.0, 4.6)
     axes = np.atleast_1d(fig.subplots(1, len(names), squeeze=False)[0])
     norm = mpl.colors.Normalize(vmin=m.epoch.min(), vmax=max(m.epoch.max(), m.epoch.min() + 1))
@@ -72,8 +87,8 @@ def information_plane(
         sub = m[m.estimator == est]
         if sub.empty:
             raise ValueError(f"run {run!r} has no {est!r} measurements")
-        sm = draw_plane(ax, sub, norm)
-        ax.set_title(f"{est} — {probe} probe")
+        sm = draw_plane(ax, sub, norm, bands=bands[est])
+        ax.set_title(f"{est} — {probe} probe" + (" (bars: bootstrap 90%)" if not bands[est][0].empty else ""))
     axes[0].legend(loc="lower right", fontsize=8, title="○ first, red last", title_fontsize=8)
     fig.colorbar(sm, ax=list(axes), label="epoch")
     fig.suptitle(f"Information plane: {run}")

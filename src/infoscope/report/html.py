@@ -75,6 +75,27 @@ def _final_values(st: Store, run: str) -> pd.DataFrame:
     return table[["probe", "layer", "estimator"] + [q for q in ("H(T)", "I(X;T)", "I(T;Y)") if q in table.columns]]
 
 
+def _analysis_html(st: Store, run: str) -> str:
+    from ..analysis import analyze
+
+    try:
+        a = analyze(st, run, save=False)
+    except ValueError as exc:
+        return f"<h3>Analysis</h3><p class='muted'>not available: {html.escape(str(exc))}</p>"
+    net = a.network
+    parts = ["<h3>Analysis</h3>", f"<p><b>Convergence.</b> {html.escape(net['verdict'])}. Loss plateau since epoch "
+             f"{net['loss_since']}, accuracy plateau since epoch {net['accuracy_since']}.</p>"]
+    cols = ["probe", "estimator", "layer", "peak_epoch", "peak", "final", "drop", "drop_fraction", "compression_epochs", "verdict"]
+    parts.append("<p><b>Phases</b> (I(X;T), bits)</p>" + _table(a.phases[cols], left=("probe", "estimator", "layer", "verdict")))
+    if a.candidates:
+        cand = pd.DataFrame([c.__dict__ for c in a.candidates])
+        parts.append("<p><b>Prune candidates</b></p>" + _table(cand, left=("layer", "unit", "reason")))
+    for w in a.warnings:
+        parts.append(f'<div class="warn">{html.escape(w[2])}</div>')
+    parts += [f"<p class='muted'>{html.escape(n)}</p>" for n in a.notes]
+    return "\n".join(parts)
+
+
 def _run_section(st: Store, run: str) -> str:
     info = st.run_info(run)
     problems: list[str] = []
@@ -96,8 +117,9 @@ def _run_section(st: Store, run: str) -> str:
     if not metrics.empty:
         last = metrics[metrics.epoch == metrics.epoch.max()].groupby("name").value.last().reset_index()
         parts.append("<h3>Final metrics</h3>" + _table(last, left=("name",)))
+    parts.append(_analysis_html(st, run))
     warnings = st.warnings(run=run)
-    parts.append("<h3>Warnings</h3>")
+    parts.append("<h3>Recorded warnings</h3>")
     if warnings.empty:
         parts.append('<p class="muted">none</p>')
     else:

@@ -1,0 +1,113 @@
+"""Fitting and compression phases of a layer from its I(X;T) series."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+from scipy.ndimage import median_filter
+
+__all__ = ["noise_level", "Phases", "phases", "MIN_NOISE"]
+
+#: The smallest change in bits that counts as real, whatever the series' jitter.
+MIN_NOISE = 0.05
+
+
+def noise_level(values: np.ndarray, floor: float = MIN_NOISE) -> float:
+    """A change a series can show by estimation noise alone, in its own units.
+
+    Three robust standard deviations of the epoch-to-epoch differences
+    (1.4826 · MAD / √2 per value), at least ``floor``.
+
+    Examples
+    --------
+    >>> noise_level(np.zeros(10))
+    0.05
+    """
+    values = np.asarray(values, dtype=float)
+    if len(values) < 3:
+        return floor
+    d = np.diff(values)
+    sigma = 1.4826 * np.median(np.abs(d - np.median(d))) / np.sqrt(2.0)
+    return float(max(floor, 3.0 * sigma))
+
+
+@dataclasses.dataclass(frozen=True)
+class Phases:
+    """Fitting/compression verdict for one series (bits).
+
+    Attributes
+    ----------
+    peak_epoch : int
+        End of the fitting phase: the epoch of the (median-smoothed) maximum of I(X;T).
+    peak, final : float
+        I(X;T) at the peak (located on the running median) and at the last epoch.
+    drop : float
+        peak − final, in bits.
+    drop_fraction : float
+        drop / peak.
+    compression_epochs : int
+        Epochs from the peak to the end, when compressing (0 otherwise).
+    compressed : bool
+        Whether the drop exceeds ``noise``.
+    noise : float
+        The change that noise alone could explain.
+    """
+
+    peak_epoch: int
+    peak: float
+    final: float
+    drop: float
+    drop_fraction: float
+    compression_epochs: int
+    compressed: bool
+    noise: float
+
+    @property
+    def verdict(self) -> str:
+        if not self.compressed:
+            return f"no compression (drop {self.drop:.3f} bits ≤ noise {self.noise:.3f})"
+        return (f"fitting until epoch {self.peak_epoch}, then compression of {self.drop:.3f} bits "
+                f"({100 * self.drop_fraction:.0f}%) over {self.compression_epochs} epochs")
+
+
+def phases(epochs: np.ndarray, ixt: np.ndarray, noise: float | None = None, smooth: int = 3) -> Phases:
+    """Find the end of fitting (peak of I(X;T)) and the amount and duration of compression.
+
+    Parameters
+    ----------
+    epochs, ixt : array_like, shape (E,)
+        Epochs and I(X;T) in bits.
+    noise : float, optional
+        Smallest drop that counts (default: :func:`noise_level` of the series).
+    smooth : int
+        Width of the running median applied before locating the peak.
+
+    Returns
+    -------
+    Phases
+
+    Examples
+    --------
+    >>> e = np.arange(40)
+    >>> v = np.where(e < 10, e * 0.5, 5 - (e - 10) * 0.05)   # rise to 5 bits at 10, fall 1.45
+    >>> p = phases(e, v)
+    >>> p.peak_epoch, round(p.drop, 2), p.compressed
+    (10, 1.45, True)
+    """
+    epochs = np.asarray(epochs)
+    ixt = np.asarray(ixt, dtype=float)
+    if len(ixt) == 0 or len(ixt) != len(epochs):
+        raise ValueError("phases needs one I(X;T) value per epoch (at least one)")
+    sm = median_filter(ixt, size=min(smooth, len(ixt)), mode="nearest") if smooth > 1 else ixt
+    k = int(np.argmax(sm))
+    noise = noise_level(ixt) if noise is None else float(noise)
+    peak, final = float(ixt[k]), float(ixt[-1])  # located on the smoothed series, read on the raw one
+    drop = peak - final
+    compressed = drop > noise
+    return Phases(
+        peak_epoch=int(epochs[k]), peak=peak, final=final, drop=drop,
+        drop_fraction=drop / peak if peak > 0 else 0.0,
+        compression_epochs=int(epochs[-1] - epochs[k]) if compressed else 0,
+        compressed=bool(compressed), noise=noise,
+    )

@@ -1,0 +1,122 @@
+"""Checks that say when a number should not be believed as it stands."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+import torch
+
+from .phases import noise_level
+
+__all__ = ["bound_warnings", "dpi_warnings", "grid_edge_warnings", "unit_health_warnings"]
+
+#: Estimators whose H(T) and I(X;T) cannot exceed log2 N.
+_BOUNDED = ("renyi", "binning", "kde")
+
+
+def bound_warnings(m: pd.DataFrame, probes: dict, tol: float = 0.01) -> list[tuple[int | None, str, str]]:
+    """Layer values at their ceiling: log2 N for H(T)/I(X;T) (Rényi, binning, KDE), H(Y) for I(T;Y).
+
+    Parameters
+    ----------
+    m : DataFrame
+        Whole-layer measurements of one run.
+    probes : dict
+        Probe name → {"n": N, "label_entropy_bits": H(Y)} (the run's configuration).
+    tol : float
+        Bits below the bound that still count as "at the bound".
+
+    Returns
+    -------
+    list of (first epoch, layer, message)
+    """
+    out = []
+    for (probe, layer, est, q), g in m.groupby(["probe", "layer", "estimator", "quantity"], sort=False):
+        info = probes.get(probe, {})
+        if isinstance(info, int):  # runs recorded before label entropies were stored
+            info = {"n": info}
+        if q in ("H(T)", "I(X;T)") and est in _BOUNDED and "n" in info:
+            bound, name = math.log2(info["n"] * g.params.iloc[0].get("noise_draws", 1)), "log2 N"
+        elif q == "I(T;Y)" and "label_entropy_bits" in info:
+            bound, name = info["label_entropy_bits"], "H(Y)"
+        else:
+            continue
+        at = g[g.value >= bound - tol]
+        if not at.empty:
+            out.append((int(at.epoch.min()), layer,
+                        f"{q} by {est} on the {probe} probe reaches its bound {name} = {bound:.3f} bits in "
+                        f"{len(at)} of {len(g)} measurements (first at epoch {int(at.epoch.min())}): the estimate is "
+                        f"saturated and cannot show changes above it"))
+    return out
+
+
+def dpi_warnings(m: pd.DataFrame, order: Sequence[str], floor: float = 0.05) -> list[tuple[int | None, str, str]]:
+    """Data-processing violations beyond noise at the last epoch: a later layer with more
+    I(X;T) or I(T;Y) than the layer before it (the network is a Markov chain X → T1 → T2 …).
+
+    Noise is the larger of the two layers' :func:`~infoscope.analysis.phases.noise_level`.
+    Only meaningful for sequential networks; skip connections break the chain.
+    """
+    out = []
+    pos = {n: i for i, n in enumerate(order)}
+    for (probe, est, q), g in m[m.quantity.isin(["I(X;T)", "I(T;Y)"])].groupby(["probe", "estimator", "quantity"]):
+        series = {layer: s.sort_values(["epoch", "step"]).value.to_numpy() for layer, s in g.groupby("layer")}
+        layers = sorted(series, key=lambda n: pos.get(n, 0))
+        last_epoch = int(g.epoch.max())
+        for a, b in zip(layers, layers[1:]):
+            noise = max(noise_level(series[a], floor), noise_level(series[b], floor))
+            excess = series[b][-1] - series[a][-1]
+            if excess > noise:
+                out.append((last_epoch, b,
+                            f"{q} by {est} ({probe} probe) rises from layer {a} ({series[a][-1]:.3f}) to layer {b} "
+                            f"({series[b][-1]:.3f} bits) at epoch {last_epoch}: a data-processing violation beyond "
+                            f"noise ({noise:.3f}); the estimator's resolution differs between the layers"))
+    return out
+
+
+def grid_edge_warnings(m: pd.DataFrame) -> list[tuple[int | None, str, str]]:
+    """Kernel widths chosen at the edge of the alignment grid (the optimum may lie outside)."""
+    out = []
+    for (probe, layer), g in m[m.quantity == "I(T;Y)"].groupby(["probe", "layer"]):
+        edges = g[g.params.map(lambda p: bool(np.any(p.get("sigma_x_at_grid_edge", False))))]
+        if not edges.empty:
+            out.append((int(edges.epoch.min()), layer,
+                        f"σ of layer {layer} ({probe} probe) sits at the edge of the alignment grid in {len(edges)} of "
+                        f"{len(g)} measurements: the best width may lie outside 0.1–10 × the mean distance"))
+    return out
+
+
+def unit_health_warnings(acts: dict[str, torch.Tensor], kinds: dict[str, str], saturation: float = 0.99,
+                         share: float = 0.5) -> list[tuple[int | None, str, str]]:
+    """Dead ReLU units (zero on every probe sample) and saturated tanh/sigmoid units
+    (beyond ``saturation`` of their range on more than ``share`` of the samples).
+
+    Parameters
+    ----------
+    acts : dict
+        Layer → activations (N, U, ...) of the final model on the probe.
+    kinds : dict
+        Layer → module class name (``"ReLU"``, ``"Tanh"``, …).
+    """
+    out = []
+    for layer, t in acts.items():
+        if t.ndim < 2:
+            continue
+        flat = t.reshape(t.shape[0], t.shape[1], -1)
+        kind = kinds.get(layer, "")
+        if kind in ("ReLU", "ReLU6", "LeakyReLU"):
+            dead = [int(u) for u in torch.nonzero((flat <= 0).all(dim=2).all(dim=0)).flatten()]
+            if dead:
+                out.append((None, layer, f"{len(dead)} of {t.shape[1]} units of layer {layer} are dead (zero on every probe sample): {dead[:20]}"))
+        elif kind in ("Tanh", "Sigmoid", "Hardtanh"):
+            lo, hi = (-1.0, 1.0) if kind != "Sigmoid" else (0.0, 1.0)
+            mid, half = (hi + lo) / 2, (hi - lo) / 2
+            frac = ((flat - mid).abs() >= saturation * half).float().mean(dim=(0, 2))
+            sat = [int(u) for u in torch.nonzero(frac > share).flatten()]
+            if sat:
+                out.append((None, layer, f"{len(sat)} of {t.shape[1]} units of layer {layer} are saturated "
+                                         f"(|a| ≥ {saturation} of range on > {int(share * 100)}% of samples): {sat[:20]}"))
+    return out

@@ -1,0 +1,184 @@
+"""Analysis on constructed series with known answers, and on real runs."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import infoscope
+from infoscope.analysis import (
+    WARNING_PREFIX, analyze, converged_since, noise_level, phases, prune_candidates, prune_check,
+    rank_units, redundant_pairs, unit_redundancy,
+)
+from infoscope.analysis.sanity import bound_warnings, dpi_warnings, unit_health_warnings
+from infoscope.cli import main
+from infoscope.experiments import run_experiment
+
+
+# --- convergence ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", range(5))
+def test_plateau_at_epoch_12_is_found_within_the_window(seed):
+    rng = np.random.default_rng(seed)
+    e = np.arange(40)
+    v = np.where(e < 12, 2.0 + 0.25 * e, 5.0) + rng.normal(0, 0.01, 40)
+    c = converged_since(e, v, window=5, rtol=0.0, atol=0.05)
+    assert c.converged and abs(c.since - 12) <= 5
+    assert c.plateau == pytest.approx(5.0, abs=0.02)
+
+
+def test_still_changing_and_short_series():
+    e = np.arange(30)
+    assert converged_since(e, 0.1 * e).since is None
+    assert converged_since(e[:3], np.ones(3), window=5).since is None
+    # a late jump resets convergence
+    v = np.ones(30)
+    v[-3:] = 2.0
+    assert converged_since(e, v).since is None
+
+
+def test_convergence_validates_input():
+    with pytest.raises(ValueError, match="entries"):
+        converged_since(np.arange(3), np.ones(4))
+
+
+# --- phases ----------------------------------------------------------------------------------
+
+def test_known_peak_and_drop():
+    e = np.arange(50)
+    v = np.where(e <= 15, 1.0 + 0.2 * e, 4.0 - 0.04 * (e - 15))  # peak 4.0 at epoch 15, ends at 2.6
+    p = phases(e, v)
+    assert p.peak_epoch == 15 and p.compressed
+    assert p.drop == pytest.approx(1.4, abs=0.05)
+    assert p.drop_fraction == pytest.approx(1.4 / 4.0, abs=0.02)
+    assert p.compression_epochs == 34
+
+
+def test_noise_sized_drop_is_no_compression():
+    rng = np.random.default_rng(0)
+    e = np.arange(60)
+    v = 3.0 + np.minimum(e, 10) * 0.1 + rng.normal(0, 0.05, 60)  # rises then flat with noise
+    p = phases(e, v)
+    assert not p.compressed and p.compression_epochs == 0
+    assert "no compression" in p.verdict
+    assert noise_level(v) > 0.1  # three robust s.d. of successive differences
+
+
+# --- redundancy ------------------------------------------------------------------------------
+
+def test_unit_redundancy_known_pairs():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(300, 1, generator=g), torch.randn(300, 1, generator=g)
+    acts = torch.cat([a, -3 * a + 2, b, torch.zeros(300, 1), torch.tanh(5 * b)], dim=1)
+    r = unit_redundancy(acts)
+    assert r[0, 1] > 0.99  # an affine copy
+    assert r[0, 2] < 0.4   # independent
+    assert np.isnan(r[0, 3])  # constant unit
+    assert r[2, 4] > r[0, 2]  # a monotone function shares more than an independent unit
+    pairs = redundant_pairs(r, 0.9)
+    assert pairs[0][:2] == (0, 1)
+
+
+def _units_frame():
+    rows = []
+    for unit, (ity, ixt, h) in enumerate([(0.9, 3.0, 3.0), (0.1, 2.0, 2.0), (0.5, 2.5, 2.5), (0.0, 0.0, 0.0)]):
+        for q, v in (("I(T;Y)", ity), ("I(X;T)", ixt), ("H(T)", h)):
+            rows.append({"epoch": 3, "step": 30, "layer": "a", "unit": unit, "quantity": q, "value": v})
+    return pd.DataFrame(rows)
+
+
+def test_rank_and_candidates_with_reasons():
+    ranks = rank_units(_units_frame())
+    assert ranks.unit.tolist() == [0, 2, 1, 3]
+    cands = prune_candidates(ranks, fraction=0.25, pairs={"a": [(0, 2, 0.95)]})
+    reasons = {c.unit: c.reason for c in cands}
+    assert "constant" in reasons[3]
+    assert "redundant with unit 0" in reasons[2]
+    assert set(reasons) == {2, 3}  # the lowest-I unit (3) is already listed as constant
+
+
+# --- sanity ------------------------------------------------------------------------------------
+
+def _layer_frame(values: dict[str, list[float]], quantity="I(X;T)", est="binning"):
+    rows = []
+    for layer, vals in values.items():
+        for e, v in enumerate(vals):
+            rows.append({"probe": "train", "layer": layer, "estimator": est, "quantity": quantity, "epoch": e,
+                         "step": e, "value": v, "params": {}})
+    return pd.DataFrame(rows)
+
+
+def test_bound_and_dpi_warnings():
+    w = bound_warnings(_layer_frame({"a": [5.0, 6.0], "b": [4.0, 7.9999, 6.5]}), {"train": {"n": 256, "label_entropy_bits": 1.0}})
+    assert len(w) == 1 and w[0][1] == "b" and "log2 N = 8.000" in w[0][2]
+    labels = _layer_frame({"a": [0.5, 0.999]}, quantity="I(T;Y)")
+    assert "H(Y) = 1.000" in bound_warnings(labels, {"train": {"n": 256, "label_entropy_bits": 1.0}})[0][2]
+    m = _layer_frame({"a": [5.0, 6.0, 6.0, 6.0, 6.0, 6.0], "b": [4.0, 6.5, 6.5, 6.5, 6.5, 6.5]})
+    d = dpi_warnings(m, ["a", "b"])
+    assert len(d) == 1 and "rises from layer a" in d[0][2]
+    assert dpi_warnings(m, ["b", "a"]) == []  # in the other order b → a decreases
+
+
+def test_unit_health():
+    relu = torch.relu(torch.randn(50, 4))
+    relu[:, 2] = 0
+    tanh = torch.tanh(torch.randn(50, 3))
+    tanh[:, 1] = 0.999
+    w = unit_health_warnings({"r": relu, "t": tanh}, {"r": "ReLU", "t": "Tanh"})
+    text = " ".join(m for *_, m in w)
+    assert "dead" in text and "[2]" in text and "saturated" in text and "[1]" in text
+
+
+# --- on real runs ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def cnn_db(tmp_path_factory):
+    db = tmp_path_factory.mktemp("analysis") / "runs.db"
+    run_experiment("mnist-cnn", store=db, run="cnn", epochs=2, probe_size=120, bootstrap=3)
+    return db
+
+
+def test_analyze_real_run_stores_its_warnings(cnn_db):
+    a = analyze(cnn_db, "cnn", window=2)
+    assert set(a.phases.layer) == {"1", "4", "7", "10"}
+    assert {"train", "test"} <= set(a.compression.columns)
+    assert not a.units.empty and a.candidates
+    assert all(c.layer != "10" for c in a.candidates)  # never the output layer
+    with infoscope.load(cnn_db) as st:
+        stored = st.warnings("cnn").message
+        assert sum(m.startswith(WARNING_PREFIX) for m in stored) == len(a.warnings)
+    again = analyze(cnn_db, "cnn", window=2)  # replaces, does not pile up
+    with infoscope.load(cnn_db) as st:
+        assert sum(m.startswith(WARNING_PREFIX) for m in st.warnings("cnn").message) == len(again.warnings)
+
+
+def test_prune_check_compares_with_random(cnn_db):
+    res = prune_check(infoscope.load(cnn_db), "cnn", fraction=0.25, seeds=3)
+    t = res.table
+    assert list(t.layer) == ["1", "4", "7", "all"]
+    assert (t.n_masked == [2, 4, 8, 14]).all()
+    assert t.acc.nunique() == 1 and 0.1 < res.baseline <= 1.0
+    assert ((t.acc_rand_sd >= 0) & t.acc_mi_low.between(0, 1) & t.acc_mi_high.between(0, 1)).all()
+
+
+def test_cli_analyze_and_prune_check(cnn_db, capsys):
+    assert main(["analyze", str(cnn_db), "cnn", "--window", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "Fitting and compression" in out and "Convergence" in out
+    assert main(["prune-check", str(cnn_db), "cnn", "--fraction", "0.5", "--seeds", "2"]) == 0
+    assert "acc_rand" in capsys.readouterr().out
+    assert main(["prune-check", str(cnn_db), "cnn", "--fraction", "1.5"]) == 2
+
+
+def test_user_recorder_run_notes_missing_model(tmp_path):
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.ReLU(), torch.nn.Linear(3, 2))
+    x, y = torch.randn(50, 4), torch.randint(0, 2, (50,))
+    with infoscope.Recorder(model, (x, y), estimators=["binning"], store=tmp_path / "r.db", run="u") as rec:
+        for e in range(3):
+            rec.record(epoch=e)
+    a = analyze(tmp_path / "r.db", "u", window=2)
+    assert any("need the trained model" in n for n in a.notes)
+    with pytest.raises(ValueError, match="not recorded by an infoscope experiment"):
+        prune_check(infoscope.load(tmp_path / "r.db"), "u")
