@@ -130,3 +130,37 @@ def test_cli_user_errors(tmp_path, capsys, args, message):
     assert main([a.format(db=db, tmp=tmp_path) for a in args]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err
+
+
+def test_report_while_another_process_writes(tmp_path):
+    from infoscope.report import write_report
+
+    db = tmp_path / "live.db"
+    proc = subprocess.Popen([sys.executable, "-m", "infoscope", "run", "tishby", "--epochs", "400", "--probe-size", "300",
+                             "--out", str(db), "--name", "live"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        made, seen = 0, set()
+        deadline = time.time() + 120
+        while made < 3 and time.time() < deadline:
+            time.sleep(0.5)
+            if not db.exists():
+                continue
+            try:
+                with infoscope.load(db) as st:
+                    n = len(st.records("live")) if "live" in st.run_names() else 0
+            except infoscope.StoreError:
+                continue
+            if n >= 2 and n not in seen:
+                out = write_report(db, tmp_path / f"r{made}.html", ["live"])
+                assert "Run live" in out.read_text()
+                seen.add(n)
+                made += 1
+        assert made == 3 and proc.poll() is None  # three reports while training kept writing
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_cli_memory_budget(tmp_path, capsys):
+    assert main(["run", "mnist-mlp", "--epochs", "1", "--memory-budget", "1", "--out", str(tmp_path / "m.db")]) == 2
+    assert "over the memory budget of 1.0 MiB" in capsys.readouterr().err

@@ -163,3 +163,17 @@ def test_max_units_skips_with_a_note(tmp_path):
     with infoscope.load(tmp_path / "r.db") as st:
         assert st.measurements(run="r", units=True).empty
         assert "8 units > max_units=4" in st.warnings("r").message.iloc[0]
+
+
+def test_memory_budget_refuses_up_front(tmp_path):
+    from infoscope.budget import MemoryBudgetError
+
+    model = nn.Sequential(nn.Linear(6, 50), nn.ReLU())
+    x, y = _data(2000)
+    with pytest.raises(MemoryBudgetError, match=r"would need about .*MiB for probe 'train' \(N=2000\), layer '1'.*over the memory budget of 10.0 MiB; use a smaller probe"):
+        Recorder(model, (x, y), estimators=["renyi"], store=tmp_path / "r.db", run="big", memory_budget=10 * 2**20)
+    with infoscope.Store(tmp_path / "r.db") as st:
+        assert "big" not in st.run_names()  # nothing recorded, nothing half-written
+    # binning needs no N×N matrices: the same probe fits
+    with Recorder(model, (x, y), estimators=["binning"], units=False, store=tmp_path / "r.db", run="small", memory_budget=10 * 2**20) as rec:
+        assert rec.record(epoch=0) is not None

@@ -214,6 +214,7 @@ def run_command(
     noise_variance: Annotated[float | None, typer.Option(help="Add Gaussian noise of this variance to T (noise-injected variant).")] = None,
     bootstrap: Annotated[int, typer.Option(help="Probe subsamples for bootstrap bands of layer values (0: none).")] = 0,
     sensitivity: Annotated[bool, typer.Option("--sensitivity", help="Record sensitivity bands (bins, σ, noise, k at ½× and 2×).")] = False,
+    memory_budget: Annotated[float | None, typer.Option(help="MiB one measurement may use (default: half the memory).")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="SQLite database to write.")] = Path("runs.db"),
     name: Annotated[str | None, typer.Option("--name", help="Run name (default: experiment-activation-sSEED).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run of that name from its last stored epoch.")] = False,
@@ -224,6 +225,7 @@ def run_command(
         experiment, store=out, run=name, epochs=epochs, estimators=estimator or None, probe_size=probe_size,
         every=cadence, seed=seed, activation=activation, units=units, noise_variance=noise_variance,
         bootstrap=bootstrap, sensitivity=sensitivity, resume=resume,
+        memory_budget=None if memory_budget is None else int(memory_budget * 2**20),
     )
     from .store import load
 

@@ -48,9 +48,10 @@ from .capture import probe_activations, resolve_layers
 from .estimators import Estimator, make_estimator
 from .estimators.base import ProbeContext
 from .estimators.discrete import plugin_entropy
+from .budget import MemoryBudgetError, default_budget, estimator_bytes, format_bytes
 from .store import BandRow, MeasurementRow, Store
 
-__all__ = ["Probe", "Recorder", "DEFAULT_UNIT_POOLING", "unit_view", "library_versions"]
+__all__ = ["Probe", "Recorder", "DEFAULT_UNIT_POOLING", "unit_view", "library_versions", "MemoryBudgetError"]
 
 #: How a conv unit's H×W map is presented to each estimator unless ``unit_pooling`` is given.
 DEFAULT_UNIT_POOLING = {"renyi": "map", "kde": "map", "binning": "mean", "ksg": "mean"}
@@ -174,6 +175,10 @@ class Recorder:
     sensitivity : bool
         Also store, per layer value, the range over the estimator at half and twice its key
         setting (bins, σ, noise variance, k) as a ``"sensitivity"`` band.
+    memory_budget : int, optional
+        Bytes one record call may use (default: half the machine's memory). A configuration
+        that would need more is refused when the recorder is built
+        (:class:`~infoscope.budget.MemoryBudgetError`).
     on_error : {"warn", "raise"}
         What a failed estimate (e.g. NaN activations) does: store a warning and go on, or
         raise.
@@ -213,6 +218,7 @@ class Recorder:
         bootstrap: int = 0,
         bootstrap_fraction: float = 0.8,
         sensitivity: bool = False,
+        memory_budget: int | None = None,
         on_error: str = "warn",
         resume: bool = False,
     ):
@@ -259,6 +265,8 @@ class Recorder:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         self.batch_size = batch_size
         self.seed = seed
+        self.memory_budget = default_budget() if memory_budget is None else int(memory_budget)
+        self._check_budget()
         r = self.noise_draws
         self._contexts = {
             p.name: ProbeContext.build(p.x.repeat_interleave(r, dim=0), p.y.repeat_interleave(r, dim=0)) for p in self.probes
@@ -289,6 +297,26 @@ class Recorder:
         else:
             self.run_id = self.store.create_run(self.run_name, experiment, full_config, seed, library_versions())
         self._layers_registered = False
+
+    def _check_budget(self) -> None:
+        """Refuse up front what would not fit: shapes from a forward pass of two probe samples."""
+        shapes = {k: tuple(v.shape[1:]) for k, v in probe_activations(self.model, self.probes[0].x[:2], self.layers).items()}
+        per_sample = {k: int(np.prod(s)) if s else 1 for k, s in shapes.items()}
+        worst, where = 0, ""
+        for p in self.probes:
+            n = len(p.x) * self.noise_draws
+            captured = 4 * n * sum(per_sample.values())
+            for layer, d in per_sample.items():
+                for est in self.estimators:
+                    need = captured + estimator_bytes(est.name, n, d) + estimator_bytes(est.name, n, int(np.prod(p.x.shape[1:])))
+                    if need > worst:
+                        worst, where = need, f"probe {p.name!r} (N={n}), layer {layer!r} ({d} values per sample), estimator {est.name}"
+        if worst > self.memory_budget:
+            raise MemoryBudgetError(
+                f"recording would need about {format_bytes(worst)} for {where}, over the memory budget of "
+                f"{format_bytes(self.memory_budget)}; use a smaller probe (fewer samples), fewer or pooled layers "
+                "(unit_pooling='mean' for units), binning or KSG instead of a kernel estimator, or raise memory_budget"
+            )
 
     # -- lifecycle ---------------------------------------------------------------------
     def __enter__(self) -> Recorder:

@@ -38,8 +38,8 @@ def rank_units(units: pd.DataFrame) -> pd.DataFrame:
 def unit_redundancy(acts: torch.Tensor) -> np.ndarray:
     """Pairwise redundancy of the units of one layer, r_ij = I(u_i; u_j) / min(I(u_i; u_i), I(u_j; u_j)).
 
-    Each unit (a neuron, or a conv channel's whole map), standardised, gets an RBF Gram with a
-    Silverman σ; entropies are matrix-based with α = 2 (no eigensolver, so all pairs are
+    Each unit (a neuron, or a conv channel's spatial mean), standardised, gets an RBF Gram
+    with a Silverman σ; entropies are matrix-based with α = 2 (no eigensolver, so all pairs are
     cheap). The normaliser is what a perfect copy would score under the same kernel (with an
     RBF kernel I(u;u) < S(u)), so r is 1 for units that are affine copies of each other and
     near 0 for unrelated units. Constant units (S = 0) get r = NaN.
@@ -64,7 +64,9 @@ def unit_redundancy(acts: torch.Tensor) -> np.ndarray:
     n, u = acts.shape[0], acts.shape[1]
     grams, ents = [], []
     for j in range(u):
-        flat = acts[:, j].reshape(n, -1).to(torch.float64)
+        # a conv channel is summarised by its spatial mean: whole H×W maps are so high-dimensional
+        # that every Gram approaches the identity and all pairs would look alike
+        flat = acts[:, j].reshape(n, -1).to(torch.float64).mean(dim=1, keepdim=True)
         # standardise so that a unit and an affine copy of it get the same Gram
         std = flat.std(dim=0, keepdim=True)
         flat = (flat - flat.mean(dim=0, keepdim=True)) / torch.where(std > 0, std, torch.ones_like(std))

@@ -189,6 +189,10 @@ class MatrixRenyi(Estimator):
     all ones) I(X;X) = S(X) exactly. With an RBF kernel the joint Gram of (X, X) is the RBF at
     σ/√2, so I(X;X) = 2 S(X) − S(X, X) ≤ S(X), equal only in the limits σ → 0 and σ → ∞.
 
+    For α near 1 the mutual information is non-negative; for α far from 1 (say 2 or 0.5) a
+    matrix-based Rényi MI can come out slightly negative on small or degenerate samples
+    (tenths of a bit were seen at N ≈ 10): it is not a Shannon quantity.
+
     ``sigma_x`` and ``sigma_y`` in results are the σ actually used (a list per channel for the
     multivariate kernel). A fixed σ only means something for a given input scale: for inputs
     in [0, 1] such as MNIST pixels, Wickstrøm et al. fix σ = 8 in their convention, i.e.

@@ -141,6 +141,7 @@ def run_experiment(
     noise_variance: float | None = None,
     bootstrap: int = 0,
     sensitivity: bool = False,
+    memory_budget: int | None = None,
     resume: bool = False,
     on_epoch: EpochCallback | None = None,
 ) -> RunResult:
@@ -170,6 +171,8 @@ def run_experiment(
         Probe subsamples for bootstrap bands of every layer value (0: none).
     sensitivity : bool
         Record sensitivity bands (estimator settings at half and twice their value).
+    memory_budget : int, optional
+        Bytes a record call may use (default: half the machine's memory).
     resume : bool
         Continue the run of that name from its last stored epoch.
     on_epoch : callable, optional
@@ -213,7 +216,7 @@ def run_experiment(
         recorder = Recorder(
             training.model, probes, layers="auto", estimators=ests, units=units, every=every, store=db, run=run,
             experiment=name, config=config, seed=seed, noise_variance=noise_variance, bootstrap=bootstrap,
-            sensitivity=sensitivity, resume=resume,
+            sensitivity=sensitivity, memory_budget=memory_budget, resume=resume,
         )
         t0 = time.perf_counter()
         per_epoch: list[float] = []
