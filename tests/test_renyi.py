@@ -208,3 +208,19 @@ def test_cuda_equals_cpu(rng):
 def test_constant_input_has_zero_entropy():
     for rule in ("silverman", "knn", 2.0):
         assert infoscope.entropy(np.ones((30, 4)), sigma_x=rule) == 0.0
+
+
+def test_class_block_shortcut_equals_the_full_matrix(rng):
+    from infoscope.estimators.renyi import class_joint_entropy
+
+    y = rng.integers(0, 5, 150)
+    x = y[:, None] + rng.normal(size=(150, 3))
+    for alpha in (1.0, 1.01, 2.0, 3.0, 0.5):
+        kx = rbf_gram(squared_distances(torch.from_numpy(x)), 1.3)
+        ky = label_gram(torch.from_numpy(y))
+        full = matrix_mutual_information(kx, ky, alpha)
+        assert infoscope.mutual_information(x, y, alpha=alpha, sigma_x=1.3) == pytest.approx(full, abs=1e-9)
+        assert class_joint_entropy(kx, torch.from_numpy(y), alpha) == pytest.approx(matrix_joint_entropy(kx, ky, alpha=alpha), abs=1e-9)
+    # a wide label kernel is not class-equality: the full path is used and differs
+    wide = infoscope.mutual_information(x, y, sigma_x=1.3, sigma_y=2.0)
+    assert wide == pytest.approx(matrix_mutual_information(kx, label_gram(torch.from_numpy(y), 2.0), 1.01), abs=1e-9)
