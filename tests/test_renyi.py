@@ -224,3 +224,19 @@ def test_class_block_shortcut_equals_the_full_matrix(rng):
     # a wide label kernel is not class-equality: the full path is used and differs
     wide = infoscope.mutual_information(x, y, sigma_x=1.3, sigma_y=2.0)
     assert wide == pytest.approx(matrix_mutual_information(kx, label_gram(torch.from_numpy(y), 2.0), 1.01), abs=1e-9)
+
+
+def test_slq_approximation_is_close_reproducible_and_recorded(rng):
+    from infoscope.estimators.lanczos import slq_entropy
+
+    x = torch.from_numpy(rng.normal(size=(2500, 4)))
+    a = normalize_gram(rbf_gram(squared_distances(x), 1.0))
+    exact = matrix_entropy(a)
+    estimates = [slq_entropy(a, seed=s) for s in range(5)]
+    assert np.mean(estimates) == pytest.approx(exact, abs=0.1)  # unbiased up to its variance
+    assert slq_entropy(a, seed=3) == slq_entropy(a, seed=3)  # seeded, reproducible
+    y = rng.integers(0, 3, 300)
+    res = MatrixRenyi(sigma_x=1.0, approx="slq").estimate_mutual_information(x[:300].numpy(), y)
+    assert res.params["approx"] == "slq" and res.params["approx_probes"] == 20 and np.isfinite(res.value)
+    with pytest.raises(ValueError, match="unknown approx"):
+        MatrixRenyi(approx="nystrom")
