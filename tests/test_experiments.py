@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -58,6 +59,7 @@ def test_sigkill_between_and_during_epochs_loses_no_committed_epoch(tmp_path):
     db = tmp_path / "kill.db"
     cmd = [sys.executable, "-m", "infoscope", "run", "tishby", "--epochs", "300", "--probe-size", "512", "--out", str(db), "--name", "k"]
     survived = 0
+    moments = np.random.default_rng(2026).uniform(0.0, 0.6, size=3)
     for attempt, wait_records in enumerate((3, 6, 9)):
         args = cmd + (["--resume"] if attempt else [])
         proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -73,7 +75,7 @@ def test_sigkill_between_and_during_epochs_loses_no_committed_epoch(tmp_path):
                     continue
                 if n >= wait_records:
                     break
-        time.sleep(0.05 * attempt)  # land at different points within an epoch
+        time.sleep(moments[attempt])  # a random moment: between epochs, inside training or inside a commit
         os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
         with infoscope.load(db) as st:

@@ -39,7 +39,6 @@ def test_separated_clusters_give_label_entropy(rng):
 
 def test_upper_at_least_lower(rng):
     t = rng.normal(size=(300, 3))
-    y = rng.integers(0, 3, 300)
     assert KDE(bound="upper").entropy(t) >= KDE(bound="lower").entropy(t)
     assert 0 <= KDE(bound="lower").entropy(t) <= np.log2(300)
 

@@ -370,7 +370,7 @@ def analyze_command(
     for layer, pairs in a.pairs.items():
         if pairs:
             console.print(f"layer {layer}: redundant pairs " + ", ".join(f"({i},{j}) r={r:.2f}" for i, j, r in pairs[:10]))
-    for epoch, layer, msg in a.warnings:
+    for *_, msg in a.warnings:
         console.print(f"[yellow]warning[/yellow]: {msg}")
     for note in a.notes:
         console.print(f"[dim]note: {note}[/dim]")

@@ -16,7 +16,7 @@ import pandas as pd
 
 from ..store import Store, load
 from .convergence import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_WINDOW, Convergence, converged_since
-from .phases import MIN_NOISE, Phases, noise_level, phases
+from .phases import Phases, noise_level, phases
 from .pruning import PruneCheck, mask_units, prune_check
 from .redundancy import Candidate, prune_candidates, rank_units, redundant_pairs, unit_redundancy
 from .sanity import bound_warnings, dpi_warnings, grid_edge_warnings, unit_health_warnings

@@ -8,6 +8,7 @@ can be handed around and recorded.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from .._validation import ArrayLike
@@ -58,9 +59,7 @@ def make_estimator(method: str = "renyi", **params: Any) -> Estimator:
         raise ValueError(f"unknown method {method!r}; choose one of: {', '.join(ESTIMATORS)}") from None
     try:
         return cls(**params)
-    except TypeError as exc:
-        import dataclasses
-
+    except TypeError:
         allowed = [f.name for f in dataclasses.fields(cls)]
         unknown = sorted(set(params) - set(allowed))
         if unknown:

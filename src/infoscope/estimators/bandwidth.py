@@ -107,6 +107,13 @@ def sigma_grid(sqdist: torch.Tensor, n: int = 50, low: float = 0.1, high: float 
     Returns
     -------
     torch.Tensor, shape (n,), float64
+
+    Examples
+    --------
+    >>> import torch
+    >>> d = torch.tensor([[0.0, 4.0], [4.0, 0.0]], dtype=torch.float64)   # one distance of 2
+    >>> sigma_grid(d, n=3).tolist()
+    [0.2, 2.0, 20.0]
     """
     m = sqdist.shape[0]
     mean_dist = float(torch.sqrt(sqdist).sum()) / (m * (m - 1))
@@ -179,6 +186,14 @@ def choose_sigma(
     -------
     float
         The chosen σ.
+
+    Examples
+    --------
+    >>> import torch
+    >>> from infoscope.estimators.kernels import squared_distances
+    >>> x = torch.arange(5, dtype=torch.float64)[:, None]
+    >>> choose_sigma("knn", x, squared_distances(x), k=1)
+    1.0
     """
     if rule == "silverman":
         return silverman_sigma(x)

@@ -52,7 +52,7 @@ def resolution_plot(store: Store | str | Path, run: str, probe: str = "train") -
     labels = {"renyi": "kernel width σ", "binning": "bin width", "kde": "noise s.d."}
     for ax, est in zip(axes, names):
         sub = m[m.estimator == est]
-        for i, (layer, g) in enumerate(sub.sort_values("layer_pos").groupby("layer_pos")):
+        for i, (_, g) in enumerate(sub.sort_values("layer_pos").groupby("layer_pos")):
             g = g.sort_values(["epoch", "step"]).groupby("epoch", as_index=False).last()
             ax.plot(g.epoch, g.resolution, marker=MARKERS[i % len(MARKERS)], ms=3, label=f"layer {g.layer.iloc[0]}")
         ax.set_yscale("log")

@@ -1,0 +1,191 @@
+"""``python -m benchmarks [--quick] [--full] [--only CASE ...]``: print the benchmark table.
+
+Cases (N is the probe size):
+  cnn-layers        all layers of mnist-cnn, one epoch's measurement, Silverman σ, N=1000
+  cnn-layers-align  the same with σ by kernel alignment with the labels (Wickstrøm et al.)
+  conv64-units      per-unit MI of a 64-channel conv layer, N=500
+  slq-large         exact against stochastic Lanczos entropy at N=10,000 (with --full)
+  overhead          mnist-cnn training with and without recording (ratio of wall times)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import resource
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+from infoscope.capture import probe_activations
+from infoscope.datasets import load_mnist_subset
+from infoscope.estimators import MatrixRenyi
+from infoscope.estimators.base import ProbeContext
+
+from . import reference
+
+ALPHA = 1.01
+SIGMA_X = 8.0 / 2**0.5  # Wickstrøm et al.'s input σ = 8 in their exp(-d²/σ²) convention
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_worker(case: str, side: str, size: int) -> None:
+    """In a fresh process: set the case up, then time one side and report JSON on stdout."""
+    ours, ref, _ = CASES[case](size)
+    fn = ours if side == "ours" else ref
+    base = _rss_mb()
+    t0 = time.perf_counter()
+    values = fn()
+    print(json.dumps({"seconds": time.perf_counter() - t0, "values": values, "peak_mb": _rss_mb() - base}))
+
+
+def measure(case: str, side: str, size: int) -> tuple[float, list[float], float]:
+    """(seconds, values, peak extra MB) of one side of a case, in its own process."""
+    out = subprocess.run([sys.executable, "-m", "benchmarks", "--worker", case, side, str(size)],
+                         capture_output=True, text=True, check=True)
+    r = json.loads(out.stdout.strip().splitlines()[-1])
+    return r["seconds"], r["values"], r["peak_mb"]
+
+
+def _trained_cnn(n: int):
+    from infoscope.experiments.registry import get_experiment
+    from infoscope.experiments.runner import build_model
+
+    exp = get_experiment("mnist-cnn")
+    model = build_model(exp, "relu", 0)
+    data = load_mnist_subset(8000, 2000)
+    x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    g = torch.Generator().manual_seed(0)
+    for idx in torch.randperm(len(x), generator=g).split(100):  # one epoch
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+        opt.step()
+    return model, x[:n], y[:n]
+
+
+def case_layers(n: int, rule: str):
+    model, x, y = _trained_cnn(n)
+    acts = probe_activations(model, x, "auto")
+
+    def ours():
+        est = MatrixRenyi(alpha=ALPHA, sigma_x=rule, sigma_input=SIGMA_X)
+        ctx = ProbeContext.build(x, y)
+        return [r.value for t in acts.values() for r in est.layer_information(t, ctx).values()]
+
+    def ref():
+        return [v for t in acts.values() for v in reference.layer_values(x, t, y, ALPHA, SIGMA_X, rule).values()]
+
+    return ours, ref, f"{len(acts)} layers, N={n}, σ_T={rule}"
+
+
+def case_units(n: int):
+    torch.manual_seed(0)
+    data = load_mnist_subset(n, 10)
+    x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
+    layer = torch.nn.Sequential(torch.nn.Conv2d(1, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2))
+    with torch.no_grad():
+        t = layer(x)
+
+    def ours():
+        est = MatrixRenyi(alpha=ALPHA, sigma_x="silverman", sigma_input=SIGMA_X)
+        ctx = ProbeContext.build(x, y)
+        return [r.value for c in range(t.shape[1]) for r in est.layer_information(t[:, c], ctx).values()]
+
+    def ref():
+        return [v for c in range(t.shape[1]) for v in reference.layer_values(x, t[:, c], y, ALPHA, SIGMA_X, "silverman").values()]
+
+    return ours, ref, f"64 channels of 14×14, N={n}"
+
+
+def case_slq(n: int):
+    from infoscope.estimators.kernels import normalize_gram, rbf_gram, squared_distances
+    from infoscope.estimators.lanczos import slq_entropy
+    from infoscope.estimators.renyi import matrix_entropy
+
+    g = torch.Generator().manual_seed(0)
+    a = normalize_gram(rbf_gram(squared_distances(torch.randn(n, 10, generator=g, dtype=torch.float64)), 1.0))
+    return (lambda: [slq_entropy(a, ALPHA, 20, 30, seed=0)]), (lambda: [matrix_entropy(a, ALPHA)]), f"N={n}, 20 probes × 30 steps"
+
+
+def case_overhead(epochs: int):
+    import tempfile
+
+    from infoscope.experiments import run_experiment
+
+    def with_recording():
+        with tempfile.TemporaryDirectory() as d:
+            r = run_experiment("mnist-cnn", store=f"{d}/r.db", epochs=epochs)
+        return [sum(r.seconds_per_epoch)]
+
+    def without():
+        from infoscope.experiments.registry import get_experiment
+        from infoscope.experiments.runner import _Training, build_model
+
+        exp = get_experiment("mnist-cnn")
+        data = load_mnist_subset(8000, 2000)
+        tr = _Training(exp, build_model(exp, "relu", 0), 0, *(torch.from_numpy(a) for a in (data.x_train, data.y_train, data.x_test, data.y_test)), "relu")
+
+        class NoRecorder:
+            def due(self, step):
+                return False
+
+        t0 = time.perf_counter()
+        for _ in range(epochs):
+            tr.train_epoch(NoRecorder(), "epoch")
+            tr.metrics()
+        return [time.perf_counter() - t0]
+
+    return with_recording, without, f"{epochs} epochs, default cadence (every epoch, probe 300 train + 300 test, all units)"
+
+
+CASES = {
+    "cnn-layers": lambda n: case_layers(n, "silverman"),
+    "cnn-layers-align": lambda n: case_layers(n, "alignment"),
+    "conv64-units": case_units,
+    "overhead": case_overhead,
+    "slq-large": case_slq,
+}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--quick", action="store_true", help="smaller N for a fast check")
+    ap.add_argument("--full", action="store_true", help="also the N=10,000 randomized-estimator case")
+    ap.add_argument("--only", nargs="*", help="run only these cases")
+    ap.add_argument("--worker", nargs=3, metavar=("CASE", "SIDE", "SIZE"), help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.worker:
+        run_worker(args.worker[0], args.worker[1], int(args.worker[2]))
+        return
+    sizes = {"cnn-layers": 1000, "cnn-layers-align": 1000, "conv64-units": 500, "overhead": 3, "slq-large": 10_000}
+    if args.quick:
+        sizes.update({"cnn-layers": 300, "cnn-layers-align": 300, "conv64-units": 200, "overhead": 1})
+    names = [n for n in CASES if (args.only and n in args.only) or (not args.only and (n != "slq-large" or args.full))]
+    print(f"# infoscope benchmarks — {platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
+          f"{', quick' if args.quick else ''}", flush=True)
+    print(f"{'case':<17} {'what':<50} {'ref s':>8} {'ours s':>8} {'ratio':>7} {'max|Δ| bits':>11} {'max rel':>8} {'ref +MB':>7} {'ours +MB':>8}", flush=True)
+    for name in names:
+        what = CASES[name](sizes[name])[2] if name != "overhead" else f"{sizes[name]} epochs of mnist-cnn, default recording"
+        t_ref, v_ref, m_ref = measure(name, "ref", sizes[name])
+        t_ours, v_ours, m_ours = measure(name, "ours", sizes[name])
+        if name == "overhead":  # values are the training wall times: plain, then with recording
+            print(f"{name:<17} {what:<50} {v_ref[0]:>8.2f} {v_ours[0]:>8.2f} {v_ours[0] / v_ref[0]:>6.2f}× {'—':>11} {'—':>8} "
+                  f"{m_ref:>7.0f} {m_ours:>7.0f}  (recorded / plain training time)", flush=True)
+            continue
+        diff = float(np.max(np.abs(np.asarray(v_ours) - np.asarray(v_ref))))
+        # relative to the value, for values of at least 0.01 bits (below that only the absolute error means anything)
+        rel = float(np.max(np.abs(np.asarray(v_ours) - np.asarray(v_ref)) / np.maximum(np.abs(v_ref), 0.01)))
+        print(f"{name:<17} {what:<50} {t_ref:>8.2f} {t_ours:>8.2f} {t_ref / t_ours:>6.1f}× {diff:>11.1e} {rel:>8.1e} "
+              f"{m_ref:>7.0f} {m_ours:>7.0f}", flush=True)
+
+
+if __name__ == "__main__":
+    main()
