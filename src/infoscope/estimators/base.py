@@ -80,6 +80,7 @@ class ProbeContext:
 
         Examples
         --------
+        >>> import numpy as np
         >>> ctx = ProbeContext.build(np.array([[0.0], [1.0], [0.0]]), np.array([0, 1, 0]))
         >>> ctx.x_ids.tolist()
         [0, 1, 0]
