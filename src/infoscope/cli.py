@@ -360,8 +360,9 @@ def analyze_command(
     a = analyze(db, run, window=window, rtol=rtol, atol=atol, fraction=fraction)
     console = _console()
     net = a.network
-    console.print(f"[bold]Convergence[/bold]: {net['verdict']}. Loss plateau since: {net['loss_since']}; "
-                  f"accuracy plateau since: {net['accuracy_since']}.")
+    since = lambda e: "still changing" if e is None else f"since epoch {e}"  # noqa: E731
+    console.print(f"[bold]Convergence[/bold]: {net['verdict']}. Loss plateau: {since(net['loss_since'])}; "
+                  f"accuracy plateau: {since(net['accuracy_since'])}.")
     console.print(_frame_table(a.convergence, "Epoch from which each MI series stays on its plateau (— = still changing)"))
     cols = ["probe", "estimator", "layer", "peak_epoch", "peak", "final", "drop", "drop_fraction", "compression_epochs", "compressed"]
     console.print(_frame_table(a.phases[cols], "Fitting and compression of I(X;T) (bits)"))

@@ -83,8 +83,9 @@ def _analysis_html(st: Store, run: str) -> str:
     except ValueError as exc:
         return f"<h3>Analysis</h3><p class='muted'>not available: {html.escape(str(exc))}</p>"
     net = a.network
-    parts = ["<h3>Analysis</h3>", f"<p><b>Convergence.</b> {html.escape(net['verdict'])}. Loss plateau since epoch "
-             f"{net['loss_since']}, accuracy plateau since epoch {net['accuracy_since']}.</p>"]
+    since = lambda e: "still changing" if e is None else f"since epoch {e}"  # noqa: E731
+    parts = ["<h3>Analysis</h3>", f"<p><b>Convergence.</b> {html.escape(net['verdict'])}. Loss plateau: "
+             f"{since(net['loss_since'])}; accuracy plateau: {since(net['accuracy_since'])}.</p>"]
     cols = ["probe", "estimator", "layer", "peak_epoch", "peak", "final", "drop", "drop_fraction", "compression_epochs", "verdict"]
     parts.append("<p><b>Phases</b> (I(X;T), bits)</p>" + _table(a.phases[cols], left=("probe", "estimator", "layer", "verdict")))
     if a.candidates:
