@@ -184,6 +184,14 @@ class Recorder:
         raise.
     resume : bool
         Continue a run of the same name instead of refusing it.
+    distributed : bool, optional
+        Record from every process of a ``torch.distributed`` job (default: whenever a process
+        group with more than one process is initialised). Each rank pushes its shard of the
+        probe through its replica, the activations are gathered so every estimate is made on
+        the whole probe (equal to a single-process recording), the layer/unit/estimator work
+        is split across ranks, and only rank 0 opens and writes the store. Every rank must
+        call :meth:`record` at the same points. A ``DistributedDataParallel`` model is
+        unwrapped to its module.
 
     Examples
     --------
@@ -221,8 +229,18 @@ class Recorder:
         memory_budget: int | None = None,
         on_error: str = "warn",
         resume: bool = False,
+        distributed: bool | None = None,
     ):
-        self.model = model
+        self.model = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
+        model = self.model
+        dist_ready = torch.distributed.is_available() and torch.distributed.is_initialized()
+        if distributed is None:
+            distributed = dist_ready and torch.distributed.get_world_size() > 1
+        if distributed and not dist_ready:
+            raise ValueError("distributed=True needs an initialised torch.distributed process group (init_process_group)")
+        self.distributed = bool(distributed)
+        self.rank = torch.distributed.get_rank() if self.distributed else 0
+        self.world = torch.distributed.get_world_size() if self.distributed else 1
         self.probes = _as_probes(probe)
         names = [p.name for p in self.probes]
         if len(set(names)) != len(names):
@@ -271,8 +289,8 @@ class Recorder:
         self._contexts = {
             p.name: ProbeContext.build(p.x.repeat_interleave(r, dim=0), p.y.repeat_interleave(r, dim=0)) for p in self.probes
         }
-        self._owns_store = not isinstance(store, Store)
-        self.store = Store(store) if self._owns_store else store
+        self._owns_store = not isinstance(store, Store) and self.rank == 0
+        self.store: Store | None = (Store(store) if self._owns_store else store) if self.rank == 0 else None
         self.run_name = run or f"{experiment or type(model).__name__}-{time.strftime('%Y%m%d-%H%M%S')}"
         full_config = {
             "layers": self.layers,
@@ -290,12 +308,14 @@ class Recorder:
             "sensitivity": self.sensitivity,
             **(config or {}),
         }
-        existing = self.store.run_id(self.run_name, missing_ok=True)
-        if existing is not None and resume:
-            self.run_id = existing
-            self.store.set_status(existing, "running", ended=False)
-        else:
-            self.run_id = self.store.create_run(self.run_name, experiment, full_config, seed, library_versions())
+        self.run_id: int | None = None
+        if self.store is not None:
+            existing = self.store.run_id(self.run_name, missing_ok=True)
+            if existing is not None and resume:
+                self.run_id = existing
+                self.store.set_status(existing, "running", ended=False)
+            else:
+                self.run_id = self.store.create_run(self.run_name, experiment, full_config, seed, library_versions())
         self._layers_registered = False
 
     def _check_budget(self) -> None:
@@ -327,6 +347,8 @@ class Recorder:
 
     def close(self, status: str = "finished") -> None:
         """Mark the run finished (or failed) and close the store if this recorder opened it."""
+        if self.store is None:
+            return
         try:
             self.store.set_status(self.run_id, status)
         finally:
@@ -345,7 +367,8 @@ class Recorder:
             t = acts[name]
             n_units = t.shape[1] if t.ndim >= 2 else 1
             rows.append((name, list(t.shape[1:]), type(modules[name]).__name__, n_units))
-        self.store.add_layers(self.run_id, rows)
+        if self.store is not None:
+            self.store.add_layers(self.run_id, rows)
         self._layers_registered = True
 
     def _noisy(self, t: torch.Tensor, epoch: int, step: int, layer_index: int) -> torch.Tensor:
@@ -400,13 +423,21 @@ class Recorder:
         warnings : list of (layer, message)
         bands : list of BandRow
         """
-        rows: list[MeasurementRow] = []
+        rows: list[tuple[int, list[MeasurementRow]]] = []
         warnings: list[tuple[str | None, str]] = []
-        bands: list[BandRow] = []
+        bands: list[tuple[int, list[BandRow]]] = []
+        task = -1
+
+        def mine() -> bool:  # tasks go round-robin to the ranks, in the same order everywhere
+            nonlocal task
+            task += 1
+            return task % self.world == self.rank
+
+        lead = self.rank == 0
         for probe in self.probes:
             ctx = self._contexts[probe.name]
             subsamples = self._subsamples(probe, epoch, step) if self.bootstrap else []
-            acts = probe_activations(self.model, probe.x, self.layers, self.batch_size)
+            acts = self._capture(probe)
             if not self._layers_registered:
                 self._register_layers(acts)
             for li, layer in enumerate(self.layers):
@@ -416,27 +447,49 @@ class Recorder:
                     msg = f"{where}: activations contain NaN or inf; not estimated"
                     if self.on_error == "raise":
                         raise ValueError(msg)
-                    warnings.append((layer, msg))
+                    if lead:
+                        warnings.append((layer, msg))
                     continue
                 n_units = t.shape[1] if t.ndim >= 2 else 1
                 do_units = layer in self.unit_layers and (self.max_units is None or n_units <= self.max_units)
-                if layer in self.unit_layers and not do_units and epoch == 0 and probe is self.probes[0]:
+                if lead and layer in self.unit_layers and not do_units and epoch == 0 and probe is self.probes[0]:
                     warnings.append((layer, f"per-unit MI skipped for {layer!r}: {n_units} units > max_units={self.max_units}"))
                 for est in self.estimators:
                     try:
-                        layer_rows, base = self._rows(est, t, ctx, probe.name, layer, None)
-                        rows += layer_rows
-                        bands += self._bands(est, t, ctx, base, subsamples, probe.name, layer)
+                        if mine():
+                            layer_rows, base = self._rows(est, t, ctx, probe.name, layer, None)
+                            rows.append((task, layer_rows))
+                            bands.append((task, self._bands(est, t, ctx, base, subsamples, probe.name, layer)))
                         if do_units:
                             pooling = self.unit_pooling or DEFAULT_UNIT_POOLING.get(est.name, "map")
                             for j in range(n_units):
-                                rows += self._rows(est, unit_view(t, j, pooling), ctx, probe.name, layer, j, pooling)[0]
+                                if mine():
+                                    rows.append((task, self._rows(est, unit_view(t, j, pooling), ctx, probe.name, layer, j, pooling)[0]))
                     except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
                         msg = f"{where}, estimator {est.name}: {exc}"
                         if self.on_error == "raise":
                             raise ValueError(msg) from exc
                         warnings.append((layer, msg))
-        return rows, warnings, bands
+        if self.distributed:
+            gathered: list[Any] = [None] * self.world
+            torch.distributed.all_gather_object(gathered, (rows, warnings, bands))
+            rows = [r for g in gathered for r in g[0]]
+            warnings = [w for g in gathered for w in g[1]]
+            bands = [b for g in gathered for b in g[2]]
+        flat_rows = [r for _, part in sorted(rows, key=lambda p: p[0]) for r in part]
+        flat_bands = [b for _, part in sorted(bands, key=lambda p: p[0]) for b in part]
+        return flat_rows, warnings, flat_bands
+
+    def _capture(self, probe: Probe) -> dict[str, torch.Tensor]:
+        """Activations of every layer on the whole probe; in a distributed job each rank pushes
+        its contiguous shard and the shards are gathered back in probe order."""
+        if not self.distributed:
+            return probe_activations(self.model, probe.x, self.layers, self.batch_size)
+        shard = np.array_split(np.arange(len(probe.x)), self.world)[self.rank]
+        local = probe_activations(self.model, probe.x[torch.from_numpy(shard)], self.layers, self.batch_size) if len(shard) else {}
+        gathered: list[Any] = [None] * self.world
+        torch.distributed.all_gather_object(gathered, {k: v.cpu() for k, v in local.items()})
+        return {layer: torch.cat([g[layer] for g in gathered if g]) for layer in self.layers}
 
     def _rows(
         self, est: Estimator, t: torch.Tensor, ctx: ProbeContext, probe: str, layer: str, unit: int | None, pooling: str | None = None
@@ -489,15 +542,19 @@ class Recorder:
             return None
         start = time.perf_counter()
         rows, warnings, bands = self.measure(epoch, step)
-        self.store.write_record(
-            self.run_id, int(epoch), step, rows, metrics=metrics, warnings=warnings,
-            checkpoints=_serialize(checkpoint), seconds=time.perf_counter() - start, bands=bands,
-        )
+        if self.store is not None:
+            self.store.write_record(
+                self.run_id, int(epoch), step, rows, metrics=metrics, warnings=warnings,
+                checkpoints=_serialize(checkpoint), seconds=time.perf_counter() - start, bands=bands,
+            )
+        if self.distributed:
+            torch.distributed.barrier()  # rank 0 has committed before anyone goes on
         return {(r.probe, r.layer, r.quantity, r.estimator): r.value for r in rows if r.unit is None}
 
     def log(self, epoch: int, step: int, metrics: dict[str, float], checkpoint: Any = None) -> None:
         """Store metrics (and a checkpoint) without measuring, e.g. at an epoch end between measurements."""
-        self.store.write_metrics(self.run_id, int(epoch), int(step), metrics, _serialize(checkpoint))
+        if self.store is not None:
+            self.store.write_metrics(self.run_id, int(epoch), int(step), metrics, _serialize(checkpoint))
 
 
 def _serialize(checkpoint: Any) -> dict[str, bytes] | None:
