@@ -1,0 +1,115 @@
+"""A Lightning callback that records MI of a LightningModule's layers into an infoscope store.
+
+Install with ``pip install 'infoscope[lightning]'``. The callback observes the trainer's
+loop (it never owns it): it records the initial state as epoch 0 when training starts and
+then after every training epoch (epoch e + 1 after Lightning's epoch e), or every N
+optimisation steps, and logs the headline values through the trainer's loggers, so
+TensorBoard or CSV loggers show them beside the loss. Under a multi-process strategy every
+rank takes part (see :class:`~infoscope.recorder.Recorder`) and rank 0 writes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+try:
+    from lightning.pytorch import Callback
+except ImportError as exc:  # pragma: no cover - depends on the optional extra
+    raise ImportError("the Lightning integration needs Lightning: pip install 'infoscope[lightning]'") from exc
+
+from ..estimators import Estimator
+from ..recorder import Recorder
+
+__all__ = ["InfoscopeCallback"]
+
+
+class InfoscopeCallback(Callback):
+    """Record information-plane values of a LightningModule during ``trainer.fit``.
+
+    Parameters
+    ----------
+    probe : (x, y), Probe or dict
+        Probe set(s), as for :class:`~infoscope.recorder.Recorder`.
+    layers : "auto" or sequence of str
+        Names in the LightningModule's ``named_modules()``.
+    estimators : sequence of str or Estimator
+    units : bool or sequence of str
+    every : "epoch" or int
+        Record after every training epoch, or every N optimisation steps.
+    store : path
+        SQLite database.
+    run : str, optional
+        Run name (default: the module's class name and the time).
+    log : bool
+        Log whole-layer I(X;T), I(T;Y) and H(T) as ``infoscope/<probe>/<layer>/<quantity>/<estimator>``.
+    **recorder_options
+        Passed to :class:`~infoscope.recorder.Recorder` (``bootstrap``, ``noise_variance``, …).
+
+    Examples
+    --------
+    >>> callback = InfoscopeCallback(probe=(x_probe, y_probe), estimators=["renyi"], store="runs.db")  # doctest: +SKIP
+    >>> Trainer(max_epochs=10, callbacks=[callback]).fit(module, loader)  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        probe: Any,
+        layers: str | Sequence[str] = "auto",
+        estimators: Sequence[str | Estimator] = ("renyi",),
+        units: bool | Sequence[str] = True,
+        every: str | int = "epoch",
+        store: str | Path = "runs.db",
+        run: str | None = None,
+        log: bool = True,
+        **recorder_options: Any,
+    ):
+        super().__init__()
+        if every != "epoch" and not (isinstance(every, int) and every >= 1):
+            raise ValueError(f"every must be 'epoch' or a whole number of steps >= 1, got {every!r}")
+        self.probe, self.layers, self.estimators, self.units = probe, layers, estimators, units
+        self.every, self.store, self.run, self.log = every, store, run, log
+        self.options = recorder_options
+        self.recorder: Recorder | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def on_fit_start(self, trainer, pl_module) -> None:
+        self.recorder = Recorder(
+            pl_module, self.probe, layers=self.layers, estimators=self.estimators, units=self.units,
+            every="epoch" if self.every == "epoch" else int(self.every), store=self.store, run=self.run,
+            experiment=type(pl_module).__name__, config={"lightning": {"max_epochs": trainer.max_epochs}}, **self.options,
+        )
+
+    def on_train_start(self, trainer, pl_module) -> None:
+        self._record(trainer, epoch=0, force=True)
+
+    def on_train_epoch_end(self, trainer, pl_module) -> None:
+        if self.every == "epoch":
+            self._record(trainer, epoch=trainer.current_epoch + 1, force=True)
+
+    def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
+        if self.every != "epoch" and trainer.global_step % int(self.every) == 0:
+            self._record(trainer, epoch=trainer.current_epoch + 1, force=True)
+
+    def on_fit_end(self, trainer, pl_module) -> None:
+        self._close("finished")
+
+    def on_exception(self, trainer, pl_module, exception: BaseException) -> None:
+        self._close("interrupted" if isinstance(exception, KeyboardInterrupt) else "failed")
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _close(self, status: str) -> None:
+        if self.recorder is not None:
+            self.recorder.close(status)
+            self.recorder = None
+
+    def _record(self, trainer, epoch: int, force: bool) -> None:
+        if self.recorder is None:
+            return
+        metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if getattr(v, "numel", lambda: 1)() == 1}
+        summary = self.recorder.record(epoch=epoch, step=trainer.global_step, metrics=metrics, force=force)
+        if self.log and summary and trainer.loggers:
+            values = {f"infoscope/{p}/{layer}/{q}/{e}": v for (p, layer, q, e), v in summary.items()}
+            for logger in trainer.loggers:
+                logger.log_metrics(values, step=trainer.global_step)
