@@ -166,3 +166,21 @@ def test_report_while_another_process_writes(tmp_path):
 def test_cli_memory_budget(tmp_path, capsys):
     assert main(["run", "mnist-mlp", "--epochs", "1", "--memory-budget", "1", "--out", str(tmp_path / "m.db")]) == 2
     assert "over the memory budget of 1.0 MiB" in capsys.readouterr().err
+
+
+def test_export_tensorboard(tmp_path, capsys):
+    pytest.importorskip("tensorboard", reason="tensorboard is part of the test extra")
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    db = tmp_path / "tb.db"
+    run_experiment("tishby", store=db, run="t", epochs=2, probe_size=200, units=False)
+    assert main(["export", str(db), str(tmp_path / "tb"), "--tensorboard"]) == 0
+    acc = EventAccumulator(str(tmp_path / "tb" / "t"))
+    acc.Reload()
+    tags = acc.Tags()["scalars"]
+    assert "train/1/I(T;Y)/binning" in tags and "metrics/test_acc" in tags
+    events = acc.Scalars("train/1/I(T;Y)/binning")
+    with infoscope.load(db) as st:
+        m = st.measurements(run="t", layer="1", quantity="I(T;Y)", probe="train")
+    assert [e.step for e in events] == [0, 1, 2]
+    assert [e.value for e in events] == pytest.approx(m.sort_values("epoch").value.tolist(), rel=1e-6)

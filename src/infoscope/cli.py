@@ -287,13 +287,20 @@ def show_command(
 @app.command("export")
 def export_command(
     db: Annotated[Path, typer.Argument(help="An infoscope database.")],
-    out: Annotated[Path, typer.Argument(help="A .csv or .parquet file.")],
+    out: Annotated[Path, typer.Argument(help="A .csv or .parquet file, or a folder with --tensorboard.")],
     run: Annotated[list[str] | None, typer.Option("--run", help="Only these runs (repeatable).")] = None,
+    tensorboard: Annotated[bool, typer.Option("--tensorboard", help="Write TensorBoard event files into the folder OUT.")] = False,
 ) -> None:
-    """Export measurements (and metrics beside them) to CSV or Parquet."""
+    """Export measurements (and metrics beside them) to CSV, Parquet or TensorBoard."""
     from .store import load
 
     with load(db) as store:
+        if tensorboard:
+            from .integrations.tensorboard import export_tensorboard
+
+            folders = export_tensorboard(store, out, run or None)
+            _console().print(f"wrote TensorBoard logs for {len(folders)} run(s) under {out} (tensorboard --logdir {out})")
+            return
         path = store.export(out, run=run or None)
     _console().print(f"wrote {path} and {path.with_suffix('.metrics' + path.suffix)}")
 

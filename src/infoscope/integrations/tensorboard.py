@@ -1,0 +1,47 @@
+"""Export recorded series to TensorBoard event files (``pip install 'infoscope[tensorboard]'``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..store import Store, load
+
+__all__ = ["export_tensorboard"]
+
+
+def export_tensorboard(store: Store | str | Path, out_dir: str | Path, runs: Sequence[str] | None = None) -> list[Path]:
+    """Write one TensorBoard log folder per run under ``out_dir``.
+
+    Whole-layer values become scalars ``<probe>/<layer>/<quantity>/<estimator>`` (bits) and
+    the user's metrics ``metrics/<name>``, with the epoch as TensorBoard's step.
+
+    Returns
+    -------
+    list of Path
+        The folders written (``tensorboard --logdir out_dir`` shows them).
+    """
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise ValueError("TensorBoard export needs tensorboard: pip install 'infoscope[tensorboard]'") from None
+    st = store if isinstance(store, Store) else load(store)
+    written = []
+    try:
+        for run in runs or st.run_names():
+            folder = Path(out_dir) / run
+            writer = SummaryWriter(log_dir=str(folder))
+            try:
+                m = st.measurements(run=run).sort_values(["epoch", "step"])
+                for r in m.groupby(["probe", "layer", "quantity", "estimator", "epoch"], as_index=False).last().itertuples():
+                    writer.add_scalar(f"{r.probe}/{r.layer}/{r.quantity}/{r.estimator}", r.value, global_step=int(r.epoch))
+                met = st.metrics(run=run).sort_values(["epoch", "step"])
+                for r in met.groupby(["name", "epoch"], as_index=False).last().itertuples():
+                    writer.add_scalar(f"metrics/{r.name}", r.value, global_step=int(r.epoch))
+            finally:
+                writer.close()
+            written.append(folder)
+    finally:
+        if not isinstance(store, Store):
+            st.close()
+    return written
