@@ -184,3 +184,41 @@ def test_export_tensorboard(tmp_path, capsys):
         m = st.measurements(run="t", layer="1", quantity="I(T;Y)", probe="train")
     assert [e.step for e in events] == [0, 1, 2]
     assert [e.value for e in events] == pytest.approx(m.sort_values("epoch").value.tolist(), rel=1e-6)
+
+
+def test_analyze_checkpoints_matches_live_recording(tmp_path, capsys):
+    import torch
+
+    from infoscope.experiments.registry import get_experiment
+    from infoscope.experiments.runner import build_model
+
+    # a "past training": three checkpoints of the tishby network
+    exp = get_experiment("tishby")
+    model = build_model(exp, "tanh", 0)
+    folder = tmp_path / "ckpts"
+    folder.mkdir()
+    opt = torch.optim.SGD(model.parameters(), lr=0.5)
+    data = exp.dataset(0)
+    x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
+    for epoch in range(3):
+        torch.save({"model": model.state_dict(), "epoch": epoch}, folder / f"epoch_{epoch}.pt")
+        opt.zero_grad()
+        torch.nn.functional.nll_loss(torch.log(model(x)), y).backward()
+        opt.step()
+    db = tmp_path / "c.db"
+    args = ["analyze-checkpoints", str(folder), "--model", "tests.fixtures.tiny_models:tishby_tanh", "--experiment", "tishby",
+            "--probe-size", "300", "--workers", "2", "--out", str(db), "--name", "past", "--no-units"]
+    assert main(args) == 0
+    with infoscope.load(db) as st:
+        m = st.measurements(run="past")
+        assert sorted(m.epoch.unique()) == [0, 1, 2]
+        assert list(st.layers("past").name) == ["1", "3", "5", "7", "9", "11"]
+    # the first checkpoint is the untrained seeded model: equal to a live recording of it
+    live = run_experiment("tishby", store=tmp_path / "live.db", run="live", epochs=0, probe_size=300, units=False)
+    with infoscope.load(tmp_path / "live.db") as st:
+        l0 = st.measurements(run=live.run)
+    keys = ["probe", "layer", "quantity", "estimator"]
+    both = m[m.epoch == 0].merge(l0[l0.epoch == 0], on=keys)
+    assert len(both) == len(l0) and np.allclose(both.value_x, both.value_y, rtol=1e-9)
+    assert main(["analyze-checkpoints", str(tmp_path), "--model", "x:y", "--experiment", "tishby", "--out", str(db)]) == 2
+    assert "no checkpoint files" in capsys.readouterr().err

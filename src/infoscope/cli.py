@@ -404,6 +404,28 @@ def prune_check_command(
                      f"I(unit;Y) units; acc_rand, acc_rand_sd: mean and s.d. over {seeds} random masks.")
 
 
+@app.command("analyze-checkpoints")
+def analyze_checkpoints_command(
+    directory: Annotated[Path, typer.Argument(help="Folder of checkpoint files whose names end in the epoch (epoch_3.pt).")],
+    model: Annotated[str, typer.Option("--model", help="Model factory as 'package.module:function'.")],
+    experiment: Annotated[str, typer.Option("--experiment", help="Experiment whose data gives the probes.")],
+    estimator: Annotated[list[str] | None, typer.Option("--estimator", "-e", help="Estimator(s); repeat for several.")] = None,
+    probe_size: Annotated[int | None, typer.Option(help="Samples in each probe set.")] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    units: Annotated[bool, typer.Option("--units/--no-units", help="Record per-unit information.")] = True,
+    out: Annotated[Path, typer.Option("--out", "-o", help="SQLite database to write.")] = Path("runs.db"),
+    name: Annotated[str | None, typer.Option("--name", help="Run name (default: FOLDER-checkpoints).")] = None,
+) -> None:
+    """Recompute MI for the saved checkpoints of a past training, in parallel workers."""
+    from .checkpoints import analyze_checkpoints
+
+    if "" not in sys.path:
+        sys.path.insert(0, "")  # factories in the current folder import as they would in python -c
+    run, n = analyze_checkpoints(directory, model, experiment, store=out, run=name, estimators=estimator or None,
+                                 probe_size=probe_size, units=units, workers=workers)
+    _console().print(f"measured {n} checkpoints into run [bold]{run}[/bold] of {out}. Next: infoscope show {out} {run}")
+
+
 @app.command("demo")
 def demo_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="SQLite database to write.")] = Path("infoscope-demo.db"),

@@ -148,8 +148,9 @@ class Recorder:
     every : "epoch" or int
         ``"epoch"``: every :meth:`record` call measures; N: only calls whose ``step`` is a
         multiple of N.
-    store : str, Path or Store
-        The SQLite database.
+    store : str, Path, Store or None
+        The SQLite database; None measures without storing (:meth:`measure`, or
+        :meth:`record` returning values only).
     run : str, optional
         Run name (default: model class name and time).
     experiment : str, optional
@@ -214,7 +215,7 @@ class Recorder:
         units: bool | Sequence[str] = True,
         max_units: int | None = 256,
         every: str | int = "epoch",
-        store: str | Path | Store = "runs.db",
+        store: str | Path | Store | None = "runs.db",
         run: str | None = None,
         experiment: str | None = None,
         config: dict[str, Any] | None = None,
@@ -289,7 +290,7 @@ class Recorder:
         self._contexts = {
             p.name: ProbeContext.build(p.x.repeat_interleave(r, dim=0), p.y.repeat_interleave(r, dim=0)) for p in self.probes
         }
-        self._owns_store = not isinstance(store, Store) and self.rank == 0
+        self._owns_store = store is not None and not isinstance(store, Store) and self.rank == 0
         self.store: Store | None = (Store(store) if self._owns_store else store) if self.rank == 0 else None
         self.run_name = run or f"{experiment or type(model).__name__}-{time.strftime('%Y%m%d-%H%M%S')}"
         full_config = {
