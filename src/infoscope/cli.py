@@ -426,6 +426,21 @@ def analyze_checkpoints_command(
     _console().print(f"measured {n} checkpoints into run [bold]{run}[/bold] of {out}. Next: infoscope show {out} {run}")
 
 
+@app.command("reproduce")
+def reproduce_command(
+    study: Annotated[str, typer.Argument(help="tishby-tanh, saxe-relu, fang-units or estimator-disagreement.")],
+    full: Annotated[bool, typer.Option("--full", help="The paper-sized version (much longer).")] = False,
+    out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the database, figures and summary.")] = Path("reproduce"),
+    seed: Annotated[int, typer.Option(help="Seed of weights, batch order and probes.")] = 0,
+) -> None:
+    """Reproduce a published result: run it, analyse it, draw it, and say whether the claim held."""
+    from .reproduce import reproduce
+
+    summary = reproduce(study, out, full=full, seed=seed)
+    _console().print(summary.read_text(encoding="utf-8").split("**Verdict")[1].split("\n")[0].join(["**Verdict", ""]))
+    _console().print(f"wrote {summary} and the figures beside it")
+
+
 @app.command("demo")
 def demo_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="SQLite database to write.")] = Path("infoscope-demo.db"),

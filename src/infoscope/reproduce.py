@@ -1,0 +1,225 @@
+"""Reproduce published information-plane results: run, analyse, draw, and say whether the claim held.
+
+Each study is data: which experiment runs (with which activation and estimators), how many
+epochs in the quick and the paper-sized (``--full``) version, and a check that turns the
+analysis into a verdict with numbers. ``reproduce(name)`` writes the database, the figures
+and a markdown summary into one folder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pandas as pd
+
+from .analysis import analyze
+from .estimators import KDE, KSG, Binning, MatrixRenyi
+from .experiments import run_experiment
+from .plots import compare_runs, information_plane, mi_curves, save, unit_maps
+from .store import Store
+
+__all__ = ["Study", "STUDIES", "reproduce"]
+
+
+@dataclasses.dataclass(frozen=True)
+class StudyRun:
+    """One training of a study."""
+
+    name: str
+    experiment: str
+    activation: str
+    estimators: Callable[[], list]
+    quick_epochs: int
+    full_epochs: int
+    probe_size: int | None = None
+    sensitivity: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Study:
+    """A published claim and how to test it."""
+
+    name: str
+    source: str
+    claim: str
+    runs: tuple[StudyRun, ...]
+    check: Callable[[Store, dict], tuple[bool, str]]
+
+
+def _phase_table(store: Store, run: str, estimator: str) -> pd.DataFrame:
+    a = analyze(store, run, save=True)
+    p = a.phases[(a.phases.probe == "train") & (a.phases.estimator == estimator)]
+    return p[["layer", "peak_epoch", "peak", "final", "drop", "drop_fraction", "compressed"]]
+
+
+def _final_ixt(store: Store, run: str, estimator: str) -> list[float]:
+    m = store.measurements(run=run, probe="train", estimator=estimator, quantity="I(X;T)")
+    last = m[m.epoch == m.epoch.max()]
+    order = list(store.layers(run).name)
+    return [float(last[last.layer == layer].value.iloc[-1]) for layer in order if layer in set(last.layer)]
+
+
+def _check_tishby(store: Store, runs: dict) -> tuple[bool, str]:
+    p = _phase_table(store, runs["tanh"], "binning")
+    hidden = p.iloc[:-1]  # the output layer is the prediction
+    deep = hidden.tail(2)
+    ixt = _final_ixt(store, runs["tanh"], "binning")[:-1]
+    ordered = all(a >= b - 0.05 for a, b in zip(ixt, ixt[1:]))
+    held = bool(deep.compressed.any())
+    text = (f"Deeper hidden layers compress: {'yes' if held else 'no'} "
+            f"({', '.join(f'layer {r.layer}: drop {r.drop:.2f} bits' for r in deep.itertuples())}). "
+            f"I(X;T) keeps the data-processing order across hidden layers at the end: {'yes' if ordered else 'no'} "
+            f"({', '.join(f'{v:.2f}' for v in ixt)} bits).")
+    return held, text
+
+
+def _check_saxe(store: Store, runs: dict) -> tuple[bool, str]:
+    relu_bin = _phase_table(store, runs["relu"], "binning").iloc[:-1]
+    tanh_kde = _phase_table(store, runs["tanh"], "kde").iloc[:-1]
+    relu_kde = _phase_table(store, runs["relu"], "kde").iloc[:-1]
+    relu_no_comp = not relu_bin.compressed.any()
+    kde_contrast = bool(tanh_kde.compressed.any()) and not relu_kde.compressed.any()
+    text = (f"ReLU under binning: {'no compression' if relu_no_comp else 'compression in ' + ', '.join(relu_bin[relu_bin.compressed].layer)}. "
+            f"KDE: tanh compresses in {', '.join(tanh_kde[tanh_kde.compressed].layer) or 'no layer'}, "
+            f"ReLU in {', '.join(relu_kde[relu_kde.compressed].layer) or 'no layer'}.")
+    return relu_no_comp and kde_contrast, text
+
+
+def _check_fang(store: Store, runs: dict) -> tuple[bool, str]:
+    from .analysis import prune_check
+
+    run = runs["cnn"]
+    a = analyze(store, run, save=True)
+    pc = prune_check(store, run, fraction=0.25, seeds=5).table.iloc[-1]
+    better = pc.acc_mi_low > pc.acc_rand + pc.acc_rand_sd
+    text = (f"{a.network['verdict']}; loss plateau: {a.network['loss_since']}. Masking the 25% lowest-I(unit;Y) units of "
+            f"every hidden layer: held-out accuracy {pc.acc:.3f} → {pc.acc_mi_low:.3f}, against {pc.acc_rand:.3f} ± "
+            f"{pc.acc_rand_sd:.3f} for random units and {pc.acc_mi_high:.3f} for the highest-I units.")
+    return bool(better), text
+
+
+def _check_disagreement(store: Store, runs: dict) -> tuple[bool, str]:
+    run = runs["tanh"]
+    a = analyze(store, run, save=True)
+    p = a.phases[(a.phases.probe == "train")]
+    verdicts = p.pivot_table(index="layer", columns="estimator", values="compressed", aggfunc="first")
+    agree = bool((verdicts.nunique(axis=1) == 1).all())
+    bands = store.bands(run=run, kind="sensitivity")
+    widths = bands[bands.quantity == "I(X;T)"].assign(w=lambda d: d.high - d.low).groupby("estimator").w.mean()
+    text = (f"Estimators agree on compression for every layer: {'yes' if agree else 'no'}; per layer "
+            + "; ".join(f"{layer}: " + ", ".join(f"{e}={'C' if v else '–'}" for e, v in row.items()) for layer, row in verdicts.iterrows())
+            + ". Mean width of the sensitivity band of I(X;T) (½× to 2× the setting): "
+            + ", ".join(f"{e} {w:.2f} bits" for e, w in widths.items()) + ".")
+    return agree, text
+
+
+STUDIES: dict[str, Study] = {
+    s.name: s
+    for s in (
+        Study(
+            "tishby-tanh", "Shwartz-Ziv & Tishby 2017",
+            "with tanh, every layer first fits (I(T;Y) rises), then the deeper layers compress (I(X;T) falls); "
+            "layers keep the data-processing order",
+            (StudyRun("tanh", "tishby", "tanh", lambda: [Binning(30, (-1.0, 1.0))], 300, 3000),),
+            _check_tishby,
+        ),
+        Study(
+            "saxe-relu", "Saxe et al. 2018",
+            "with ReLU the same network does not compress under binning; with KDE bounds tanh compresses and ReLU does not",
+            (StudyRun("tanh", "tishby", "tanh", lambda: [Binning(30, (-1.0, 1.0)), KDE()], 300, 3000, probe_size=1000),
+             StudyRun("relu", "tishby", "relu", lambda: [Binning(30), KDE()], 300, 3000, probe_size=1000)),
+            _check_saxe,
+        ),
+        Study(
+            "fang-units", "Fang, Wang & Yamaguchi 2018",
+            "per-unit MI over training shows when the network has converged and which units are less effective; "
+            "pruning the least informative units should cost less than pruning random ones",
+            (StudyRun("cnn", "mnist-cnn", "relu", lambda: [MatrixRenyi(sigma_x="silverman", sigma_input=8.0 / 2**0.5)], 10, 30),),
+            _check_fang,
+        ),
+        Study(
+            "estimator-disagreement", "Geiger 2021 (review); Saxe et al. 2018",
+            "how much of an information-plane picture is the estimator: one run measured by all four estimators",
+            (StudyRun("tanh", "tishby", "tanh", lambda: [Binning(30, (-1.0, 1.0)), KDE(), MatrixRenyi(), KSG()], 60, 1500,
+                      probe_size=400, sensitivity=True),),
+            _check_disagreement,
+        ),
+    )
+}
+
+
+def _markdown(df: pd.DataFrame) -> str:
+    """A GitHub-flavoured markdown table, floats to three decimals."""
+    cell = lambda v: f"{v:.3f}" if isinstance(v, float) else str(v)  # noqa: E731
+    rows = ["| " + " | ".join(map(str, df.columns)) + " |", "|" + "---|" * len(df.columns)]
+    rows += ["| " + " | ".join(cell(v) for v in r) + " |" for r in df.itertuples(index=False)]
+    return "\n".join(rows)
+
+
+def reproduce(
+    name: str, out_dir: str | Path = "reproduce", full: bool = False, seed: int = 0,
+    epochs: int | None = None, probe_size: int | None = None,
+) -> Path:
+    """Run a study and write ``<out_dir>/<name>/``: ``runs.db``, figures and ``summary.md``.
+
+    ``epochs`` and ``probe_size`` override the study's settings (for smoke tests; the summary
+    says so).
+
+    Returns
+    -------
+    Path
+        The summary file.
+    """
+    if name not in STUDIES:
+        raise ValueError(f"unknown study {name!r}; choose one of: {', '.join(STUDIES)}")
+    study = STUDIES[name]
+    folder = Path(out_dir) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    db = folder / "runs.db"
+    for suffix in ("", "-wal", "-shm"):
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    t0 = time.perf_counter()
+    epochs_override = epochs
+    runs, lines = {}, []
+    for r in study.runs:
+        epochs = epochs_override if epochs_override is not None else (r.full_epochs if full else r.quick_epochs)
+        res = run_experiment(r.experiment, store=db, run=f"{name}-{r.name}", epochs=epochs, activation=r.activation,
+                             estimators=r.estimators(), probe_size=probe_size or r.probe_size, seed=seed, sensitivity=r.sensitivity,
+                             units=r.experiment == "mnist-cnn")
+        runs[r.name] = res.run
+        lines.append(f"| {res.run} | {r.experiment} ({r.activation}) | {epochs} | {res.metrics['train_acc']:.3f} | "
+                     f"{res.metrics['test_acc']:.3f} | {res.seconds:.0f} |")
+    with Store(db) as st:
+        held, verdict = study.check(st, runs)
+        figures = []
+        for key, run in runs.items():
+            figures.append(save(information_plane(st, run), folder / f"{key}-plane.png").name)
+            figures.append(save(mi_curves(st, run), folder / f"{key}-curves.png").name)
+            if not st.measurements(run=run, units=True).empty:
+                figures.append(save(unit_maps(st, run), folder / f"{key}-units.png").name)
+        if len(runs) > 1:
+            figures.append(save(compare_runs(st, list(runs.values())), folder / "compare.png").name)
+        tables = []
+        for run in runs.values():
+            a = analyze(st, run, save=False)
+            p = a.phases[a.phases.probe == "train"][["estimator", "layer", "peak_epoch", "peak", "final", "drop", "compressed"]]
+            tables.append(f"**{run}** (train probe; I(X;T) in bits)\n\n" + _markdown(p))
+    seconds = time.perf_counter() - t0
+    command = f"infoscope reproduce {name}{' --full' if full else ''} --seed {seed}"
+    text = "\n".join([
+        f"# {name}: {study.source}", "",
+        f"Claim: {study.claim}.", "",
+        f"Command: `{command}` ({'paper-sized' if full else 'quick'} version"
+        f"{f', epochs overridden to {epochs_override}' if epochs_override is not None else ''}"
+        f"{f', probe size overridden to {probe_size}' if probe_size is not None else ''}, seed {seed}, {seconds:.0f} s here).", "",
+        "| run | experiment | epochs | train acc | test acc | seconds |", "|---|---|---|---|---|---|", *lines, "",
+        *tables, "",
+        f"**Verdict: the claim {'held' if held else 'did not hold'} here.** {verdict}", "",
+        "Figures: " + ", ".join(f"[{f}]({f})" for f in figures), "",
+    ])
+    summary = folder / "summary.md"
+    summary.write_text(text, encoding="utf-8")
+    return summary
