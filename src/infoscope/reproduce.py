@@ -216,7 +216,7 @@ def reproduce(
         f"{f', epochs overridden to {epochs_override}' if epochs_override is not None else ''}"
         f"{f', probe size overridden to {probe_size}' if probe_size is not None else ''}, seed {seed}, {seconds:.0f} s here).", "",
         "| run | experiment | epochs | train acc | test acc | seconds |", "|---|---|---|---|---|---|", *lines, "",
-        *tables, "",
+        "\n\n".join(tables), "",
         f"**Verdict: the claim {'held' if held else 'did not hold'} here.** {verdict}", "",
         "Figures: " + ", ".join(f"[{f}]({f})" for f in figures), "",
     ])
