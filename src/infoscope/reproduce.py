@@ -113,7 +113,7 @@ def _check_disagreement(store: Store, runs: dict) -> tuple[bool, str]:
             + "; ".join(f"{layer}: " + ", ".join(f"{e}={'C' if v else '–'}" for e, v in row.items()) for layer, row in verdicts.iterrows())
             + ". Mean width of the sensitivity band of I(X;T) (½× to 2× the setting): "
             + ", ".join(f"{e} {w:.2f} bits" for e, w in widths.items()) + ".")
-    return agree, text
+    return not agree, text
 
 
 STUDIES: dict[str, Study] = {
@@ -142,7 +142,8 @@ STUDIES: dict[str, Study] = {
         ),
         Study(
             "estimator-disagreement", "Geiger 2021 (review); Saxe et al. 2018",
-            "how much of an information-plane picture is the estimator: one run measured by all four estimators",
+            "the information-plane picture depends on the estimator: measured by all four estimators, one run's "
+            "layers get different compression verdicts",
             (StudyRun("tanh", "tishby", "tanh", lambda: [Binning(30, (-1.0, 1.0)), KDE(), MatrixRenyi(), KSG()], 60, 1500,
                       probe_size=400, sensitivity=True),),
             _check_disagreement,
