@@ -182,3 +182,9 @@ def test_user_recorder_run_notes_missing_model(tmp_path):
     assert any("need the trained model" in n for n in a.notes)
     with pytest.raises(ValueError, match="not recorded by an infoscope experiment"):
         prune_check(infoscope.load(tmp_path / "r.db"), "u")
+
+
+def test_analyze_missing_database_creates_nothing(tmp_path):
+    with pytest.raises(infoscope.StoreError, match="no database"):
+        analyze(tmp_path / "missing.db", "r")
+    assert not (tmp_path / "missing.db").exists()

@@ -104,6 +104,8 @@ def analyze(
     save : bool
         Replace the run's stored analysis warnings with this analysis's.
     """
+    if not isinstance(store, Store) and not Path(store).exists():
+        load(store)  # raises "no database at …" instead of creating an empty one
     st = store if isinstance(store, Store) else (Store(store) if save else load(store))
     try:
         return _analyze(st, run, window, rtol, atol, fraction, redundancy_threshold, save)
