@@ -176,3 +176,27 @@ def test_memory_budget_refuses_up_front(tmp_path):
     # binning needs no N×N matrices: the same probe fits
     with Recorder(model, (x, y), estimators=["binning"], units=False, store=tmp_path / "r.db", run="small", memory_budget=10 * 2**20) as rec:
         assert rec.record(epoch=0) is not None
+
+
+def test_sigma_smoothing_is_an_exponential_moving_average(tmp_path):
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 4), nn.Tanh())
+    x, y = _data(150)
+    rules = []
+    with Recorder(model, (x, y), estimators=[MatrixRenyi(sigma_x="alignment")], units=False, store=tmp_path / "r.db",
+                  run="ema", sigma_smoothing=0.9) as rec:
+        for epoch in range(3):
+            with torch.no_grad():
+                model[0].weight.mul_(1.5)  # the layer changes, so the rule's σ changes
+            rec.record(epoch=epoch)
+    with infoscope.load(tmp_path / "r.db") as st:
+        m = st.measurements(run="ema", quantity="I(T;Y)").sort_values("epoch")
+    rules = [p["sigma_x_rule"] for p in m.params]
+    used = [p["sigma_x"] for p in m.params]
+    assert used[0] == rules[0]
+    assert used[1] == pytest.approx(0.9 * used[0] + 0.1 * rules[1])
+    assert used[2] == pytest.approx(0.9 * used[1] + 0.1 * rules[2])
+    t = torch.tanh(model[0](x)).detach()
+    assert m.value.iloc[-1] == pytest.approx(MatrixRenyi(sigma_x=used[2]).mutual_information(t, y), abs=1e-9)
+    with pytest.raises(ValueError, match="sigma_smoothing"):
+        Recorder(model, (x, y), store=tmp_path / "r.db", run="bad", sigma_smoothing=1.0)

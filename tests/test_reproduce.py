@@ -9,12 +9,12 @@ from infoscope.cli import main
 from infoscope.reproduce import STUDIES, reproduce
 
 
-@pytest.mark.parametrize("name", ["saxe-relu", "estimator-disagreement"])
-def test_study_machinery(tmp_path, name):
+@pytest.mark.parametrize("name, first", [("saxe-relu", "tanh"), ("estimator-disagreement", "tanh"), ("wickstrom-mlp", "mlp")])
+def test_study_machinery(tmp_path, name, first):
     summary = reproduce(name, tmp_path, epochs=2, probe_size=150)
     text = summary.read_text()
     assert "**Verdict: the claim" in text and "epochs overridden to 2" in text
-    assert (summary.parent / "tanh-plane.png").stat().st_size > 10_000
+    assert (summary.parent / f"{first}-plane.png").stat().st_size > 10_000
     with infoscope.load(summary.parent / "runs.db") as st:
         assert len(st.run_names()) == len(STUDIES[name].runs)
 

@@ -176,6 +176,11 @@ class Recorder:
     sensitivity : bool
         Also store, per layer value, the range over the estimator at half and twice its key
         setting (bins, σ, noise variance, k) as a ``"sensitivity"`` band.
+    sigma_smoothing : float, optional
+        For matrix-Rényi estimators with a σ rule: smooth each layer's σ across record calls
+        with an exponential moving average, σ ← w·σ_previous + (1 − w)·σ_rule, as Wickstrøm et
+        al. do with w = 0.9 (whole layers only; stored as ``sigma_x``, the rule's own choice as
+        ``sigma_x_rule``).
     memory_budget : int, optional
         Bytes one record call may use (default: half the machine's memory). A configuration
         that would need more is refused when the recorder is built
@@ -227,6 +232,7 @@ class Recorder:
         bootstrap: int = 0,
         bootstrap_fraction: float = 0.8,
         sensitivity: bool = False,
+        sigma_smoothing: float | None = None,
         memory_budget: int | None = None,
         on_error: str = "warn",
         resume: bool = False,
@@ -277,6 +283,10 @@ class Recorder:
                 f"bootstrap must be >= 0 and bootstrap_fraction in [0.1, 1), got {bootstrap!r} and {bootstrap_fraction!r}"
             )
         self.bootstrap, self.bootstrap_fraction, self.sensitivity = int(bootstrap), float(bootstrap_fraction), bool(sensitivity)
+        if sigma_smoothing is not None and not 0 <= sigma_smoothing < 1:
+            raise ValueError(f"sigma_smoothing must be in [0, 1), got {sigma_smoothing!r}")
+        self.sigma_smoothing = sigma_smoothing
+        self._smoothed: dict[tuple[str, str, int], float] = {}
         if on_error not in ("warn", "raise"):
             raise ValueError(f"on_error must be 'warn' or 'raise', got {on_error!r}")
         self.on_error = on_error
@@ -307,6 +317,7 @@ class Recorder:
             "bootstrap": self.bootstrap,
             "bootstrap_fraction": self.bootstrap_fraction,
             "sensitivity": self.sensitivity,
+            "sigma_smoothing": sigma_smoothing,
             **(config or {}),
         }
         self.run_id: int | None = None
@@ -497,6 +508,8 @@ class Recorder:
     ) -> tuple[list[MeasurementRow], dict]:
         start = time.perf_counter()
         results = est.layer_information(t, ctx)
+        if unit is None and self._smooths(est):
+            results = self._smooth(est, t, ctx, probe, layer, results)
         seconds = (time.perf_counter() - start) / len(results)
         extra: dict[str, Any] = {}
         if self.noise_variance is not None:
@@ -509,6 +522,25 @@ class Recorder:
             for quantity, r in results.items()
         ]
         return rows, results
+
+    def _smooths(self, est: Estimator) -> bool:
+        return self.sigma_smoothing is not None and est.name == "renyi" and isinstance(est.get_params()["sigma_x"], str)
+
+    def _smooth(self, est: Estimator, t: torch.Tensor, ctx: ProbeContext, probe: str, layer: str, results: dict) -> dict:
+        """Re-estimate with the EMA of the rule's σ (the first call keeps the rule's σ)."""
+        chosen = results[next(iter(results))].params["sigma_x"]
+        if not isinstance(chosen, float):
+            return results  # per-channel widths are not smoothed
+        key = (probe, layer, self.estimators.index(est))
+        prev = self._smoothed.get(key)
+        sigma = chosen if prev is None else self.sigma_smoothing * prev + (1 - self.sigma_smoothing) * chosen
+        self._smoothed[key] = sigma
+        if prev is not None:
+            fixed = dataclasses.replace(est, sigma_x=sigma, sigma_scale=1.0)
+            results = fixed.layer_information(t, ctx)
+        for r in results.values():
+            r.params.update(sigma_x_rule=chosen, sigma_smoothing=self.sigma_smoothing, sigma_x_rule_name=est.get_params()["sigma_x"])
+        return results
 
     def record(
         self,

@@ -36,6 +36,8 @@ class StudyRun:
     full_epochs: int
     probe_size: int | None = None
     sensitivity: bool = False
+    sigma_smoothing: float | None = None
+    units: bool = False
 
 
 @dataclasses.dataclass(frozen=True)
@@ -116,6 +118,41 @@ def _check_disagreement(store: Store, runs: dict) -> tuple[bool, str]:
     return not agree, text
 
 
+def _check_wickstrom_mlp(store: Store, runs: dict) -> tuple[bool, str]:
+    run = runs["mlp"]
+    a = analyze(store, run, save=True)
+    p = a.phases[a.phases.estimator == "renyi"]
+    hidden = list(store.layers(run).name)[:-1]
+    train, test = (p[(p.probe == pr) & p.layer.isin(hidden)] for pr in ("train", "test"))
+    met = store.metrics(run=run)
+    acc = met[met.name == "test_acc"].sort_values("epoch")
+    stop = int(acc.epoch.iloc[int(acc.value.to_numpy().argmax())])
+    starts = train[train.compressed].peak_epoch
+    both = bool(train.compressed.any())
+    clearer = float(train["drop"].clip(lower=0).sum()) >= float(test["drop"].clip(lower=0).sum())
+    text = (f"Compression on the training probe in layers {', '.join(train[train.compressed].layer) or 'none'} "
+            f"(total drop {train['drop'].clip(lower=0).sum():.2f} bits) and on the held-out probe in "
+            f"{', '.join(test[test.compressed].layer) or 'none'} ({test['drop'].clip(lower=0).sum():.2f} bits). "
+            f"Best held-out accuracy at epoch {stop} (early stopping); compression starts at epochs "
+            f"{', '.join(str(e) for e in starts) or '—'}.")
+    before = bool(len(starts)) and stop <= int(starts.min())
+    text += (f" Compression clearer on training data: {'yes' if clearer else 'no'}; early stopping before compression: "
+             f"{'yes' if before else 'no'}.")
+    return both and clearer and before, text
+
+
+def _check_wickstrom_cnn(store: Store, runs: dict) -> tuple[bool, str]:
+    run = runs["vgg"]
+    a = analyze(store, run, save=True)
+    p = a.phases[(a.phases.probe == "train") & (a.phases.estimator == "renyi")]
+    hidden = p[p.layer.isin(list(store.layers(run).name)[:-1])]
+    both = hidden[(hidden.peak_epoch > 0) & hidden.compressed]
+    text = (f"Layers with a fitting phase (I(X;T) peaks after epoch 0) followed by compression: "
+            f"{', '.join(f'{r.layer} (peak at {r.peak_epoch}, drop {r.drop:.2f} bits)' for r in both.itertuples()) or 'none'}; "
+            f"compressing from the start: {', '.join(hidden[(hidden.peak_epoch == 0) & hidden.compressed].layer) or 'none'}.")
+    return not both.empty, text
+
+
 STUDIES: dict[str, Study] = {
     s.name: s
     for s in (
@@ -137,8 +174,24 @@ STUDIES: dict[str, Study] = {
             "fang-units", "Fang, Wang & Yamaguchi 2018",
             "per-unit MI over training shows when the network has converged and which units are less effective; "
             "pruning the least informative units should cost less than pruning random ones",
-            (StudyRun("cnn", "mnist-cnn", "relu", lambda: [MatrixRenyi(sigma_x="silverman", sigma_input=8.0 / 2**0.5)], 10, 30),),
+            (StudyRun("cnn", "mnist-cnn", "relu", lambda: [MatrixRenyi(sigma_x="silverman", sigma_input=8.0 / 2**0.5)], 10, 30,
+                      units=True),),
             _check_fang,
+        ),
+        Study(
+            "wickstrom-mlp", "Wickstrøm et al. 2023",
+            "matrix-based Rényi (σ by label alignment, EMA-smoothed) on the 784-1024-20-20-20-10 MLP shows fitting and "
+            "compression; compression is clearer on training than on test data; early stopping tends to stop before it",
+            (StudyRun("mlp", "mnist-mlp", "relu", lambda: [MatrixRenyi(sigma_x="alignment", sigma_input=8.0 / 2**0.5)], 8, 100,
+                      sigma_smoothing=0.9),),
+            _check_wickstrom_mlp,
+        ),
+        Study(
+            "wickstrom-cnn", "Wickstrøm et al. 2023",
+            "with tensor kernels the layers of a deep (VGG-style) CNN show a fitting and a compression phase",
+            (StudyRun("vgg", "mnist-vgg", "relu", lambda: [MatrixRenyi(sigma_x="alignment", sigma_input=8.0 / 2**0.5)], 6, 50,
+                      sigma_smoothing=0.9),),
+            _check_wickstrom_cnn,
         ),
         Study(
             "estimator-disagreement", "Geiger 2021 (review); Saxe et al. 2018",
@@ -189,7 +242,7 @@ def reproduce(
         epochs = epochs_override if epochs_override is not None else (r.full_epochs if full else r.quick_epochs)
         res = run_experiment(r.experiment, store=db, run=f"{name}-{r.name}", epochs=epochs, activation=r.activation,
                              estimators=r.estimators(), probe_size=probe_size or r.probe_size, seed=seed, sensitivity=r.sensitivity,
-                             units=r.experiment == "mnist-cnn")
+                             units=r.units, sigma_smoothing=r.sigma_smoothing)
         runs[r.name] = res.run
         lines.append(f"| {res.run} | {r.experiment} ({r.activation}) | {epochs} | {res.metrics['train_acc']:.3f} | "
                      f"{res.metrics['test_acc']:.3f} | {res.seconds:.0f} |")

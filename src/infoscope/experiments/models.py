@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "tishby_net", "mnist_mlp", "mnist_cnn", "digits_mlp"]
+__all__ = ["ACTIVATIONS", "tishby_net", "mnist_mlp", "mnist_cnn", "mnist_vgg", "digits_mlp"]
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
@@ -50,6 +50,20 @@ def mnist_cnn(activation: str = "relu") -> nn.Sequential:
     for c_in, c_out in ((1, 8), (8, 16), (16, 32)):
         layers += [nn.Conv2d(c_in, c_out, 3, padding=1), act(), nn.MaxPool2d(2)]
     layers += [nn.Flatten(), nn.Linear(32 * 3 * 3, 10)]
+    return nn.Sequential(*layers)
+
+
+def mnist_vgg(activation: str = "relu") -> nn.Sequential:
+    """A VGG-style CNN scaled to 28×28 MNIST: three blocks of two 3×3 convolutions (16, 32, 64
+    channels) each followed by max-pooling, then one dense layer (Wickstrøm et al.'s VGG16 on
+    CIFAR-10, scaled down to CPU size)."""
+    act = _activation(activation)
+    layers: list[nn.Module] = []
+    c_in = 1
+    for c in (16, 32, 64):
+        layers += [nn.Conv2d(c_in, c, 3, padding=1), act(), nn.Conv2d(c, c, 3, padding=1), act(), nn.MaxPool2d(2)]
+        c_in = c
+    layers += [nn.Flatten(), nn.Linear(64 * 3 * 3, 10)]
     return nn.Sequential(*layers)
 
 

@@ -141,6 +141,7 @@ def run_experiment(
     noise_variance: float | None = None,
     bootstrap: int = 0,
     sensitivity: bool = False,
+    sigma_smoothing: float | None = None,
     memory_budget: int | None = None,
     resume: bool = False,
     on_epoch: EpochCallback | None = None,
@@ -171,6 +172,8 @@ def run_experiment(
         Probe subsamples for bootstrap bands of every layer value (0: none).
     sensitivity : bool
         Record sensitivity bands (estimator settings at half and twice their value).
+    sigma_smoothing : float, optional
+        EMA weight on the previous σ of rule-chosen Rényi widths (Wickstrøm et al.: 0.9).
     memory_budget : int, optional
         Bytes a record call may use (default: half the machine's memory).
     resume : bool
@@ -216,7 +219,7 @@ def run_experiment(
         recorder = Recorder(
             training.model, probes, layers="auto", estimators=ests, units=units, every=every, store=db, run=run,
             experiment=name, config=config, seed=seed, noise_variance=noise_variance, bootstrap=bootstrap,
-            sensitivity=sensitivity, memory_budget=memory_budget, resume=resume,
+            sensitivity=sensitivity, sigma_smoothing=sigma_smoothing, memory_budget=memory_budget, resume=resume,
         )
         t0 = time.perf_counter()
         per_epoch: list[float] = []
