@@ -37,7 +37,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["SCHEMA_VERSION", "StoreError", "Store", "MeasurementRow", "BandRow", "load"]
+__all__ = ["SCHEMA_VERSION", "StoreError", "Store", "MeasurementRow", "BandRow", "load", "last_per_epoch"]
 
 SCHEMA_VERSION = 2
 
@@ -154,6 +154,18 @@ class MeasurementRow:
     params: dict[str, Any]
     value: float
     seconds: float
+
+
+def last_per_epoch(df: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
+    """One row per (``by``…, epoch): the last step's, for series recorded several times an epoch.
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"epoch": [0, 1, 1], "step": [0, 5, 9], "value": [1.0, 2.0, 3.0]})
+    >>> last_per_epoch(df).value.tolist()
+    [1.0, 3.0]
+    """
+    return df.sort_values(["epoch", "step"]).groupby([*by, "epoch"], as_index=False).last()
 
 
 def _json(obj: Any) -> str:
@@ -374,11 +386,7 @@ class Store:
                 [(run_id, epoch, step, b.probe, b.layer, b.quantity, b.estimator, b.kind, float(b.low), float(b.high), _json(b.detail))
                  for b in bands],
             )
-            for name, blob in (checkpoints or {}).items():
-                self.conn.execute(
-                    "INSERT OR REPLACE INTO checkpoints (run_id, name, epoch, data) VALUES (?, ?, ?, ?)",
-                    (run_id, name, epoch, sqlite3.Binary(blob)),
-                )
+            self._put_checkpoints(run_id, epoch, checkpoints)
             self.conn.execute(
                 "INSERT INTO records (run_id, epoch, step, recorded_at, seconds) VALUES (?, ?, ?, ?, ?)",
                 (run_id, epoch, step, time.time(), float(seconds)),
@@ -393,11 +401,15 @@ class Store:
                 "INSERT OR REPLACE INTO metrics (run_id, epoch, step, name, value) VALUES (?, ?, ?, ?, ?)",
                 [(run_id, epoch, step, k, float(v)) for k, v in metrics.items()],
             )
-            for name, blob in (checkpoints or {}).items():
-                self.conn.execute(
-                    "INSERT OR REPLACE INTO checkpoints (run_id, name, epoch, data) VALUES (?, ?, ?, ?)",
-                    (run_id, name, epoch, sqlite3.Binary(blob)),
-                )
+            self._put_checkpoints(run_id, epoch, checkpoints)
+
+    def _put_checkpoints(self, run_id: int, epoch: int, checkpoints: dict[str, bytes] | None) -> None:
+        """Insert or replace checkpoints (inside the caller's transaction)."""
+        for name, blob in (checkpoints or {}).items():
+            self.conn.execute(
+                "INSERT OR REPLACE INTO checkpoints (run_id, name, epoch, data) VALUES (?, ?, ?, ?)",
+                (run_id, name, epoch, sqlite3.Binary(blob)),
+            )
 
     def add_warning(self, run_id: int, message: str, epoch: int | None = None, step: int | None = None, layer: str | None = None) -> None:
         """Store a warning outside a record call."""

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..store import Store, load
+from ..store import Store, last_per_epoch, load
 from .convergence import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_WINDOW, Convergence, converged_since
 from .phases import Phases, noise_level, phases
 from .pruning import PruneCheck, mask_units, prune_check
@@ -68,7 +68,7 @@ class Analysis:
 
 
 def _series(g: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
-    g = g.sort_values(["epoch", "step"]).groupby("epoch", as_index=False).last()
+    g = last_per_epoch(g)
     return g.epoch.to_numpy(), g.value.to_numpy()
 
 
@@ -145,7 +145,7 @@ def _analyze(st: Store, run: str, window, rtol, atol, fraction, threshold, save)
     loss_since = acc_since = None
     if not metrics.empty:
         for name, kind in (("train_loss", "loss"), ("train_acc", "acc")):
-            g = metrics[metrics.name == name].sort_values(["epoch", "step"]).groupby("epoch", as_index=False).last()
+            g = last_per_epoch(metrics[metrics.name == name])
             if len(g):
                 c = converged_since(g.epoch.to_numpy(), g.value.to_numpy(), window, rtol=rtol if kind == "loss" else 0.0,
                                     atol=0.0 if kind == "loss" else 0.01)

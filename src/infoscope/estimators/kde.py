@@ -35,6 +35,11 @@ BOUNDS: tuple[str, ...] = ("upper", "lower")
 _LN2 = math.log(2.0)
 
 
+def _kernel_scale(noise_variance: float, bound: str) -> float:
+    """Denominator of the pairwise divergence: 2σ² (KL, upper bound) or 8σ² (Bhattacharyya, lower)."""
+    return 2.0 * noise_variance if bound == "upper" else 8.0 * noise_variance
+
+
 def mixture_entropy_above_noise(sqdist: torch.Tensor, noise_variance: float, bound: str = "upper") -> float:
     """Pairwise-divergence bound on H(T) − H(ε) for an equal-weight Gaussian mixture, in bits.
 
@@ -59,7 +64,7 @@ def mixture_entropy_above_noise(sqdist: torch.Tensor, noise_variance: float, bou
     >>> mixture_entropy_above_noise(far, 0.1)
     2.0
     """
-    scale = 2.0 * noise_variance if bound == "upper" else 8.0 * noise_variance
+    scale = _kernel_scale(noise_variance, bound)
     n = sqdist.shape[0]
     log_mean = torch.logsumexp(-sqdist.to(torch.float64) / scale, dim=1) - math.log(n)
     value = float(-log_mean.mean()) / _LN2
@@ -134,7 +139,7 @@ class KDE(Estimator):
         bound with the sum over j restricted to the class of i.
         """
         d = squared_distances(flatten_samples(t))
-        scale = 2.0 * self.noise_variance if self.bound == "upper" else 8.0 * self.noise_variance
+        scale = _kernel_scale(self.noise_variance, self.bound)
         logk = -d / scale
         same = labels[:, None] == labels[None, :]
         n_class = same.sum(dim=1).to(torch.float64)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..store import Store, load
+from ..store import Store, last_per_epoch, load
 
 __all__ = ["export_tensorboard"]
 
@@ -32,11 +32,10 @@ def export_tensorboard(store: Store | str | Path, out_dir: str | Path, runs: Seq
             folder = Path(out_dir) / run
             writer = SummaryWriter(log_dir=str(folder))
             try:
-                m = st.measurements(run=run).sort_values(["epoch", "step"])
-                for r in m.groupby(["probe", "layer", "quantity", "estimator", "epoch"], as_index=False).last().itertuples():
+                m = last_per_epoch(st.measurements(run=run), ["probe", "layer", "quantity", "estimator"])
+                for r in m.itertuples():
                     writer.add_scalar(f"{r.probe}/{r.layer}/{r.quantity}/{r.estimator}", r.value, global_step=int(r.epoch))
-                met = st.metrics(run=run).sort_values(["epoch", "step"])
-                for r in met.groupby(["name", "epoch"], as_index=False).last().itertuples():
+                for r in last_per_epoch(st.metrics(run=run), ["name"]).itertuples():
                     writer.add_scalar(f"metrics/{r.name}", r.value, global_step=int(r.epoch))
             finally:
                 writer.close()

@@ -7,7 +7,7 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..store import Store, load
+from ..store import Store, last_per_epoch, load
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p")
 LINESTYLES = {"train": "-", "test": "--"}
@@ -44,13 +44,12 @@ def epoch_bands(store: Store, run: str, quantity: str, kind: str, estimator: str
     b = b[b.quantity == quantity]
     if estimator is not None:
         b = b[b.estimator == estimator]
-    return b.sort_values(["epoch", "step"]).groupby(["probe", "layer", "estimator", "epoch"], as_index=False).last()
+    return last_per_epoch(b, ["probe", "layer", "estimator"])
 
 
 def epoch_values(m: pd.DataFrame, quantity: str) -> pd.DataFrame:
     """One value per (layer, epoch) for a quantity: the last step of each epoch."""
-    q = m[m.quantity == quantity].sort_values(["epoch", "step"])
-    return q.groupby(["layer_pos", "layer", "epoch"], as_index=False).last()
+    return last_per_epoch(m[m.quantity == quantity], ["layer_pos", "layer"])
 
 
 def new_figure(width: float, height: float) -> Figure:

@@ -7,7 +7,7 @@ from pathlib import Path
 import matplotlib as mpl
 from matplotlib.figure import Figure
 
-from ..store import Store
+from ..store import Store, last_per_epoch
 from ._common import AXIS, LINESTYLES, MARKERS, epoch_bands, epoch_values, layer_measurements, new_figure, open_store
 
 __all__ = ["mi_curves"]
@@ -62,7 +62,7 @@ def mi_curves(store: Store | str | Path, run: str, estimator: str | None = None)
     shaded = [k for k in ("bootstrap", "sensitivity") if any(not bands[(q, k)].empty for q in ("I(X;T)", "I(T;Y)"))]
     note = f"; shaded: {' and '.join(shaded)} bands" if shaded else ""
     axes[0].set_title(f"{run}: {estimator}; solid = train probe, dashed = held-out probe{note}", fontsize=9)
-    epoch_metrics = metrics[metrics.step >= 0].sort_values(["epoch", "step"]).groupby(["epoch", "name"], as_index=False).last()
+    epoch_metrics = last_per_epoch(metrics[metrics.step >= 0], ["name"])
     for ax, kind, label in ((axes[2], "acc", "accuracy"), (axes[3], "loss", "loss (nats)")):
         for name in sorted(n for n in epoch_metrics.name.unique() if n.endswith(kind)):
             g = epoch_metrics[epoch_metrics.name == name]

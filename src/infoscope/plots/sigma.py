@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..store import Store
+from ..store import Store, last_per_epoch
 from ._common import MARKERS, layer_measurements, new_figure, open_store
 
 __all__ = ["resolution_plot", "resolution_of"]
@@ -53,7 +53,7 @@ def resolution_plot(store: Store | str | Path, run: str, probe: str = "train") -
     for ax, est in zip(axes, names):
         sub = m[m.estimator == est]
         for i, (_, g) in enumerate(sub.sort_values("layer_pos").groupby("layer_pos")):
-            g = g.sort_values(["epoch", "step"]).groupby("epoch", as_index=False).last()
+            g = last_per_epoch(g)
             ax.plot(g.epoch, g.resolution, marker=MARKERS[i % len(MARKERS)], ms=3, label=f"layer {g.layer.iloc[0]}")
         ax.set_yscale("log")
         ax.set_xlabel("epoch")

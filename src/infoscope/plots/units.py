@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..store import Store
+from ..store import Store, last_per_epoch
 from ._common import layer_order, new_figure, open_store
 
 __all__ = ["unit_maps"]
@@ -48,7 +48,7 @@ def unit_maps(
     fig = new_figure(13.0, 2.6 + 2.4 * len(layers))
     grid = fig.subplots(len(layers), 3, squeeze=False, gridspec_kw={"width_ratios": [3, 3, 1.6]})
     for row, layer in zip(grid, layers):
-        lm = m[m.layer == layer].sort_values(["epoch", "step"]).groupby(["quantity", "unit", "epoch"], as_index=False).last()
+        lm = last_per_epoch(m[m.layer == layer], ["quantity", "unit"])
         final = lm[(lm.quantity == "I(T;Y)") & (lm.epoch == lm.epoch.max())].set_index("unit").value.sort_values()
         units_sorted = list(final.index[::-1])
         for ax, quantity, title in ((row[0], "I(T;Y)", "I(unit;Y)"), (row[1], "I(X;T)", "I(X;unit)")):
