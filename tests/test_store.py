@@ -126,3 +126,15 @@ def test_export_csv_and_parquet(tmp_path):
         assert sorted(pd.read_parquet(tmp_path / "out.parquet").value.tolist()) == [0.5, 1.25]
         with pytest.raises(ValueError, match="csv or .parquet"):
             st.export(tmp_path / "out.xlsx")
+
+
+def test_final_values_last_step_in_layer_order(tmp_path):
+    with Store(tmp_path / "r.db") as st:
+        rid = st.create_run("r", None, {}, None)
+        st.add_layers(rid, [("z", [2], "ReLU", 2), ("a", [2], "ReLU", 2)])
+        st.write_record(rid, 0, 0, [_row("z", v=9.0), _row("a", v=9.0)])
+        st.write_record(rid, 1, 5, [_row("z", v=1.0), _row("a", v=2.0)])
+        st.write_record(rid, 1, 9, [_row("z", v=3.0), _row("a", v=4.0)])
+        final = st.final_values("r")
+        assert final.layer.tolist() == ["z", "a"]  # forward order, not alphabetical
+        assert final["I(T;Y)"].tolist() == [3.0, 4.0] and final.epoch.tolist() == [1, 1]

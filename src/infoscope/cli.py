@@ -189,15 +189,12 @@ def _run_with_progress(name: str, **kwargs: Any):
 
 
 def _last_epoch_table(store, run: str, title: str) -> Table:
-    m = store.measurements(run=run)
-    if m.empty:
+    final = store.final_values(run)
+    if final.empty:
         return Table(title=f"{title}: no measurements yet")
-    last = m[m.epoch == m.epoch.max()]
-    table = Table("probe", "layer", "estimator", "H(T)", "I(X;T)", "I(T;Y)", title=f"{title}, epoch {int(m.epoch.max())} (bits)")
-    order = {n: i for i, n in enumerate(store.layers(run).name)}
-    pivot = last.pivot_table(index=["probe", "layer", "estimator"], columns="quantity", values="value", aggfunc="last")
-    for (probe, layer, est), row in sorted(pivot.iterrows(), key=lambda kv: (kv[0][0], order.get(kv[0][1], 0), kv[0][2])):
-        table.add_row(probe, layer, est, *(f"{row.get(q, float('nan')):.3f}" for q in ("H(T)", "I(X;T)", "I(T;Y)")))
+    table = Table("probe", "layer", "estimator", "H(T)", "I(X;T)", "I(T;Y)", title=f"{title}, epoch {int(final.epoch.iloc[0])} (bits)")
+    for _, row in final.iterrows():
+        table.add_row(row.probe, row.layer, row.estimator, *(f"{row.get(q, float('nan')):.3f}" for q in ("H(T)", "I(X;T)", "I(T;Y)")))
     return table
 
 

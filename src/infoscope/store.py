@@ -516,6 +516,26 @@ class Store:
         df["unit"] = df["unit"].astype("Int64")
         return df
 
+    def final_values(self, run: str) -> pd.DataFrame:
+        """Whole-layer values at the run's last recorded epoch (last step), one row per probe,
+        layer and estimator, layers in forward order.
+
+        Returns
+        -------
+        DataFrame
+            Columns epoch, probe, layer, estimator and one column per quantity (bits); empty
+            when nothing has been recorded.
+        """
+        m = self.measurements(run=run)
+        if m.empty:
+            return pd.DataFrame()
+        last = last_per_epoch(m[m.epoch == m.epoch.max()], ["probe", "layer", "estimator", "quantity"])
+        table = last.pivot_table(index=["epoch", "probe", "layer", "estimator"], columns="quantity", values="value").reset_index()
+        table.columns.name = None
+        order = {n: i for i, n in enumerate(self.layers(run).name)}
+        table = table.sort_values(["probe", "layer", "estimator"], key=lambda s: s.map(order) if s.name == "layer" else s)
+        return table[["epoch", "probe", "layer", "estimator"] + [q for q in ("H(T)", "I(X;T)", "I(T;Y)") if q in table.columns]]
+
     def metrics(self, run: str | Sequence[str] | None = None) -> pd.DataFrame:
         """User metrics (loss, accuracy, …): columns run, epoch, step, name, value."""
         where, params = self._run_filter(run)

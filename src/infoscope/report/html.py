@@ -63,18 +63,6 @@ def _try_figure(make: Callable[[], Figure], caption: str, problems: list[str]) -
         return ""
 
 
-def _final_values(st: Store, run: str) -> pd.DataFrame:
-    m = st.measurements(run=run)
-    if m.empty:
-        return pd.DataFrame()
-    last = m[m.epoch == m.epoch.max()].sort_values("step").groupby(["probe", "layer", "estimator", "quantity"]).value.last()
-    table = last.unstack("quantity").reset_index()
-    order = {n: i for i, n in enumerate(st.layers(run).name)}
-    table = table.sort_values(["probe", "estimator"], kind="stable")
-    table = table.iloc[sorted(range(len(table)), key=lambda i: (table.probe.iloc[i], table.estimator.iloc[i], order.get(table.layer.iloc[i], 0)))]
-    return table[["probe", "layer", "estimator"] + [q for q in ("H(T)", "I(X;T)", "I(T;Y)") if q in table.columns]]
-
-
 def _analysis_html(st: Store, run: str) -> str:
     from ..analysis import analyze
 
@@ -110,11 +98,11 @@ def _run_section(st: Store, run: str) -> str:
     versions = pd.DataFrame({"library": list(info["versions"]), "version": list(info["versions"].values())})
     parts.append("<h3>Configuration</h3>" + _table(config, left=("setting", "value")))
     parts.append("<h3>Library versions</h3>" + _table(versions, left=("library", "version")))
-    final = _final_values(st, run)
+    final = st.final_values(run)
     metrics = st.metrics(run=run)
     if not final.empty:
-        epoch = int(st.measurements(run=run).epoch.max())
-        parts.append(f"<h3>Final values (epoch {epoch}, bits)</h3>" + _table(final, left=("probe", "layer", "estimator")))
+        epoch = int(final.epoch.iloc[0])
+        parts.append(f"<h3>Final values (epoch {epoch}, bits)</h3>" + _table(final.drop(columns="epoch"), left=("probe", "layer", "estimator")))
     if not metrics.empty:
         last = metrics[metrics.epoch == metrics.epoch.max()].groupby("name").value.last().reset_index()
         parts.append("<h3>Final metrics</h3>" + _table(last, left=("name",)))
