@@ -48,11 +48,11 @@ class Study:
     source: str
     claim: str
     runs: tuple[StudyRun, ...]
-    check: Callable[[Store, dict], tuple[bool, str]]
+    check: Callable[[Store, dict, dict], tuple[bool, str]]
 
 
-def _phase_table(store: Store, run: str, estimator: str) -> pd.DataFrame:
-    a = analyze(store, run, save=True)
+def _phase_table(a, estimator: str) -> pd.DataFrame:
+    """Train-probe phases of one estimator from an :class:`~infoscope.analysis.Analysis`."""
     p = a.phases[(a.phases.probe == "train") & (a.phases.estimator == estimator)]
     return p[["layer", "peak_epoch", "peak", "final", "drop", "drop_fraction", "compressed"]]
 
@@ -64,8 +64,8 @@ def _final_ixt(store: Store, run: str, estimator: str) -> list[float]:
     return [float(last[last.layer == layer].value.iloc[-1]) for layer in order if layer in set(last.layer)]
 
 
-def _check_tishby(store: Store, runs: dict) -> tuple[bool, str]:
-    p = _phase_table(store, runs["tanh"], "binning")
+def _check_tishby(store: Store, runs: dict, analyses: dict) -> tuple[bool, str]:
+    p = _phase_table(analyses["tanh"], "binning")
     hidden = p.iloc[:-1]  # the output layer is the prediction
     deep = hidden.tail(2)
     ixt = _final_ixt(store, runs["tanh"], "binning")[:-1]
@@ -78,10 +78,10 @@ def _check_tishby(store: Store, runs: dict) -> tuple[bool, str]:
     return held, text
 
 
-def _check_saxe(store: Store, runs: dict) -> tuple[bool, str]:
-    relu_bin = _phase_table(store, runs["relu"], "binning").iloc[:-1]
-    tanh_kde = _phase_table(store, runs["tanh"], "kde").iloc[:-1]
-    relu_kde = _phase_table(store, runs["relu"], "kde").iloc[:-1]
+def _check_saxe(store: Store, runs: dict, analyses: dict) -> tuple[bool, str]:
+    relu_bin = _phase_table(analyses["relu"], "binning").iloc[:-1]
+    tanh_kde = _phase_table(analyses["tanh"], "kde").iloc[:-1]
+    relu_kde = _phase_table(analyses["relu"], "kde").iloc[:-1]
     relu_no_comp = not relu_bin.compressed.any()
     kde_contrast = bool(tanh_kde.compressed.any()) and not relu_kde.compressed.any()
     text = (f"ReLU under binning: {'no compression' if relu_no_comp else 'compression in ' + ', '.join(relu_bin[relu_bin.compressed].layer)}. "
@@ -90,11 +90,11 @@ def _check_saxe(store: Store, runs: dict) -> tuple[bool, str]:
     return relu_no_comp and kde_contrast, text
 
 
-def _check_fang(store: Store, runs: dict) -> tuple[bool, str]:
+def _check_fang(store: Store, runs: dict, analyses: dict) -> tuple[bool, str]:
     from .analysis import prune_check
 
     run = runs["cnn"]
-    a = analyze(store, run, save=True)
+    a = analyses["cnn"]
     pc = prune_check(store, run, fraction=0.25, seeds=5).table.iloc[-1]
     better = pc.acc_mi_low > pc.acc_rand + pc.acc_rand_sd
     text = (f"{a.network['verdict']}; loss plateau: {a.network['loss_since']}. Masking the 25% lowest-I(unit;Y) units of "
@@ -103,9 +103,9 @@ def _check_fang(store: Store, runs: dict) -> tuple[bool, str]:
     return bool(better), text
 
 
-def _check_disagreement(store: Store, runs: dict) -> tuple[bool, str]:
+def _check_disagreement(store: Store, runs: dict, analyses: dict) -> tuple[bool, str]:
     run = runs["tanh"]
-    a = analyze(store, run, save=True)
+    a = analyses["tanh"]
     p = a.phases[(a.phases.probe == "train")]
     verdicts = p.pivot_table(index="layer", columns="estimator", values="compressed", aggfunc="first")
     agree = bool((verdicts.nunique(axis=1) == 1).all())
@@ -118,9 +118,9 @@ def _check_disagreement(store: Store, runs: dict) -> tuple[bool, str]:
     return not agree, text
 
 
-def _check_wickstrom_mlp(store: Store, runs: dict) -> tuple[bool, str]:
+def _check_wickstrom_mlp(store: Store, runs: dict, analyses: dict) -> tuple[bool, str]:
     run = runs["mlp"]
-    a = analyze(store, run, save=True)
+    a = analyses["mlp"]
     p = a.phases[a.phases.estimator == "renyi"]
     hidden = list(store.layers(run).name)[:-1]
     train, test = (p[(p.probe == pr) & p.layer.isin(hidden)] for pr in ("train", "test"))
@@ -141,9 +141,9 @@ def _check_wickstrom_mlp(store: Store, runs: dict) -> tuple[bool, str]:
     return both and clearer and before, text
 
 
-def _check_wickstrom_cnn(store: Store, runs: dict) -> tuple[bool, str]:
+def _check_wickstrom_cnn(store: Store, runs: dict, analyses: dict) -> tuple[bool, str]:
     run = runs["vgg"]
-    a = analyze(store, run, save=True)
+    a = analyses["vgg"]
     p = a.phases[(a.phases.probe == "train") & (a.phases.estimator == "renyi")]
     hidden = p[p.layer.isin(list(store.layers(run).name)[:-1])]
     both = hidden[(hidden.peak_epoch > 0) & hidden.compressed]
@@ -247,7 +247,8 @@ def reproduce(
         lines.append(f"| {res.run} | {r.experiment} ({r.activation}) | {epochs} | {res.metrics['train_acc']:.3f} | "
                      f"{res.metrics['test_acc']:.3f} | {res.seconds:.0f} |")
     with Store(db) as st:
-        held, verdict = study.check(st, runs)
+        analyses = {key: analyze(st, run, save=True) for key, run in runs.items()}  # once per run, warnings stored
+        held, verdict = study.check(st, runs, analyses)
         figures = []
         for key, run in runs.items():
             figures.append(save(information_plane(st, run), folder / f"{key}-plane.png").name)
@@ -257,9 +258,9 @@ def reproduce(
         if len(runs) > 1:
             figures.append(save(compare_runs(st, list(runs.values())), folder / "compare.png").name)
         tables = []
-        for run in runs.values():
-            a = analyze(st, run, save=False)
-            p = a.phases[a.phases.probe == "train"][["estimator", "layer", "peak_epoch", "peak", "final", "drop", "compressed"]]
+        for key, run in runs.items():
+            phases = analyses[key].phases
+            p = phases[phases.probe == "train"][["estimator", "layer", "peak_epoch", "peak", "final", "drop", "compressed"]]
             tables.append(f"**{run}** (train probe; I(X;T) in bits)\n\n" + _markdown(p))
     seconds = time.perf_counter() - t0
     command = f"infoscope reproduce {name}{' --full' if full else ''} --seed {seed}"
