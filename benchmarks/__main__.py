@@ -5,7 +5,14 @@ Cases (N is the probe size):
   cnn-layers-align  the same with σ by kernel alignment with the labels (Wickstrøm et al.)
   conv64-units      per-unit MI of a 64-channel conv layer, N=500
   slq-large         exact against deflated stochastic Lanczos entropy at N=10,000 (with --full)
-  overhead          mnist-cnn training with and without recording (ratio of wall times)
+  overhead          mnist-cnn training with and without recording at the default cadence
+                    (layers every epoch, units every 5th and the last epoch): ratio of wall times
+  overhead-layers   the same with whole layers only
+
+Memory: each side runs in a fresh process; "+MB" is the peak resident memory during the timed
+call above the resident memory just before it (Linux: the kernel's high-water mark, reset
+before the call), and "data MB" the size of what is measured (the captured activations, or the
+matrix) so that "ours +MB / data MB" is the measurement's memory relative to its input.
 """
 
 from __future__ import annotations
@@ -32,26 +39,47 @@ ALPHA = 1.01
 SIGMA_X = 8.0 / 2**0.5  # Wickstrøm et al.'s input σ = 8 in their exp(-d²/σ²) convention
 
 
-def _rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+def _status_kb(field: str) -> float | None:
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith(field + ":"):
+                    return float(line.split()[1])
+    except OSError:
+        pass
+    return None
+
+
+def _peak_extra_mb(fn):
+    """(result, peak resident MB above the start) of ``fn()``."""
+    base = _status_kb("VmRSS")
+    try:
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")  # reset the high-water mark VmHWM to the current RSS
+    except OSError:
+        base = None
+    values = fn()
+    peak = _status_kb("VmHWM")
+    if base is None or peak is None:  # no procfs: fall back to the process's lifetime peak
+        return values, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return values, (peak - base) / 1024
 
 
 def run_worker(case: str, side: str, size: int) -> None:
     """In a fresh process: set the case up, then time one side and report JSON on stdout."""
-    ours, ref, _ = CASES[case](size)
+    ours, ref, what, data_bytes = CASES[case](size)
     fn = ours if side == "ours" else ref
-    base = _rss_mb()
     t0 = time.perf_counter()
-    values = fn()
-    print(json.dumps({"seconds": time.perf_counter() - t0, "values": values, "peak_mb": _rss_mb() - base}))
+    values, extra = _peak_extra_mb(fn)
+    print(json.dumps({"seconds": time.perf_counter() - t0, "values": values, "peak_mb": extra, "data_mb": data_bytes / 2**20, "what": what}))
 
 
-def measure(case: str, side: str, size: int) -> tuple[float, list[float], float]:
-    """(seconds, values, peak extra MB) of one side of a case, in its own process."""
+def measure(case: str, side: str, size: int) -> tuple[float, list[float], float, float, str]:
+    """(seconds, values, peak extra MB, data MB, description) of one side of a case, in its own process."""
     out = subprocess.run([sys.executable, "-m", "benchmarks", "--worker", case, side, str(size)],
                          capture_output=True, text=True, check=True)
     r = json.loads(out.stdout.strip().splitlines()[-1])
-    return r["seconds"], r["values"], r["peak_mb"]
+    return r["seconds"], r["values"], r["peak_mb"], r["data_mb"], r["what"]
 
 
 def _trained_cnn(n: int):
@@ -83,7 +111,7 @@ def case_layers(n: int, rule: str):
     def ref():
         return [v for t in acts.values() for v in reference.layer_values(x, t, y, ALPHA, SIGMA_X, rule).values()]
 
-    return ours, ref, f"{len(acts)} layers, N={n}, σ_T={rule}"
+    return ours, ref, f"{len(acts)} layers, N={n}, σ_T={rule}", sum(t.numel() * t.element_size() for t in acts.values())
 
 
 def case_units(n: int):
@@ -102,7 +130,7 @@ def case_units(n: int):
     def ref():
         return [v for c in range(t.shape[1]) for v in reference.layer_values(x, t[:, c], y, ALPHA, SIGMA_X, "silverman").values()]
 
-    return ours, ref, f"64 channels of 14×14, N={n}"
+    return ours, ref, f"64 channels of 14×14, N={n}", t.numel() * t.element_size()
 
 
 def case_slq(n: int):
@@ -112,17 +140,17 @@ def case_slq(n: int):
 
     g = torch.Generator().manual_seed(0)
     a = normalize_gram(rbf_gram(squared_distances(torch.randn(n, 10, generator=g, dtype=torch.float64)), 1.0))
-    return (lambda: [slq_entropy(a, ALPHA, seed=0)]), (lambda: [matrix_entropy(a, ALPHA)]), f"N={n}, 10 probes × 20 steps, 16 deflated"
+    return (lambda: [slq_entropy(a, ALPHA, seed=0)]), (lambda: [matrix_entropy(a, ALPHA)]), f"N={n}, 10 probes × 20 steps, 16 deflated", a.numel() * 8
 
 
-def case_overhead(epochs: int):
+def case_overhead(epochs: int, units: bool = True):
     import tempfile
 
     from infoscope.experiments import run_experiment
 
     def with_recording():
         with tempfile.TemporaryDirectory() as d:
-            r = run_experiment("mnist-cnn", store=f"{d}/r.db", epochs=epochs)
+            r = run_experiment("mnist-cnn", store=f"{d}/r.db", epochs=epochs, units=units)
         return [sum(r.seconds_per_epoch)]
 
     def without():
@@ -143,7 +171,7 @@ def case_overhead(epochs: int):
             tr.metrics()
         return [time.perf_counter() - t0]
 
-    return with_recording, without, f"{epochs} epochs, default cadence (every epoch, probe 300 train + 300 test, all units)"
+    return with_recording, without, f"{epochs} epochs of mnist-cnn, {'default cadence' if units else 'layers only'}", 0
 
 
 CASES = {
@@ -151,6 +179,7 @@ CASES = {
     "cnn-layers-align": lambda n: case_layers(n, "alignment"),
     "conv64-units": case_units,
     "overhead": case_overhead,
+    "overhead-layers": lambda epochs: case_overhead(epochs, units=False),
     "slq-large": case_slq,
 }
 
@@ -165,26 +194,27 @@ def main() -> None:
     if args.worker:
         run_worker(args.worker[0], args.worker[1], int(args.worker[2]))
         return
-    sizes = {"cnn-layers": 1000, "cnn-layers-align": 1000, "conv64-units": 500, "overhead": 3, "slq-large": 10_000}
+    sizes = {"cnn-layers": 1000, "cnn-layers-align": 1000, "conv64-units": 500, "overhead": 10, "overhead-layers": 10,
+             "slq-large": 10_000}
     if args.quick:
-        sizes.update({"cnn-layers": 300, "cnn-layers-align": 300, "conv64-units": 200, "overhead": 1})
+        sizes.update({"cnn-layers": 300, "cnn-layers-align": 300, "conv64-units": 200, "overhead": 2, "overhead-layers": 2})
     names = [n for n in CASES if (args.only and n in args.only) or (not args.only and (n != "slq-large" or args.full))]
     print(f"# infoscope benchmarks — {platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
           f"{', quick' if args.quick else ''}", flush=True)
-    print(f"{'case':<17} {'what':<50} {'ref s':>8} {'ours s':>8} {'ratio':>7} {'max|Δ| bits':>11} {'max rel':>8} {'ref +MB':>7} {'ours +MB':>8}", flush=True)
+    print(f"{'case':<17} {'what':<46} {'ref s':>8} {'ours s':>8} {'ratio':>7} {'max|Δ| bits':>11} {'max rel':>8} "
+          f"{'data MB':>7} {'ref +MB':>7} {'ours +MB':>8}", flush=True)
     for name in names:
-        what = CASES[name](sizes[name])[2] if name != "overhead" else f"{sizes[name]} epochs of mnist-cnn, default recording"
-        t_ref, v_ref, m_ref = measure(name, "ref", sizes[name])
-        t_ours, v_ours, m_ours = measure(name, "ours", sizes[name])
-        if name == "overhead":  # values are the training wall times: plain, then with recording
-            print(f"{name:<17} {what:<50} {v_ref[0]:>8.2f} {v_ours[0]:>8.2f} {v_ours[0] / v_ref[0]:>6.2f}× {'—':>11} {'—':>8} "
-                  f"{m_ref:>7.0f} {m_ours:>7.0f}  (recorded / plain training time)", flush=True)
+        t_ref, v_ref, m_ref, data_mb, what = measure(name, "ref", sizes[name])
+        t_ours, v_ours, m_ours, _, _ = measure(name, "ours", sizes[name])
+        if name.startswith("overhead"):  # values are the training wall times: plain, then with recording
+            print(f"{name:<17} {what:<46} {v_ref[0]:>8.2f} {v_ours[0]:>8.2f} {v_ours[0] / v_ref[0]:>6.2f}× {'—':>11} {'—':>8} "
+                  f"{'—':>7} {m_ref:>7.0f} {m_ours:>8.0f}  (recorded / plain training time)", flush=True)
             continue
         diff = float(np.max(np.abs(np.asarray(v_ours) - np.asarray(v_ref))))
         # relative to the value, for values of at least 0.01 bits (below that only the absolute error means anything)
         rel = float(np.max(np.abs(np.asarray(v_ours) - np.asarray(v_ref)) / np.maximum(np.abs(v_ref), 0.01)))
-        print(f"{name:<17} {what:<50} {t_ref:>8.2f} {t_ours:>8.2f} {t_ref / t_ours:>6.1f}× {diff:>11.1e} {rel:>8.1e} "
-              f"{m_ref:>7.0f} {m_ours:>7.0f}", flush=True)
+        print(f"{name:<17} {what:<46} {t_ref:>8.2f} {t_ours:>8.2f} {t_ref / t_ours:>6.1f}× {diff:>11.1e} {rel:>8.1e} "
+              f"{data_mb:>7.1f} {m_ref:>7.0f} {m_ours:>8.0f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -46,10 +46,19 @@ def test_plane_has_one_panel_per_estimator_and_a_colour_bar(db):
 
 def test_units_heatmap_rows_are_units_sorted_by_final_value(db):
     fig = plot(db, "tanh", "units", estimator="binning", layers=["1"])
-    image = fig.axes[0].images[0].get_array()
-    assert image.shape[0] == 10  # ten units in the first layer
+    mesh = fig.axes[0].collections[0]
+    image = np.asarray(mesh.get_array()).reshape(10, -1)  # ten units in the first layer, one column per epoch
     final = image[:, -1]
     assert list(final) == sorted(final, reverse=True)
+    assert fig.axes[0].yaxis_inverted()  # the best unit on top
+
+
+def test_unit_cells_are_centred_on_sparse_epochs():
+    from infoscope.plots.units import _cell_edges
+
+    # units measured every 5th epoch (unit_every=5) and at the last: cells span halfway to the neighbours
+    assert _cell_edges(np.array([0.0, 5.0, 10.0, 12.0])).tolist() == [-0.5, 2.5, 7.5, 11.0, 12.5]
+    assert _cell_edges(np.array([3.0])).tolist() == [2.5, 3.5]
 
 
 def test_formats_and_errors(db, tmp_path):

@@ -114,6 +114,40 @@ def test_every_n_steps(tmp_path):
         assert st.records("r").step.tolist() == [0, 3, 6, 9]
 
 
+def test_unit_every_measures_units_on_schedule_and_when_forced(tmp_path):
+    model = _conv_model()
+    x = torch.randn(60, 1, 4, 4, generator=torch.Generator().manual_seed(1))
+    y = torch.randint(0, 2, (60,), generator=torch.Generator().manual_seed(2))
+    with Recorder(model, (x, y), layers=["1"], estimators=["binning"], unit_every=3, store=tmp_path / "r.db", run="r") as rec:
+        for epoch in range(7):
+            rec.record(epoch=epoch, units=True if epoch == 5 else None)
+    with infoscope.load(tmp_path / "r.db") as st:
+        units, layers = st.measurements(run="r", units=True), st.measurements(run="r")
+    assert sorted(set(units.epoch)) == [0, 3, 5, 6]
+    assert sorted(set(layers[layers.unit.isna()].epoch)) == list(range(7))  # whole layers every time
+    # under a step cadence the schedule counts measurements, not steps
+    with Recorder(model, (x, y), layers=["1"], estimators=["binning"], every=2, unit_every=2, store=None) as rec:
+        assert [s for s in range(12) if rec.due(s) and rec.units_due(0, s)] == [0, 4, 8]
+    with pytest.raises(ValueError, match="unit_every"):
+        Recorder(model, (x, y), unit_every=0, store=None)
+
+
+def test_experiment_units_every_k_epochs_and_at_the_last(tmp_path):
+    from infoscope.experiments import run_experiment
+
+    db = tmp_path / "r.db"
+    run_experiment("digits-mlp", store=db, run="sparse", epochs=3, probe_size=60, unit_every=2)
+    run_experiment("digits-mlp", store=db, run="dense", epochs=3, probe_size=60, unit_every=1)
+    with infoscope.load(db) as st:
+        sparse, dense = st.measurements(run="sparse", units=True), st.measurements(run="dense", units=True)
+    assert sorted(set(sparse.epoch)) == [0, 2, 3] and sorted(set(dense.epoch)) == [0, 1, 2, 3]
+    # same seed, same training: the scheduled epochs hold the values an every-epoch run records
+    key = ["epoch", "probe", "layer", "unit", "quantity", "estimator"]
+    merged = sparse.merge(dense, on=key, suffixes=("_s", "_d"))
+    assert len(merged) == len(sparse)
+    assert (merged.value_s - merged.value_d).abs().max() < 1e-9
+
+
 def test_nan_activations_warn_and_continue_or_raise(tmp_path):
     boom = Explode()
     model = nn.Sequential(nn.Linear(6, 3), boom, nn.Tanh())

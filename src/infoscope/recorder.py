@@ -148,6 +148,12 @@ class Recorder:
     every : "epoch" or int
         ``"epoch"``: every :meth:`record` call measures; N: only calls whose ``step`` is a
         multiple of N.
+    unit_every : int
+        Per-unit values on every ``unit_every``-th measurement only (epochs that are multiples
+        of it under ``every="epoch"``, else measurements whose ``step // every`` is); the
+        others measure whole layers only. Per-unit estimates cost one estimate per unit, so
+        this bounds the recording overhead; ``record(..., units=True)`` forces them (the
+        experiment runner does so at the last epoch).
     store : str, Path, Store or None
         The SQLite database; None measures without storing (:meth:`measure`, or
         :meth:`record` returning values only).
@@ -220,6 +226,7 @@ class Recorder:
         units: bool | Sequence[str] = True,
         max_units: int | None = 256,
         every: str | int = "epoch",
+        unit_every: int = 1,
         store: str | Path | Store | None = "runs.db",
         run: str | None = None,
         experiment: str | None = None,
@@ -269,6 +276,9 @@ class Recorder:
         if every != "epoch" and not (isinstance(every, int) and not isinstance(every, bool) and every >= 1):
             raise ValueError(f"every must be 'epoch' or a whole number of steps >= 1, got {every!r}")
         self.every = every
+        if isinstance(unit_every, bool) or not isinstance(unit_every, int) or unit_every < 1:
+            raise ValueError(f"unit_every must be a whole number >= 1, got {unit_every!r}")
+        self.unit_every = unit_every
         if noise_variance is not None and not (math.isfinite(noise_variance) and noise_variance > 0):
             raise ValueError(f"noise_variance must be a number > 0 or None, got {noise_variance!r}")
         self.noise_variance = noise_variance
@@ -309,6 +319,7 @@ class Recorder:
             "units": self.unit_layers,
             "max_units": max_units,
             "every": every,
+            "unit_every": unit_every,
             "probes": {p.name: {"n": len(p.x), "label_entropy_bits": plugin_entropy(self._contexts[p.name].y.numpy())}
                        for p in self.probes},
             "noise_variance": noise_variance,
@@ -372,6 +383,11 @@ class Recorder:
         """Whether a :meth:`record` call at ``step`` measures, under the ``every`` cadence."""
         return self.every == "epoch" or (step is not None and step % int(self.every) == 0)
 
+    def units_due(self, epoch: int, step: int) -> bool:
+        """Whether a measurement at (``epoch``, ``step``) includes per-unit values under ``unit_every``."""
+        index = epoch if self.every == "epoch" else step // int(self.every)
+        return index % self.unit_every == 0
+
     def _register_layers(self, acts: dict[str, torch.Tensor]) -> None:
         modules = dict(self.model.named_modules())
         rows = []
@@ -426,8 +442,16 @@ class Recorder:
                                          {"variants": [v.get_params() for v in variants], "values": vals[1:]}))
         return bands
 
-    def measure(self, epoch: int = 0, step: int = 0) -> tuple[list[MeasurementRow], list[tuple[str | None, str]], list[BandRow]]:
+    def measure(
+        self, epoch: int = 0, step: int = 0, units: bool | None = None
+    ) -> tuple[list[MeasurementRow], list[tuple[str | None, str]], list[BandRow]]:
         """Measure every probe, layer, unit and estimator without storing anything.
+
+        Parameters
+        ----------
+        epoch, step : int
+        units : bool, optional
+            Include per-unit values (default: as ``unit_every`` schedules them).
 
         Returns
         -------
@@ -446,6 +470,7 @@ class Recorder:
             return task % self.world == self.rank
 
         lead = self.rank == 0
+        with_units = self.units_due(epoch, step) if units is None else bool(units)
         for probe in self.probes:
             ctx = self._contexts[probe.name]
             subsamples = self._subsamples(probe, epoch, step) if self.bootstrap else []
@@ -463,8 +488,9 @@ class Recorder:
                         warnings.append((layer, msg))
                     continue
                 n_units = t.shape[1] if t.ndim >= 2 else 1
-                do_units = layer in self.unit_layers and (self.max_units is None or n_units <= self.max_units)
-                if lead and layer in self.unit_layers and not do_units and epoch == 0 and probe is self.probes[0]:
+                too_many = self.max_units is not None and n_units > self.max_units
+                do_units = with_units and layer in self.unit_layers and not too_many
+                if lead and layer in self.unit_layers and too_many and epoch == 0 and probe is self.probes[0]:
                     warnings.append((layer, f"per-unit MI skipped for {layer!r}: {n_units} units > max_units={self.max_units}"))
                 for est in self.estimators:
                     try:
@@ -549,6 +575,7 @@ class Recorder:
         metrics: dict[str, float] | None = None,
         checkpoint: Any = None,
         force: bool = False,
+        units: bool | None = None,
     ) -> dict[tuple[str, str, str, str], float] | None:
         """Measure and store, if due under ``every`` (or ``force``).
 
@@ -564,6 +591,8 @@ class Recorder:
             run's ``"last"`` checkpoint in the same transaction.
         force : bool
             Measure even if not due.
+        units : bool, optional
+            Include per-unit values (default: as ``unit_every`` schedules them).
 
         Returns
         -------
@@ -574,7 +603,7 @@ class Recorder:
         if not (force or self.due(step)):
             return None
         start = time.perf_counter()
-        rows, warnings, bands = self.measure(epoch, step)
+        rows, warnings, bands = self.measure(epoch, step, units)
         if self.store is not None:
             self.store.write_record(
                 self.run_id, int(epoch), step, rows, metrics=metrics, warnings=warnings,

@@ -28,12 +28,14 @@ __all__ = [
 
 
 def column_chunks(x: torch.Tensor, dtype: torch.dtype = torch.float64) -> Iterator[torch.Tensor]:
-    """Column blocks of ``x`` (N, D) as copies in ``dtype``, each at most N·max(N, 256) numbers.
+    """Column blocks of ``x`` (N, D) as copies in ``dtype``, each at most max(N², 2²¹) numbers.
 
     Used wherever statistics are taken over all features, so that a wide float32 layer is
-    never copied to float64 as a whole (the copy would double its memory).
+    never copied to float64 as a whole (the copy would double its memory); a block is no
+    larger than the N×N matrix being built, or 2²¹ numbers for small N.
     """
-    width = max(256, x.shape[0])
+    n = max(1, x.shape[0])
+    width = max(n, 2**21 // n)
     for start in range(0, x.shape[1], width):
         yield x[:, start : start + width].to(dtype, copy=True)
 

@@ -37,6 +37,8 @@ class Experiment:
         ``estimators(activation) -> list[Estimator]``: the default estimators.
     output : str
         ``"logits"`` (cross-entropy) or ``"probs"`` (the model ends in a softmax).
+    unit_every : int
+        Per-unit values every this many epochs (and at the last one); layers every epoch.
     """
 
     name: str
@@ -52,10 +54,11 @@ class Experiment:
     estimators: Callable[[str], list[Estimator]]
     momentum: float = 0.0
     output: str = "logits"
+    unit_every: int = 1
 
     def config(self) -> dict[str, Any]:
         """Plain description stored with every run."""
-        keep = ("name", "activation", "optimizer", "lr", "momentum", "batch_size", "epochs", "probe_size", "output")
+        keep = ("name", "activation", "optimizer", "lr", "momentum", "batch_size", "epochs", "probe_size", "output", "unit_every")
         return {k: getattr(self, k) for k in keep}
 
 
@@ -107,6 +110,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             epochs=10,
             probe_size=300,
             estimators=lambda act: [MatrixRenyi(sigma_x="silverman", sigma_input=8.0 / 2**0.5)],
+            unit_every=5,
         ),
         Experiment(
             name="mnist-vgg",
@@ -120,6 +124,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             epochs=10,
             probe_size=200,
             estimators=lambda act: [MatrixRenyi(sigma_x="alignment", sigma_input=8.0 / 2**0.5)],
+            unit_every=5,
         ),
         Experiment(
             name="digits-mlp",

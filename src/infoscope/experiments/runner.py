@@ -138,6 +138,7 @@ def run_experiment(
     seed: int = 0,
     activation: str | None = None,
     units: bool = True,
+    unit_every: int | None = None,
     noise_variance: float | None = None,
     bootstrap: int = 0,
     sensitivity: bool = False,
@@ -166,6 +167,9 @@ def run_experiment(
         Seeds weights, batch order and probe choice (the data split is fixed).
     units : bool
         Record per-unit information.
+    unit_every : int, optional
+        Per-unit values every this many epochs, and always at the last epoch (default: the
+        experiment's ``unit_every``).
     noise_variance : float, optional
         Noise-injected variant (see :class:`~infoscope.recorder.Recorder`).
     bootstrap : int
@@ -218,6 +222,7 @@ def run_experiment(
         config = {**exp.config(), "activation": activation, "epochs": epochs, "probe_size": probe_size, "seed": seed}
         recorder = Recorder(
             training.model, probes, layers="auto", estimators=ests, units=units, every=every, store=db, run=run,
+            unit_every=exp.unit_every if unit_every is None else unit_every,
             experiment=name, config=config, seed=seed, noise_variance=noise_variance, bootstrap=bootstrap,
             sensitivity=sensitivity, sigma_smoothing=sigma_smoothing, memory_budget=memory_budget, resume=resume,
         )
@@ -233,7 +238,8 @@ def run_experiment(
                 training.train_epoch(recorder, every)
                 last = training.metrics()
                 if every == "epoch":
-                    recorder.record(training.epoch, step=training.step, metrics=last, checkpoint=training.state())
+                    recorder.record(training.epoch, step=training.step, metrics=last, checkpoint=training.state(),
+                                    units=True if training.epoch == epochs else None)
                 else:  # keep the epoch-end metrics and checkpoint between measurements
                     recorder.log(training.epoch, training.step, last, training.state())
                 per_epoch.append(time.perf_counter() - e0)

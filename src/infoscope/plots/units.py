@@ -53,8 +53,9 @@ def unit_maps(
         units_sorted = list(final.index[::-1])
         for ax, quantity, title in ((row[0], "I(T;Y)", "I(unit;Y)"), (row[1], "I(X;T)", "I(X;unit)")):
             grid_q = lm[lm.quantity == quantity].pivot(index="unit", columns="epoch", values="value").loc[units_sorted]
-            im = ax.imshow(grid_q.values, aspect="auto", cmap="magma", interpolation="nearest",
-                           extent=(grid_q.columns.min() - 0.5, grid_q.columns.max() + 0.5, len(units_sorted) - 0.5, -0.5))
+            im = ax.pcolormesh(_cell_edges(grid_q.columns.to_numpy(dtype=float)), np.arange(len(units_sorted) + 1) - 0.5,
+                               grid_q.values, cmap="magma", shading="flat")
+            ax.invert_yaxis()
             ax.set_yticks(range(len(units_sorted)) if len(units_sorted) <= 20 else [])
             if len(units_sorted) <= 20:
                 ax.set_yticklabels(units_sorted, fontsize=7)
@@ -72,3 +73,11 @@ def unit_maps(
         row[2].set_title(f"red: weakest {n_weak}", fontsize=9)
     fig.suptitle(f"Per-unit information: {run}")
     return fig
+
+
+def _cell_edges(epochs: np.ndarray) -> np.ndarray:
+    """Column edges for measurements at ``epochs`` (sorted): halfway between neighbours, half
+    an epoch beyond the first and last, so that epochs measured every k-th time
+    (``unit_every``) get cells that reach to their neighbours."""
+    mid = (epochs[1:] + epochs[:-1]) / 2
+    return np.concatenate([[epochs[0] - 0.5], mid, [epochs[-1] + 0.5]])
