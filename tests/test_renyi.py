@@ -124,13 +124,17 @@ def test_invariant_to_sample_order(rng):
 
 
 def test_float32_products_keep_the_float64_answer_to_1e_6(rng):
-    # float32 samples have their Gram products taken in float32 (summed in float64): the
+    # wide float32 samples have their Gram products taken in float32 (summed in float64): the
     # value stays within 1e-6 of the float64 computation on the same (rounded) inputs
-    x = rng.normal(size=(200, 8)) + 50.0  # an offset the centring must take out
+    x = rng.normal(size=(200, 300)) + 50.0  # an offset the centring must take out
     y = rng.integers(0, 3, 200)
     x32 = x.astype(np.float32)
-    exact = infoscope.mutual_information(x32.astype(np.float64), y, sigma_x=2.0)
-    assert infoscope.mutual_information(x32, y, sigma_x=2.0) == pytest.approx(exact, rel=1e-6)
+    exact = infoscope.mutual_information(x32.astype(np.float64), y, sigma_x=20.0)
+    assert infoscope.mutual_information(x32, y, sigma_x=20.0) == pytest.approx(exact, rel=1e-6)
+    # narrow ones keep float64 products: the rounding of the inputs is the only difference left
+    narrow = x32[:, :8]
+    assert infoscope.mutual_information(narrow, y, sigma_x=2.0) == pytest.approx(
+        infoscope.mutual_information(narrow.astype(np.float64), y, sigma_x=2.0), abs=1e-12)
     wide = rng.normal(size=(300, 3000)).astype(np.float32)  # several column blocks
     d32 = squared_distances(torch.from_numpy(wide))
     d64 = squared_distances(torch.from_numpy(wide.astype(np.float64)))
