@@ -38,6 +38,16 @@ def test_mi_every_method(arrays, capsys, method, extra):
     assert np.isfinite(json.loads(capsys.readouterr().out)["value"])
 
 
+def test_entropy_with_the_randomized_estimator_is_recorded_and_close(arrays, capsys):
+    d, x, _ = arrays
+    assert main(["entropy", str(d / "x.npy"), "--approx", "slq", "--sigma-x", "1.0", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["params"]["approx"] == "slq" and out["params"]["approx_probes"] == 10
+    assert out["value"] == pytest.approx(infoscope.entropy(x, sigma_x=1.0), abs=0.1)
+    assert main(["entropy", str(d / "x.npy"), "--approx", "lowrank"]) == 2
+    assert "unknown approx" in capsys.readouterr().err
+
+
 def test_entropy_plain_output(arrays, capsys):
     d, *_ = arrays
     assert main(["entropy", str(d / "y.npy"), "--method", "binning"]) == 0

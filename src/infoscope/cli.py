@@ -76,6 +76,7 @@ AlphaOpt = Annotated[float | None, typer.Option(help="Rényi order α (renyi).")
 SigmaXOpt = Annotated[str | None, typer.Option("--sigma-x", help="Kernel width for X, or a rule: silverman, knn, alignment (renyi).")]
 SigmaYOpt = Annotated[str | None, typer.Option("--sigma-y", help="Kernel width for Y, or a rule (renyi).")]
 KernelOpt = Annotated[str | None, typer.Option(help="rbf (tensor kernel) or multivariate (renyi).")]
+ApproxOpt = Annotated[str | None, typer.Option(help="slq: randomized eigenvalue sums for large N (renyi).")]
 BinsOpt = Annotated[int | None, typer.Option("--n-bins", help="Bins per value (binning).")]
 NoiseOpt = Annotated[float | None, typer.Option("--noise-variance", help="Noise variance σ_n² (kde).")]
 BoundOpt = Annotated[str | None, typer.Option(help="upper or lower (kde).")]
@@ -116,6 +117,7 @@ def mi_command(
     sigma_x: SigmaXOpt = None,
     sigma_y: SigmaYOpt = None,
     kernel: KernelOpt = None,
+    approx: ApproxOpt = None,
     n_bins: BinsOpt = None,
     noise_variance: NoiseOpt = None,
     bound: BoundOpt = None,
@@ -124,7 +126,7 @@ def mi_command(
 ) -> None:
     """Estimate the mutual information I(X;Y) in bits."""
     params = _params(
-        alpha=alpha, sigma_x=parse_sigma(sigma_x), sigma_y=parse_sigma(sigma_y), kernel=kernel,
+        alpha=alpha, sigma_x=parse_sigma(sigma_x), sigma_y=parse_sigma(sigma_y), kernel=kernel, approx=approx,
         n_bins=n_bins, noise_variance=noise_variance, bound=bound, k=k,
     )
     est = make_estimator(method, **params)
@@ -139,6 +141,7 @@ def entropy_command(
     alpha: AlphaOpt = None,
     sigma_x: SigmaXOpt = None,
     kernel: KernelOpt = None,
+    approx: ApproxOpt = None,
     n_bins: BinsOpt = None,
     noise_variance: NoiseOpt = None,
     bound: BoundOpt = None,
@@ -147,7 +150,7 @@ def entropy_command(
 ) -> None:
     """Estimate the entropy H(X) in bits."""
     params = _params(
-        alpha=alpha, sigma_x=parse_sigma(sigma_x), kernel=kernel, n_bins=n_bins,
+        alpha=alpha, sigma_x=parse_sigma(sigma_x), kernel=kernel, approx=approx, n_bins=n_bins,
         noise_variance=noise_variance, bound=bound, k=k,
     )
     est = make_estimator(method, **params)
