@@ -247,6 +247,12 @@ def test_slq_approximation_is_close_reproducible_and_recorded(rng):
         # the deflation and the control variates are what make it so: plain Hutchinson is noisier
         plain = np.array([slq_entropy(a, seed=s, deflate=0, control=False) - exact for s in range(5)])
         assert np.abs(plain).max() > np.abs(errors).max()
+    # exact cases: flat spectrum, rank one, four equal classes (the probes meet invariant subspaces)
+    n = 400
+    assert slq_entropy(torch.eye(n, dtype=torch.float64) / n) == pytest.approx(np.log2(n), abs=1e-9)
+    assert slq_entropy(torch.full((n, n), 1.0 / n, dtype=torch.float64)) == pytest.approx(0.0, abs=1e-6)
+    blocks = torch.block_diag(*[torch.full((100, 100), 1.0 / 100, dtype=torch.float64)] * 4) / 4
+    assert slq_entropy(blocks) == pytest.approx(2.0, abs=1e-6)
     assert slq_entropy(a, seed=3) == slq_entropy(a, seed=3)  # seeded, reproducible
     y = rng.integers(0, 3, 300)
     res = MatrixRenyi(sigma_x=1.0, approx="slq").estimate_mutual_information(x[:300].numpy(), y)
