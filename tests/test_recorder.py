@@ -130,6 +130,14 @@ def test_unit_every_measures_units_on_schedule_and_when_forced(tmp_path):
         assert [s for s in range(12) if rec.due(s) and rec.units_due(0, s)] == [0, 4, 8]
     with pytest.raises(ValueError, match="unit_every"):
         Recorder(model, (x, y), unit_every=0, store=None)
+    # per-unit values on the named probes only
+    probes = {"train": (x[:30], y[:30]), "test": (x[30:], y[30:])}
+    with Recorder(model, probes, layers=["1"], estimators=["binning"], unit_probes=["train"], store=None) as rec:
+        rows, _, _ = rec.measure()
+    assert {r.probe for r in rows if r.unit is not None} == {"train"}
+    assert {r.probe for r in rows if r.unit is None} == {"train", "test"}
+    with pytest.raises(ValueError, match="unit_probes names probe"):
+        Recorder(model, probes, unit_probes=["validation"], store=None)
 
 
 def test_experiment_units_every_k_epochs_and_at_the_last(tmp_path):
@@ -141,6 +149,7 @@ def test_experiment_units_every_k_epochs_and_at_the_last(tmp_path):
     with infoscope.load(db) as st:
         sparse, dense = st.measurements(run="sparse", units=True), st.measurements(run="dense", units=True)
     assert sorted(set(sparse.epoch)) == [0, 2, 3] and sorted(set(dense.epoch)) == [0, 1, 2, 3]
+    assert set(sparse.probe) == {"train"}  # the experiments' default unit_probes
     # same seed, same training: the scheduled epochs hold the values an every-epoch run records
     key = ["epoch", "probe", "layer", "unit", "quantity", "estimator"]
     merged = sparse.merge(dense, on=key, suffixes=("_s", "_d"))

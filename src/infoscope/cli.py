@@ -212,6 +212,7 @@ def run_command(
     activation: Annotated[str | None, typer.Option(help="tanh or relu (default: the experiment's).")] = None,
     units: Annotated[bool, typer.Option("--units/--no-units", help="Record per-unit information.")] = True,
     unit_every: Annotated[int | None, typer.Option(min=1, help="Per-unit values every this many epochs and at the last (default: the experiment's).")] = None,
+    unit_probes: Annotated[str, typer.Option(help="Probes with per-unit values, comma-separated: train, test.")] = "train",
     noise_variance: Annotated[float | None, typer.Option(help="Add Gaussian noise of this variance to T (noise-injected variant).")] = None,
     bootstrap: Annotated[int, typer.Option(help="Probe subsamples for bootstrap bands of layer values (0: none).")] = 0,
     sensitivity: Annotated[bool, typer.Option("--sensitivity", help="Record sensitivity bands (bins, σ, noise, k at ½× and 2×).")] = False,
@@ -220,11 +221,12 @@ def run_command(
     name: Annotated[str | None, typer.Option("--name", help="Run name (default: experiment-activation-sSEED).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run of that name from its last stored epoch.")] = False,
 ) -> None:
-    """Train a reference experiment and record MI of every layer and unit each epoch."""
+    """Train a reference experiment and record MI of every layer each epoch, and of every unit on the experiment's cadence."""
     cadence: str | int = every if every == "epoch" else _positive_int(every, "--every")
     result = _run_with_progress(
         experiment, store=out, run=name, epochs=epochs, estimators=estimator or None, probe_size=probe_size,
-        every=cadence, seed=seed, activation=activation, units=units, unit_every=unit_every, noise_variance=noise_variance,
+        every=cadence, seed=seed, activation=activation, units=units, unit_every=unit_every,
+        unit_probes=[p.strip() for p in unit_probes.split(",") if p.strip()], noise_variance=noise_variance,
         bootstrap=bootstrap, sensitivity=sensitivity, resume=resume,
         memory_budget=None if memory_budget is None else int(memory_budget * 2**20),
     )

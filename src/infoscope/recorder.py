@@ -154,6 +154,9 @@ class Recorder:
         others measure whole layers only. Per-unit estimates cost one estimate per unit, so
         this bounds the recording overhead; ``record(..., units=True)`` forces them (the
         experiment runner does so at the last epoch).
+    unit_probes : sequence of str, optional
+        Probes on which per-unit values are measured (default: all). Unit rankings, pruning
+        and unit maps read the ``"train"`` probe.
     store : str, Path, Store or None
         The SQLite database; None measures without storing (:meth:`measure`, or
         :meth:`record` returning values only).
@@ -227,6 +230,7 @@ class Recorder:
         max_units: int | None = 256,
         every: str | int = "epoch",
         unit_every: int = 1,
+        unit_probes: Sequence[str] | None = None,
         store: str | Path | Store | None = "runs.db",
         run: str | None = None,
         experiment: str | None = None,
@@ -259,6 +263,12 @@ class Recorder:
         names = [p.name for p in self.probes]
         if len(set(names)) != len(names):
             raise ValueError(f"probe names repeat: {names}")
+        if isinstance(unit_probes, str):
+            unit_probes = [unit_probes]
+        unknown_probes = [p for p in (unit_probes or []) if p not in names]
+        if unknown_probes:
+            raise ValueError(f"unit_probes names probe(s) {unknown_probes} that are not given; probes: {names}")
+        self.unit_probes = list(names if unit_probes is None else unit_probes)
         self.layers = resolve_layers(model, layers)
         if isinstance(estimators, (str, Estimator)):
             estimators = [estimators]
@@ -320,6 +330,7 @@ class Recorder:
             "max_units": max_units,
             "every": every,
             "unit_every": unit_every,
+            "unit_probes": self.unit_probes,
             "probes": {p.name: {"n": len(p.x), "label_entropy_bits": plugin_entropy(self._contexts[p.name].y.numpy())}
                        for p in self.probes},
             "noise_variance": noise_variance,
@@ -489,7 +500,7 @@ class Recorder:
                     continue
                 n_units = t.shape[1] if t.ndim >= 2 else 1
                 too_many = self.max_units is not None and n_units > self.max_units
-                do_units = with_units and layer in self.unit_layers and not too_many
+                do_units = with_units and probe.name in self.unit_probes and layer in self.unit_layers and not too_many
                 if lead and layer in self.unit_layers and too_many and epoch == 0 and probe is self.probes[0]:
                     warnings.append((layer, f"per-unit MI skipped for {layer!r}: {n_units} units > max_units={self.max_units}"))
                 for est in self.estimators:

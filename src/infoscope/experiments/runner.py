@@ -139,6 +139,7 @@ def run_experiment(
     activation: str | None = None,
     units: bool = True,
     unit_every: int | None = None,
+    unit_probes: Sequence[str] = ("train",),
     noise_variance: float | None = None,
     bootstrap: int = 0,
     sensitivity: bool = False,
@@ -170,6 +171,9 @@ def run_experiment(
     unit_every : int, optional
         Per-unit values every this many epochs, and always at the last epoch (default: the
         experiment's ``unit_every``).
+    unit_probes : sequence of str
+        Probes (``"train"``, ``"test"``) with per-unit values; the unit rankings, pruning
+        check and unit maps read ``"train"``.
     noise_variance : float, optional
         Noise-injected variant (see :class:`~infoscope.recorder.Recorder`).
     bootstrap : int
@@ -222,7 +226,7 @@ def run_experiment(
         config = {**exp.config(), "activation": activation, "epochs": epochs, "probe_size": probe_size, "seed": seed}
         recorder = Recorder(
             training.model, probes, layers="auto", estimators=ests, units=units, every=every, store=db, run=run,
-            unit_every=exp.unit_every if unit_every is None else unit_every,
+            unit_every=exp.unit_every if unit_every is None else unit_every, unit_probes=unit_probes,
             experiment=name, config=config, seed=seed, noise_variance=noise_variance, bootstrap=bootstrap,
             sensitivity=sensitivity, sigma_smoothing=sigma_smoothing, memory_budget=memory_budget, resume=resume,
         )
