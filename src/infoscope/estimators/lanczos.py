@@ -18,9 +18,9 @@ because those columns are nearly eigenvectors); only the second, whose variance 
 carries the large eigenvalues, is estimated from random vectors v projected off Q. Its noise
 is cut further with control variates that every Lanczos run yields for free: vᵀv, vᵀAv and
 vᵀA²v = ‖Av‖², whose exact means are tr(I − QQᵀ), tr A − tr(QᵀAQ) and ‖A‖_F² − ‖AQ‖_F²; the
-quadratures are regressed on them and the estimate corrected by the known means (on Gram
-matrices of N = 2,500 to 10,000 this took single-seed errors from about 0.1 to below 0.015
-bits).
+quadratures are regressed on them and the estimate corrected by the known means. On RBF Gram
+matrices of N = 2,500 to 10,000, single-seed errors of plain SLQ (20 probes × 30 steps) of up
+to 0.1–0.35 bits fell to below 0.04 bits (0.001–0.01 at N = 10,000) with the defaults.
 
 For Rényi entropy the sum is written so that α near 1 is not ill-conditioned:
 h(λ) = (λ^α − λ)/(1 − α) (→ −λ ln λ at α = 1), tr h(A) = D, and
