@@ -38,6 +38,7 @@ class StudyRun:
     sensitivity: bool = False
     sigma_smoothing: float | None = None
     units: bool = False
+    unit_every: int = 1  # per-unit series every epoch, whatever the experiment's default
 
 
 @dataclasses.dataclass(frozen=True)
@@ -242,7 +243,7 @@ def reproduce(
         epochs = epochs_override if epochs_override is not None else (r.full_epochs if full else r.quick_epochs)
         res = run_experiment(r.experiment, store=db, run=f"{name}-{r.name}", epochs=epochs, activation=r.activation,
                              estimators=r.estimators(), probe_size=probe_size or r.probe_size, seed=seed, sensitivity=r.sensitivity,
-                             units=r.units, sigma_smoothing=r.sigma_smoothing)
+                             units=r.units, unit_every=r.unit_every, sigma_smoothing=r.sigma_smoothing)
         runs[r.name] = res.run
         lines.append(f"| {res.run} | {r.experiment} ({r.activation}) | {epochs} | {res.metrics['train_acc']:.3f} | "
                      f"{res.metrics['test_acc']:.3f} | {res.seconds:.0f} |")

@@ -67,6 +67,9 @@ def _tishby_estimators(activation: str) -> list[Estimator]:
     return [Binning(n_bins=30, value_range=(-1.0, 1.0) if activation == "tanh" else None)]
 
 
+# The MNIST experiments estimate matrix-based Rényi MI on chunks of 100 probe samples and average
+# (MatrixRenyi(batch_size=100)), as Wickstrøm et al. do on minibatches of N = 100: the cost per
+# layer falls from O(N³) to O(N·100²), which is what keeps recording on during training.
 EXPERIMENTS: dict[str, Experiment] = {
     e.name: e
     for e in (
@@ -96,7 +99,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             batch_size=100,
             epochs=20,
             probe_size=500,
-            estimators=lambda act: [MatrixRenyi(sigma_x="alignment", sigma_input=8.0 / 2**0.5)],
+            estimators=lambda act: [MatrixRenyi(sigma_x="alignment", sigma_input=8.0 / 2**0.5, batch_size=100)],
         ),
         Experiment(
             name="mnist-cnn",
@@ -109,7 +112,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             batch_size=100,
             epochs=10,
             probe_size=300,
-            estimators=lambda act: [MatrixRenyi(sigma_x="silverman", sigma_input=8.0 / 2**0.5)],
+            estimators=lambda act: [MatrixRenyi(sigma_x="silverman", sigma_input=8.0 / 2**0.5, batch_size=100)],
             unit_every=5,
         ),
         Experiment(
@@ -123,7 +126,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             batch_size=100,
             epochs=10,
             probe_size=200,
-            estimators=lambda act: [MatrixRenyi(sigma_x="alignment", sigma_input=8.0 / 2**0.5)],
+            estimators=lambda act: [MatrixRenyi(sigma_x="alignment", sigma_input=8.0 / 2**0.5, batch_size=100)],
             unit_every=5,
         ),
         Experiment(
