@@ -77,6 +77,7 @@ SigmaXOpt = Annotated[str | None, typer.Option("--sigma-x", help="Kernel width f
 SigmaYOpt = Annotated[str | None, typer.Option("--sigma-y", help="Kernel width for Y, or a rule (renyi).")]
 KernelOpt = Annotated[str | None, typer.Option(help="rbf (tensor kernel) or multivariate (renyi).")]
 ApproxOpt = Annotated[str | None, typer.Option(help="slq: randomized eigenvalue sums for large N (renyi).")]
+BatchOpt = Annotated[int | None, typer.Option(help="Average estimates over chunks of this many samples (renyi).")]
 BinsOpt = Annotated[int | None, typer.Option("--n-bins", help="Bins per value (binning).")]
 NoiseOpt = Annotated[float | None, typer.Option("--noise-variance", help="Noise variance σ_n² (kde).")]
 BoundOpt = Annotated[str | None, typer.Option(help="upper or lower (kde).")]
@@ -118,6 +119,7 @@ def mi_command(
     sigma_y: SigmaYOpt = None,
     kernel: KernelOpt = None,
     approx: ApproxOpt = None,
+    batch_size: BatchOpt = None,
     n_bins: BinsOpt = None,
     noise_variance: NoiseOpt = None,
     bound: BoundOpt = None,
@@ -126,7 +128,7 @@ def mi_command(
 ) -> None:
     """Estimate the mutual information I(X;Y) in bits."""
     params = _params(
-        alpha=alpha, sigma_x=parse_sigma(sigma_x), sigma_y=parse_sigma(sigma_y), kernel=kernel, approx=approx,
+        alpha=alpha, sigma_x=parse_sigma(sigma_x), sigma_y=parse_sigma(sigma_y), kernel=kernel, approx=approx, batch_size=batch_size,
         n_bins=n_bins, noise_variance=noise_variance, bound=bound, k=k,
     )
     est = make_estimator(method, **params)
@@ -142,6 +144,7 @@ def entropy_command(
     sigma_x: SigmaXOpt = None,
     kernel: KernelOpt = None,
     approx: ApproxOpt = None,
+    batch_size: BatchOpt = None,
     n_bins: BinsOpt = None,
     noise_variance: NoiseOpt = None,
     bound: BoundOpt = None,
@@ -150,7 +153,7 @@ def entropy_command(
 ) -> None:
     """Estimate the entropy H(X) in bits."""
     params = _params(
-        alpha=alpha, sigma_x=parse_sigma(sigma_x), kernel=kernel, approx=approx, n_bins=n_bins,
+        alpha=alpha, sigma_x=parse_sigma(sigma_x), kernel=kernel, approx=approx, batch_size=batch_size, n_bins=n_bins,
         noise_variance=noise_variance, bound=bound, k=k,
     )
     est = make_estimator(method, **params)
