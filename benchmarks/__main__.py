@@ -182,10 +182,10 @@ def case_overhead(epochs: int, units: bool = True):
 
     def interleaved():
         # wall times of a few seconds drift by 10-25 % here: plain and recorded runs alternate,
-        # three of each, and the medians are compared
+        # five of each, and the medians are compared
         without_once(1)  # warm-up: the first epochs of a process run slower
         plain, recorded = [], []
-        for _ in range(3):
+        for _ in range(5):
             plain.append(without_once())
             recorded.append(with_recording_once())
         return [statistics.median(plain), statistics.median(recorded)]
@@ -227,7 +227,7 @@ def main() -> None:
         if name.startswith("overhead"):  # one process alternates plain and recorded training
             _, (plain, recorded), _, _, what = measure(name, "ours", sizes[name])
             print(f"{name:<17} {what:<46} {plain:>8.2f} {recorded:>8.2f} {recorded / plain:>6.2f}× {'—':>11} {'—':>8} "
-                  f"{'—':>7} {'—':>7} {'—':>8}  (recorded / plain training time, medians of 3)", flush=True)
+                  f"{'—':>7} {'—':>7} {'—':>8}  (recorded / plain training time, medians of 5)", flush=True)
             continue
         t_ref, v_ref, m_ref, data_mb, what = measure(name, "ref", sizes[name])
         t_ours, v_ours, m_ours, _, _ = measure(name, "ours", sizes[name])
