@@ -150,7 +150,11 @@ def class_joint_entropy(k: torch.Tensor, codes: torch.Tensor, alpha: float = 1.0
     """
     alpha = _check_alpha(alpha)
     k = k.to(torch.float64)
-    blocks = [k[idx][:, idx] for idx in (torch.nonzero(codes == c).flatten() for c in torch.unique(codes))]
+    _, counts = torch.unique(codes, return_counts=True)
+    order = torch.argsort(codes, stable=True)
+    k = k[order][:, order]  # classes in contiguous runs: each block is a view
+    ends = torch.cumsum(counts, 0).tolist()
+    blocks = [k[a:b, a:b] for a, b in zip([0] + ends[:-1], ends)]
     total = sum(float(torch.trace(b)) for b in blocks)
     if float(alpha).is_integer() and alpha >= 2:
         return _renyi_from_power_sum(sum(_power_sum(b / total, int(alpha)) for b in blocks), alpha)
