@@ -97,9 +97,13 @@ def _eigenvalues(a: torch.Tensor) -> torch.Tensor:
     Eigenvalues of a PSD matrix come out slightly negative in floating point: every eigenvalue
     below N · eps · λ_max is treated as an exact zero.
     """
-    lam = torch.linalg.eigvalsh((a + a.T) / 2)
-    tol = a.shape[0] * torch.finfo(torch.float64).eps * float(lam.abs().max())
-    return lam[lam > tol]
+    return _above_round_off(torch.linalg.eigvalsh((a + a.T) / 2), a.shape[0])
+
+
+def _above_round_off(lam: torch.Tensor, size: int | torch.Tensor) -> torch.Tensor:
+    """The eigenvalues (one matrix's, or one row per matrix) above size · eps · λ_max, flattened."""
+    tol = size * torch.finfo(torch.float64).eps * lam.abs().amax(dim=-1)
+    return lam[lam > (tol[..., None] if lam.ndim > 1 else tol)]
 
 
 def spectrum_entropy(lam: torch.Tensor, alpha: float = 1.01) -> float:
@@ -176,10 +180,8 @@ def _block_eigenvalues(blocks: list[torch.Tensor]) -> torch.Tensor:
         padded = torch.zeros(len(small), m, m, dtype=torch.float64, device=small[0].device)
         for i, b in enumerate(small):
             padded[i, : b.shape[0], : b.shape[0]] = (b + b.T) / 2
-        lam = torch.linalg.eigvalsh(padded)  # padding adds exact zeros, dropped below
-        sizes = torch.tensor([b.shape[0] for b in small], dtype=torch.float64, device=lam.device)
-        tol = sizes * torch.finfo(torch.float64).eps * lam.abs().amax(dim=1)
-        parts.append(lam[lam > tol[:, None]])
+        sizes = torch.tensor([b.shape[0] for b in small], dtype=torch.float64, device=padded.device)
+        parts.append(_above_round_off(torch.linalg.eigvalsh(padded), sizes))  # padding's exact zeros drop out
     return torch.cat(parts)
 
 

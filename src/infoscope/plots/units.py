@@ -56,6 +56,8 @@ def unit_maps(
             im = ax.pcolormesh(_cell_edges(grid_q.columns.to_numpy(dtype=float)), np.arange(len(units_sorted) + 1) - 0.5,
                                grid_q.values, cmap="magma", shading="flat")
             ax.invert_yaxis()
+            if len(grid_q.columns) <= 20:  # ticks on the measured epochs (units may be measured every k-th)
+                ax.set_xticks(grid_q.columns.to_numpy(dtype=float))
             ax.set_yticks(range(len(units_sorted)) if len(units_sorted) <= 20 else [])
             if len(units_sorted) <= 20:
                 ax.set_yticklabels(units_sorted, fontsize=7)
