@@ -91,11 +91,11 @@ def _lanczos_quadratures(a_mv: torch.Tensor, v: torch.Tensor, steps: int, alpha:
     # a run that stopped early has zero rows/columns beyond its Krylov space: their
     # eigenvalues are 0 and h(0) = 0, so they add nothing
     quad = (u[:, 0, :] ** 2 * _h(theta, alpha)).sum(dim=1)
+    # (a zero column ran on a zero vector: everything it gives is 0, scaled by its norm 0)
     sq = norms**2
     first = diag[:, 0] * sq  # vᵀ A v
     second = (diag[:, 0] ** 2 + (off[:, 0] ** 2 if steps > 1 else 0.0)) * sq  # vᵀ A² v = ‖A v‖²
-    zero = torch.zeros_like(quad)
-    return torch.stack([torch.where(live, quad * sq, zero), sq, torch.where(live, first, zero), torch.where(live, second, zero)], dim=1)
+    return torch.stack([quad * sq, sq, first, second], dim=1)
 
 
 def slq_entropy(a: torch.Tensor, alpha: float = 1.01, probes: int = 10, steps: int = 20, seed: int = 0,
@@ -152,20 +152,15 @@ def slq_entropy(a: torch.Tensor, alpha: float = 1.01, probes: int = 10, steps: i
     k = max(0, min(int(deflate), n // 2))
     g = torch.Generator(device="cpu").manual_seed(int(seed))
     v = (torch.randint(0, 2, (n, probes), generator=g, dtype=torch.float64) * 2 - 1).to(a_mv.device)
-    d_top = 0.0
     # exact means of the control variates vᵀv, vᵀAv, vᵀA²v over all of R^N: N, tr A = 1, ‖A‖_F²
     expected = torch.tensor([float(n), 1.0, frobenius_sq], dtype=torch.float64)
-    if k:
-        q = _top_subspace(a_mv, k, power=2, g=g)
-        v -= q @ (q.T @ v)  # probes off the deflated subspace
-        v -= q @ (q.T @ v)
-        stats = _lanczos_quadratures(a_mv, torch.cat([q, v], dim=1), m, alpha)
-        d_top = float(stats[:k, 0].sum())
-        expected -= stats[:k, 1:].sum(dim=0).cpu()  # traces of I, A, A² on the deflated subspace
-        stats = stats[k:]
-    else:
-        stats = _lanczos_quadratures(a_mv, v, m, alpha)
-    f, cov = stats[:, 0].cpu(), stats[:, 1:].cpu()
+    q = _top_subspace(a_mv, k, power=2, g=g) if k else torch.zeros(n, 0, dtype=torch.float64, device=v.device)
+    v -= q @ (q.T @ v)  # probes off the deflated subspace
+    v -= q @ (q.T @ v)
+    stats = _lanczos_quadratures(a_mv, torch.cat([q, v], dim=1), m, alpha).cpu()
+    d_top = float(stats[:k, 0].sum())
+    expected -= stats[:k, 1:].sum(dim=0)  # traces of I, A, A² on the deflated subspace
+    f, cov = stats[k:, 0], stats[k:, 1:]
     d_rest = float(f.mean())
     if control and len(f) > cov.shape[1] + 1:
         # control variates: vᵀv, vᵀAv, vᵀA²v have known means; regress the quadratures on them

@@ -159,7 +159,7 @@ def class_joint_entropy(k: torch.Tensor, codes: torch.Tensor, alpha: float = 1.0
     k = k[order][:, order]  # classes in contiguous runs: each block is a view
     ends = torch.cumsum(counts, 0).tolist()
     blocks = [k[a:b, a:b] for a, b in zip([0] + ends[:-1], ends)]
-    total = sum(float(torch.trace(b)) for b in blocks)
+    total = float(torch.trace(k))  # the blocks hold the whole diagonal
     if float(alpha).is_integer() and alpha >= 2:
         return _renyi_from_power_sum(sum(_power_sum(b / total, int(alpha)) for b in blocks), alpha)
     return spectrum_entropy(_block_eigenvalues(blocks), alpha)
@@ -447,7 +447,7 @@ class MatrixRenyi(Estimator):
             Value in bits, with the σ used as ``sigma_x``.
         """
         t = check_samples(x, "x")
-        return self._batched(t.shape[0], lambda idx: {"H": self._entropy_estimate(t if idx is None else t[idx])})["H"]
+        return self._batched(self._chunks(t.shape[0]), lambda idx: {"H": self._entropy_estimate(t if idx is None else t[idx])})["H"]
 
     def _entropy_estimate(self, t: torch.Tensor) -> Estimate:
         k, s, _ = self.gram(t, self.sigma_x, scale=self.sigma_scale)
@@ -465,9 +465,9 @@ class MatrixRenyi(Estimator):
         ends = starts[1:] + [n]
         return [torch.arange(a, e) for a, e in zip(starts, ends)]
 
-    def _batched(self, n: int, fn: Any) -> dict[str, Estimate]:
+    @staticmethod
+    def _batched(chunks: list[torch.Tensor] | None, fn: Any) -> dict[str, Estimate]:
         """``fn(idx)`` on every chunk, averaged per quantity; ``fn(None)`` on the whole sample if not batched."""
-        chunks = self._chunks(n)
         if chunks is None:
             return fn(None)
         parts = [fn(idx) for idx in chunks]
@@ -502,7 +502,7 @@ class MatrixRenyi(Estimator):
                 "target; fix one of them (a number, 'knn' or 'silverman')"
             )
         return self._batched(
-            tx.shape[0], lambda idx: {"I": self._mi_estimate(*((tx, ty) if idx is None else (tx[idx], ty[idx])), y_labels, sigma_y)}
+            self._chunks(tx.shape[0]), lambda idx: {"I": self._mi_estimate(*((tx, ty) if idx is None else (tx[idx], ty[idx])), y_labels, sigma_y)}
         )["I"]
 
     def _mi_estimate(self, tx: torch.Tensor, ty: torch.Tensor, y_labels: bool, sigma_y: SigmaSpec) -> Estimate:
@@ -537,7 +537,7 @@ class MatrixRenyi(Estimator):
         if key not in probe.cache:  # chunk contexts persist with the probe, so their S(X), S(Y) are computed once
             probe.cache[key] = [ProbeContext(x=probe.x[idx], y=probe.y[idx], x_ids=probe.x_ids[idx]) for idx in chunks]
         subs = iter(probe.cache[key])
-        return self._batched(tt.shape[0], lambda idx: self._layer_information(tt[idx], next(subs)))
+        return self._batched(chunks, lambda idx: self._layer_information(tt[idx], next(subs)))
 
     def _layer_information(self, tt: torch.Tensor, probe: ProbeContext) -> dict[str, Estimate]:
         key = ("renyi", repr(self.sigma_input), repr(self.sigma_y), self.kernel, self.knn_k, self.alpha)
