@@ -11,7 +11,7 @@ from infoscope.reproduce import STUDIES, reproduce
 
 @pytest.mark.parametrize("name, first", [("saxe-relu", "tanh"), ("estimator-disagreement", "tanh"), ("wickstrom-mlp", "mlp")])
 def test_study_machinery(tmp_path, name, first):
-    summary = reproduce(name, tmp_path, epochs=2, probe_size=150)
+    summary = reproduce(name, tmp_path, epochs=2, probe_size=150).summary
     text = summary.read_text()
     assert "**Verdict: the claim" in text and "epochs overridden to 2" in text
     assert (summary.parent / f"{first}-plane.png").stat().st_size > 10_000
@@ -27,7 +27,7 @@ def test_unknown_study(capsys):
 @pytest.mark.slow
 def test_tishby_tanh_quick_keeps_data_processing_order(tmp_path):
     # robust across seeds: binning with 30 bins keeps I(X;T1) ≥ I(X;T2) ≥ … on the 12-bit task
-    summary = reproduce("tishby-tanh", tmp_path)
+    summary = reproduce("tishby-tanh", tmp_path).summary
     with infoscope.load(summary.parent / "runs.db") as st:
         m = st.measurements(run="tishby-tanh-tanh", probe="train", quantity="I(X;T)")
         order = list(st.layers("tishby-tanh-tanh").name)[:-1]

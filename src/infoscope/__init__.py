@@ -18,10 +18,10 @@ from .estimators import (
     mutual_information,
 )
 
+from ._version import __version__
+from .options import RecordingOptions
 from .recorder import Probe, Recorder
 from .store import Store, StoreError, load
-
-__version__ = "0.1.0"
 
 __all__ = [
     "ESTIMATORS",
@@ -36,6 +36,7 @@ __all__ = [
     "mutual_information",
     "Probe",
     "Recorder",
+    "RecordingOptions",
     "Store",
     "StoreError",
     "load",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["MemoryBudgetError", "default_budget", "estimator_bytes", "format_bytes"]
+__all__ = ["MemoryBudgetError", "default_budget", "estimator_bytes", "format_bytes", "check_budget"]
 
 #: N×N float64 matrices alive at once while one layer value is estimated.
 _SQUARE_MATRICES = {"renyi": 7, "kde": 4, "binning": 0, "ksg": 0}
@@ -40,6 +40,50 @@ def estimator_bytes(method: str, n: int, d: int) -> int:
     '5.2 GiB'
     """
     return 8 * (_SQUARE_MATRICES.get(method, 4) * n * n + _SAMPLE_COPIES.get(method, 2) * n * d)
+
+
+def check_budget(
+    values_per_sample: dict[str, int], probes: list[tuple[str, int, int]], methods: list[str], budget: int
+) -> None:
+    """Refuse a recording whose largest single estimate would not fit in ``budget`` bytes.
+
+    Parameters
+    ----------
+    values_per_sample : dict
+        Layer name → values per sample (D of the flattened activations).
+    probes : list of (name, N, input values per sample)
+        N counts every noise draw.
+    methods : list of str
+        Estimator names.
+    budget : int
+        Bytes one record call may use.
+
+    Raises
+    ------
+    MemoryBudgetError
+        Naming the size needed, where, and what to change.
+
+    Examples
+    --------
+    >>> check_budget({"fc": 100}, [("train", 10_000, 784)], ["renyi"], 2**30)
+    Traceback (most recent call last):
+    ...
+    infoscope.budget.MemoryBudgetError: recording would need about 10.6 GiB for probe 'train' (N=10000), layer 'fc' (100 values per sample), estimator renyi, over the memory budget of 1.0 GiB; use a smaller probe (fewer samples), fewer or pooled layers (unit_pooling='mean' for units), binning or KSG instead of a kernel estimator, or raise memory_budget
+    """
+    worst, where = 0, ""
+    for name, n, input_values in probes:
+        captured = 4 * n * sum(values_per_sample.values())
+        for layer, d in values_per_sample.items():
+            for method in methods:
+                need = captured + estimator_bytes(method, n, d) + estimator_bytes(method, n, input_values)
+                if need > worst:
+                    worst, where = need, f"probe {name!r} (N={n}), layer {layer!r} ({d} values per sample), estimator {method}"
+    if worst > budget:
+        raise MemoryBudgetError(
+            f"recording would need about {format_bytes(worst)} for {where}, over the memory budget of "
+            f"{format_bytes(budget)}; use a smaller probe (fewer samples), fewer or pooled layers "
+            "(unit_pooling='mean' for units), binning or KSG instead of a kernel estimator, or raise memory_budget"
+        )
 
 
 def format_bytes(b: float) -> str:

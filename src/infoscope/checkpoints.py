@@ -20,9 +20,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from .capture import probe_activations
-from .estimators import Estimator, make_estimator
-from .recorder import Probe, Recorder
+from .estimators import Estimator
+from .measurement import Probe
+from .options import RecordingOptions
+from .recorder import Recorder
 
 __all__ = ["find_checkpoints", "load_factory", "analyze_checkpoints"]
 
@@ -87,15 +88,20 @@ def _state_dict(path: Path) -> dict[str, Any]:
     return obj
 
 
-def _measure_one(factory_spec, path: Path, epoch: int, probes: list[Probe], layers, estimators, units, seed):
-    """Worker: build the model, load one checkpoint, measure it (no store)."""
-    torch.set_num_threads(1)
+def _load(factory_spec, path: Path) -> nn.Module:
+    """The factory's model with the weights of one checkpoint."""
     model = load_factory(factory_spec)()
     try:
         model.load_state_dict(_state_dict(path))
     except RuntimeError as exc:
         raise ValueError(f"checkpoint {path.name} does not fit the model: {str(exc).splitlines()[0]}") from None
-    rec = Recorder(model, probes, layers=layers, estimators=estimators, units=units, store=None, seed=seed)
+    return model
+
+
+def _measure_one(factory_spec, path: Path, epoch: int, probes: list[Probe], options: RecordingOptions, seed: int):
+    """Worker: build the model, load one checkpoint, measure it (no store)."""
+    torch.set_num_threads(1)
+    rec = Recorder(_load(factory_spec, path), probes, options, store=None, seed=seed)
     return epoch, rec.measure(epoch, epoch)
 
 
@@ -133,32 +139,26 @@ def analyze_checkpoints(
     -------
     (run name, number of checkpoints measured)
     """
-    from .experiments.registry import get_experiment
-    from .experiments.runner import _probe
+    from .experiments.registry import get_experiment, make_probes
 
     exp = get_experiment(experiment)
     checkpoints = find_checkpoints(directory)
-    factory = load_factory(model)
     size = exp.probe_size if probe_size is None else int(probe_size)
-    data = exp.dataset(0)
-    probes = [_probe(data.x_train, data.y_train, size, seed, "train"), _probe(data.x_test, data.y_test, size, seed + 1, "test")]
-    ests = [make_estimator(e) if isinstance(e, str) else e for e in (estimators or exp.estimators(exp.activation))]
+    probes = make_probes(exp.dataset(0), size, seed)
+    options = RecordingOptions(layers=layers, estimators=estimators or exp.estimators(exp.activation), units=units)
     run = run or f"{Path(directory).name}-checkpoints"
-    # the writer: creates the run and registers the layers from the first checkpoint
-    first = factory()
-    first.load_state_dict(_state_dict(checkpoints[0][1]))
-    writer = Recorder(first, probes, layers=layers, estimators=ests, units=units, store=store, run=run, experiment=experiment,
+    # the writer creates the run and registers the layers of the first checkpoint's model
+    writer = Recorder(_load(model, checkpoints[0][1]), probes, options, store=store, run=run, experiment=experiment,
                       config={"checkpoints": str(Path(directory).resolve()), "model": str(model), "probe_size": size}, seed=seed)
     try:
-        writer._register_layers(probe_activations(first, probes[0].x[:2], writer.layers))
-        jobs = [(model, path, epoch, probes, layers, ests, units, seed) for epoch, path in checkpoints]
+        jobs = [(model, path, epoch, probes, options, seed) for epoch, path in checkpoints]
         if workers > 1 and isinstance(model, str):
             with cf.ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn")) as pool:
                 results = list(pool.map(_measure_one, *zip(*jobs)))
         else:
             results = [_measure_one(*job) for job in jobs]
-        for epoch, (rows, warnings, bands) in sorted(results, key=lambda r: r[0]):
-            writer.store.write_record(writer.run_id, epoch, epoch, rows, warnings=warnings, bands=bands)
+        for epoch, measured in sorted(results, key=lambda r: r[0]):
+            writer.write(epoch, epoch, measured)
         writer.close("finished")
     except BaseException:
         writer.close("failed")

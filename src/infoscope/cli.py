@@ -6,6 +6,7 @@ User errors (bad files, bad parameters, bad data) end with a one-line message an
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 import time
@@ -66,23 +67,44 @@ def parse_sigma(value: str | None) -> float | str | None:
         return value
 
 
-def _params(**options: Any) -> dict[str, Any]:
-    """Estimator parameters from CLI options: only those the user gave."""
-    return {k: v for k, v in options.items() if v is not None}
-
-
-MethodOpt = Annotated[str, typer.Option("--method", "-m", help=f"Estimator: {', '.join(ESTIMATORS)}.")]
-AlphaOpt = Annotated[float | None, typer.Option(help="Rényi order α (renyi).")]
-SigmaXOpt = Annotated[str | None, typer.Option("--sigma-x", help="Kernel width for X, or a rule: silverman, knn, alignment (renyi).")]
-SigmaYOpt = Annotated[str | None, typer.Option("--sigma-y", help="Kernel width for Y, or a rule (renyi).")]
-KernelOpt = Annotated[str | None, typer.Option(help="rbf (tensor kernel) or multivariate (renyi).")]
-ApproxOpt = Annotated[str | None, typer.Option(help="slq: randomized eigenvalue sums for large N (renyi).")]
-BatchOpt = Annotated[int | None, typer.Option(help="Average estimates over chunks of this many samples (renyi).")]
-BinsOpt = Annotated[int | None, typer.Option("--n-bins", help="Bins per value (binning).")]
-NoiseOpt = Annotated[float | None, typer.Option("--noise-variance", help="Noise variance σ_n² (kde).")]
-BoundOpt = Annotated[str | None, typer.Option(help="upper or lower (kde).")]
-KOpt = Annotated[int | None, typer.Option("--k", help="Neighbour rank (ksg).")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the estimate and every parameter used as JSON.")]
+
+#: Options of ``infoscope mi`` and ``infoscope entropy``: name → (annotation, default).
+ESTIMATOR_OPTIONS: dict[str, tuple[Any, Any]] = {
+    "method": (Annotated[str, typer.Option("--method", "-m", help=f"Estimator: {', '.join(ESTIMATORS)}.")], "renyi"),
+    "alpha": (Annotated[float | None, typer.Option(help="Rényi order α (renyi).")], None),
+    "sigma_x": (Annotated[str | None, typer.Option("--sigma-x", help="Kernel width for X, or a rule: silverman, knn, alignment (renyi).")], None),
+    "sigma_y": (Annotated[str | None, typer.Option("--sigma-y", help="Kernel width for Y, or a rule (renyi).")], None),
+    "kernel": (Annotated[str | None, typer.Option(help="rbf (tensor kernel) or multivariate (renyi).")], None),
+    "approx": (Annotated[str | None, typer.Option(help="slq: randomized eigenvalue sums for large N (renyi).")], None),
+    "batch_size": (Annotated[int | None, typer.Option(help="Average estimates over chunks of this many samples (renyi).")], None),
+    "n_bins": (Annotated[int | None, typer.Option("--n-bins", help="Bins per value (binning).")], None),
+    "noise_variance": (Annotated[float | None, typer.Option("--noise-variance", help="Noise variance σ_n² (kde).")], None),
+    "bound": (Annotated[str | None, typer.Option(help="upper or lower (kde).")], None),
+    "k": (Annotated[int | None, typer.Option("--k", help="Neighbour rank (ksg).")], None),
+}
+
+
+def _with_estimator_options(*skip: str):
+    """Give a command the options of :data:`ESTIMATOR_OPTIONS` (less ``skip``), which it
+    receives as keyword arguments, so that each option is declared once."""
+
+    def decorate(fn):
+        sig = inspect.signature(fn, eval_str=True)
+        own = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+                  for name, (annotation, default) in ESTIMATOR_OPTIONS.items() if name not in skip]
+        fn.__signature__ = sig.replace(parameters=own + shared)
+        return fn
+
+    return decorate
+
+
+def _estimator(method: str, **options: Any):
+    """The estimator the command line asks for: only the options the user gave are passed."""
+    for name in ("sigma_x", "sigma_y"):
+        options[name] = parse_sigma(options.get(name))
+    return make_estimator(method, **{k: v for k, v in options.items() if v is not None})
 
 
 def _print_estimate(label: str, estimate, as_json: bool) -> None:
@@ -110,54 +132,28 @@ def _short(v: Any) -> str:
 
 
 @app.command("mi")
+@_with_estimator_options()
 def mi_command(
     x_path: Annotated[Path, typer.Argument(metavar="X.npy", help="Samples on axis 0, any trailing shape.")],
     y_path: Annotated[Path, typer.Argument(metavar="Y.npy", help="Samples, or integer class labels of shape (N,).")],
-    method: MethodOpt = "renyi",
-    alpha: AlphaOpt = None,
-    sigma_x: SigmaXOpt = None,
-    sigma_y: SigmaYOpt = None,
-    kernel: KernelOpt = None,
-    approx: ApproxOpt = None,
-    batch_size: BatchOpt = None,
-    n_bins: BinsOpt = None,
-    noise_variance: NoiseOpt = None,
-    bound: BoundOpt = None,
-    k: KOpt = None,
     as_json: JsonOpt = False,
+    **options: Any,
 ) -> None:
     """Estimate the mutual information I(X;Y) in bits."""
-    params = _params(
-        alpha=alpha, sigma_x=parse_sigma(sigma_x), sigma_y=parse_sigma(sigma_y), kernel=kernel, approx=approx, batch_size=batch_size,
-        n_bins=n_bins, noise_variance=noise_variance, bound=bound, k=k,
-    )
-    est = make_estimator(method, **params)
+    est = _estimator(**options)
     x, y = load_array(x_path, "X"), load_array(y_path, "Y")
     _print_estimate("I(X;Y)", est.estimate_mutual_information(x, y), as_json)
 
 
 @app.command("entropy")
+@_with_estimator_options("sigma_y")
 def entropy_command(
     x_path: Annotated[Path, typer.Argument(metavar="X.npy", help="Samples on axis 0, or integer labels (N,).")],
-    method: MethodOpt = "renyi",
-    alpha: AlphaOpt = None,
-    sigma_x: SigmaXOpt = None,
-    kernel: KernelOpt = None,
-    approx: ApproxOpt = None,
-    batch_size: BatchOpt = None,
-    n_bins: BinsOpt = None,
-    noise_variance: NoiseOpt = None,
-    bound: BoundOpt = None,
-    k: KOpt = None,
     as_json: JsonOpt = False,
+    **options: Any,
 ) -> None:
     """Estimate the entropy H(X) in bits."""
-    params = _params(
-        alpha=alpha, sigma_x=parse_sigma(sigma_x), kernel=kernel, approx=approx, batch_size=batch_size, n_bins=n_bins,
-        noise_variance=noise_variance, bound=bound, k=k,
-    )
-    est = make_estimator(method, **params)
-    _print_estimate("H(X)", est.estimate_entropy(load_array(x_path, "X")), as_json)
+    _print_estimate("H(X)", _estimator(**options).estimate_entropy(load_array(x_path, "X")), as_json)
 
 
 @app.command("estimators")
@@ -225,13 +221,13 @@ def run_command(
     resume: Annotated[bool, typer.Option(help="Continue the run of that name from its last stored epoch.")] = False,
 ) -> None:
     """Train a reference experiment and record MI of every layer each epoch, and of every unit on the experiment's cadence."""
-    cadence: str | int = every if every == "epoch" else _positive_int(every, "--every")
+    given = {"estimators": estimator or None, "unit_every": unit_every, "noise_variance": noise_variance,
+             "memory_budget": None if memory_budget is None else int(memory_budget * 2**20)}
+    options = {k: v for k, v in given.items() if v is not None}  # the rest: the experiment's defaults
     result = _run_with_progress(
-        experiment, store=out, run=name, epochs=epochs, estimators=estimator or None, probe_size=probe_size,
-        every=cadence, seed=seed, activation=activation, units=units, unit_every=unit_every,
-        unit_probes=[p.strip() for p in unit_probes.split(",") if p.strip()], noise_variance=noise_variance,
-        bootstrap=bootstrap, sensitivity=sensitivity, resume=resume,
-        memory_budget=None if memory_budget is None else int(memory_budget * 2**20),
+        experiment, store=out, run=name, epochs=epochs, probe_size=probe_size, seed=seed, activation=activation, resume=resume,
+        every=every if every == "epoch" else _positive_int(every, "--every"), units=units, bootstrap=bootstrap,
+        sensitivity=sensitivity, unit_probes=[p.strip() for p in unit_probes.split(",") if p.strip()], **options,
     )
     from .store import load
 
@@ -366,11 +362,11 @@ def analyze_command(
     """Convergence, fitting/compression phases, redundant units and sanity warnings of a run."""
     import pandas as pd
 
-    from .analysis import analyze
+    from .experiments.inspection import analyze_run
 
     if not db.exists():
         raise FileNotFoundError(f"no database at {db}; record a run first (infoscope run …)")
-    a = analyze(db, run, window=window, rtol=rtol, atol=atol, fraction=fraction)
+    a = analyze_run(db, run, window=window, rtol=rtol, atol=atol, fraction=fraction)
     console = _console()
     net = a.network
     since = lambda e: "still changing" if e is None else f"since epoch {e}"  # noqa: E731
@@ -400,7 +396,7 @@ def prune_check_command(
     estimator: Annotated[str | None, typer.Option(help="Estimator whose I(unit;Y) ranks the units.")] = None,
 ) -> None:
     """Mask the least informative units and compare held-out accuracy with random masks."""
-    from .analysis import prune_check
+    from .experiments.pruning import prune_check
     from .store import load
 
     with load(db) as store:
@@ -434,7 +430,7 @@ def analyze_checkpoints_command(
 
 @app.command("reproduce")
 def reproduce_command(
-    study: Annotated[str, typer.Argument(help="tishby-tanh, saxe-relu, fang-units or estimator-disagreement.")],
+    study: Annotated[str, typer.Argument(help="tishby-tanh, saxe-relu, fang-units, estimator-disagreement, wickstrom-mlp or wickstrom-cnn.")],
     full: Annotated[bool, typer.Option("--full", help="The paper-sized version (much longer).")] = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the database, figures and summary.")] = Path("reproduce"),
     seed: Annotated[int, typer.Option(help="Seed of weights, batch order and probes.")] = 0,
@@ -442,9 +438,9 @@ def reproduce_command(
     """Reproduce a published result: run it, analyse it, draw it, and say whether the claim held."""
     from .reproduce import reproduce
 
-    summary = reproduce(study, out, full=full, seed=seed)
-    _console().print(summary.read_text(encoding="utf-8").split("**Verdict")[1].split("\n")[0].join(["**Verdict", ""]))
-    _console().print(f"wrote {summary} and the figures beside it")
+    result = reproduce(study, out, full=full, seed=seed)
+    _console().print(f"[bold]Verdict: the claim {'held' if result.held else 'did not hold'} here.[/bold] {result.verdict}")
+    _console().print(f"wrote {result.summary} and the figures beside it ({', '.join(result.figures)})")
 
 
 @app.command("demo")

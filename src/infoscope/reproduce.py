@@ -11,34 +11,38 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
+from typing import Any
 from pathlib import Path
 
 import pandas as pd
 
-from .analysis import analyze
-from .estimators import KDE, KSG, Binning, MatrixRenyi
+from .estimators import KDE, KSG, Binning, Estimator, MatrixRenyi
 from .experiments import run_experiment
+from .experiments.inspection import analyze_run
+from .experiments.pruning import prune_check
+from .options import RecordingOptions
 from .plots import compare_runs, information_plane, mi_curves, save, unit_maps
 from .store import Store
 
-__all__ = ["Study", "STUDIES", "reproduce"]
+__all__ = ["Study", "StudyRun", "STUDIES", "ReproduceResult", "reproduce"]
+
+
+def _recording(estimators: list[Estimator], units: bool = False, **options: Any) -> RecordingOptions:
+    """What a study records: its estimators, per-unit series (if any) every epoch on the train probe."""
+    return RecordingOptions(estimators=estimators, units=units, unit_every=1, unit_probes=["train"], **options)
 
 
 @dataclasses.dataclass(frozen=True)
 class StudyRun:
-    """One training of a study."""
+    """One training of a study: which experiment, how long, and what it records."""
 
     name: str
     experiment: str
     activation: str
-    estimators: Callable[[], list]
+    options: RecordingOptions
     quick_epochs: int
     full_epochs: int
     probe_size: int | None = None
-    sensitivity: bool = False
-    sigma_smoothing: float | None = None
-    units: bool = False
-    unit_every: int = 1  # per-unit series every epoch, whatever the experiment's default
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,8 +96,6 @@ def _check_saxe(store: Store, runs: dict, analyses: dict) -> tuple[bool, str]:
 
 
 def _check_fang(store: Store, runs: dict, analyses: dict) -> tuple[bool, str]:
-    from .analysis import prune_check
-
     run = runs["cnn"]
     a = analyses["cnn"]
     pc = prune_check(store, run, fraction=0.25, seeds=5).table.iloc[-1]
@@ -161,45 +163,45 @@ STUDIES: dict[str, Study] = {
             "tishby-tanh", "Shwartz-Ziv & Tishby 2017",
             "with tanh, every layer first fits (I(T;Y) rises), then the deeper layers compress (I(X;T) falls); "
             "layers keep the data-processing order",
-            (StudyRun("tanh", "tishby", "tanh", lambda: [Binning(30, (-1.0, 1.0))], 300, 3000),),
+            (StudyRun("tanh", "tishby", "tanh", _recording([Binning(30, (-1.0, 1.0))]), 300, 3000),),
             _check_tishby,
         ),
         Study(
             "saxe-relu", "Saxe et al. 2018",
             "with ReLU the same network does not compress under binning; with KDE bounds tanh compresses and ReLU does not",
-            (StudyRun("tanh", "tishby", "tanh", lambda: [Binning(30, (-1.0, 1.0)), KDE()], 300, 3000, probe_size=1000),
-             StudyRun("relu", "tishby", "relu", lambda: [Binning(30), KDE()], 300, 3000, probe_size=1000)),
+            (StudyRun("tanh", "tishby", "tanh", _recording([Binning(30, (-1.0, 1.0)), KDE()]), 300, 3000, probe_size=1000),
+             StudyRun("relu", "tishby", "relu", _recording([Binning(30), KDE()]), 300, 3000, probe_size=1000)),
             _check_saxe,
         ),
         Study(
             "fang-units", "Fang, Wang & Yamaguchi 2018",
             "per-unit MI over training shows when the network has converged and which units are less effective; "
             "pruning the least informative units should cost less than pruning random ones",
-            (StudyRun("cnn", "mnist-cnn", "relu", lambda: [MatrixRenyi(sigma_x="silverman", sigma_input=8.0 / 2**0.5)], 10, 30,
-                      units=True),),
+            (StudyRun("cnn", "mnist-cnn", "relu",
+                      _recording([MatrixRenyi(sigma_x="silverman", sigma_input=8.0 / 2**0.5)], units=True), 10, 30),),
             _check_fang,
         ),
         Study(
             "wickstrom-mlp", "Wickstrøm et al. 2023",
             "matrix-based Rényi (σ by label alignment, EMA-smoothed) on the 784-1024-20-20-20-10 MLP shows fitting and "
             "compression; compression is clearer on training than on test data; early stopping tends to stop before it",
-            (StudyRun("mlp", "mnist-mlp", "relu", lambda: [MatrixRenyi(sigma_x="alignment", sigma_input=8.0 / 2**0.5)], 8, 100,
-                      sigma_smoothing=0.9),),
+            (StudyRun("mlp", "mnist-mlp", "relu",
+                      _recording([MatrixRenyi(sigma_x="alignment", sigma_input=8.0 / 2**0.5)], sigma_smoothing=0.9), 8, 100),),
             _check_wickstrom_mlp,
         ),
         Study(
             "wickstrom-cnn", "Wickstrøm et al. 2023",
             "with tensor kernels the layers of a deep (VGG-style) CNN show a fitting and a compression phase",
-            (StudyRun("vgg", "mnist-vgg", "relu", lambda: [MatrixRenyi(sigma_x="alignment", sigma_input=8.0 / 2**0.5)], 6, 50,
-                      sigma_smoothing=0.9),),
+            (StudyRun("vgg", "mnist-vgg", "relu",
+                      _recording([MatrixRenyi(sigma_x="alignment", sigma_input=8.0 / 2**0.5)], sigma_smoothing=0.9), 6, 50),),
             _check_wickstrom_cnn,
         ),
         Study(
             "estimator-disagreement", "Geiger 2021 (review); Saxe et al. 2018",
             "the information-plane picture depends on the estimator: measured by all four estimators, one run's "
             "layers get different compression verdicts",
-            (StudyRun("tanh", "tishby", "tanh", lambda: [Binning(30, (-1.0, 1.0)), KDE(), MatrixRenyi(), KSG()], 60, 1500,
-                      probe_size=400, sensitivity=True),),
+            (StudyRun("tanh", "tishby", "tanh", _recording([Binning(30, (-1.0, 1.0)), KDE(), MatrixRenyi(), KSG()], sensitivity=True),
+                      60, 1500, probe_size=400),),
             _check_disagreement,
         ),
     )
@@ -214,19 +216,38 @@ def _markdown(df: pd.DataFrame) -> str:
     return "\n".join(rows)
 
 
+@dataclasses.dataclass(frozen=True)
+class ReproduceResult:
+    """What a reproduction found and wrote.
+
+    Attributes
+    ----------
+    study : str
+    held : bool
+        Whether the published claim held here.
+    verdict : str
+        The check's numbers behind that answer.
+    figures : list of str
+        File names of the figures, beside the summary.
+    summary : Path
+        The markdown summary.
+    """
+
+    study: str
+    held: bool
+    verdict: str
+    figures: list[str]
+    summary: Path
+
+
 def reproduce(
     name: str, out_dir: str | Path = "reproduce", full: bool = False, seed: int = 0,
     epochs: int | None = None, probe_size: int | None = None,
-) -> Path:
+) -> ReproduceResult:
     """Run a study and write ``<out_dir>/<name>/``: ``runs.db``, figures and ``summary.md``.
 
     ``epochs`` and ``probe_size`` override the study's settings (for smoke tests; the summary
     says so).
-
-    Returns
-    -------
-    Path
-        The summary file.
     """
     if name not in STUDIES:
         raise ValueError(f"unknown study {name!r}; choose one of: {', '.join(STUDIES)}")
@@ -237,40 +258,31 @@ def reproduce(
     for suffix in ("", "-wal", "-shm"):
         Path(str(db) + suffix).unlink(missing_ok=True)
     t0 = time.perf_counter()
-    epochs_override = epochs
     runs, lines = {}, []
     for r in study.runs:
-        epochs = epochs_override if epochs_override is not None else (r.full_epochs if full else r.quick_epochs)
-        res = run_experiment(r.experiment, store=db, run=f"{name}-{r.name}", epochs=epochs, activation=r.activation,
-                             estimators=r.estimators(), probe_size=probe_size or r.probe_size, seed=seed, sensitivity=r.sensitivity,
-                             units=r.units, unit_every=r.unit_every, sigma_smoothing=r.sigma_smoothing)
+        n_epochs = epochs if epochs is not None else (r.full_epochs if full else r.quick_epochs)
+        res = run_experiment(r.experiment, store=db, run=f"{name}-{r.name}", epochs=n_epochs, activation=r.activation,
+                             probe_size=probe_size or r.probe_size, seed=seed, options=r.options)
         runs[r.name] = res.run
-        lines.append(f"| {res.run} | {r.experiment} ({r.activation}) | {epochs} | {res.metrics['train_acc']:.3f} | "
+        lines.append(f"| {res.run} | {r.experiment} ({r.activation}) | {n_epochs} | {res.metrics['train_acc']:.3f} | "
                      f"{res.metrics['test_acc']:.3f} | {res.seconds:.0f} |")
     with Store(db) as st:
-        analyses = {key: analyze(st, run, save=True) for key, run in runs.items()}  # once per run, warnings stored
+        analyses = {key: analyze_run(st, run) for key, run in runs.items()}  # once per run, warnings stored
         held, verdict = study.check(st, runs, analyses)
-        figures = []
-        for key, run in runs.items():
-            figures.append(save(information_plane(st, run), folder / f"{key}-plane.png").name)
-            figures.append(save(mi_curves(st, run), folder / f"{key}-curves.png").name)
-            if not st.measurements(run=run, units=True).empty:
-                figures.append(save(unit_maps(st, run), folder / f"{key}-units.png").name)
-        if len(runs) > 1:
-            figures.append(save(compare_runs(st, list(runs.values())), folder / "compare.png").name)
-        tables = []
-        for key, run in runs.items():
-            phases = analyses[key].phases
-            p = phases[phases.probe == "train"][["estimator", "layer", "peak_epoch", "peak", "final", "drop", "compressed"]]
-            tables.append(f"**{run}** (train probe; I(X;T) in bits)\n\n" + _markdown(p))
-    seconds = time.perf_counter() - t0
+        figures = _figures(st, runs, folder)
+    tables = []
+    for key, run in runs.items():
+        phases = analyses[key].phases
+        p = phases[phases.probe == "train"][["estimator", "layer", "peak_epoch", "peak", "final", "drop", "compressed"]]
+        tables.append(f"**{run}** (train probe; I(X;T) in bits)\n\n" + _markdown(p))
     command = f"infoscope reproduce {name}{' --full' if full else ''} --seed {seed}"
     text = "\n".join([
         f"# {name}: {study.source}", "",
         f"Claim: {study.claim}.", "",
         f"Command: `{command}` ({'paper-sized' if full else 'quick'} version"
-        f"{f', epochs overridden to {epochs_override}' if epochs_override is not None else ''}"
-        f"{f', probe size overridden to {probe_size}' if probe_size is not None else ''}, seed {seed}, {seconds:.0f} s here).", "",
+        f"{f', epochs overridden to {epochs}' if epochs is not None else ''}"
+        f"{f', probe size overridden to {probe_size}' if probe_size is not None else ''}, seed {seed}, "
+        f"{time.perf_counter() - t0:.0f} s here).", "",
         "| run | experiment | epochs | train acc | test acc | seconds |", "|---|---|---|---|---|---|", *lines, "",
         "\n\n".join(tables), "",
         f"**Verdict: the claim {'held' if held else 'did not hold'} here.** {verdict}", "",
@@ -278,4 +290,17 @@ def reproduce(
     ])
     summary = folder / "summary.md"
     summary.write_text(text, encoding="utf-8")
-    return summary
+    return ReproduceResult(name, bool(held), verdict, figures, summary)
+
+
+def _figures(st: Store, runs: dict[str, str], folder: Path) -> list[str]:
+    """Draw each run's information plane, curves and (if recorded) unit maps, and a comparison."""
+    figures = []
+    for key, run in runs.items():
+        figures.append(save(information_plane(st, run), folder / f"{key}-plane.png").name)
+        figures.append(save(mi_curves(st, run), folder / f"{key}-curves.png").name)
+        if not st.measurements(run=run, units=True).empty:
+            figures.append(save(unit_maps(st, run), folder / f"{key}-units.png").name)
+    if len(runs) > 1:
+        figures.append(save(compare_runs(st, list(runs.values())), folder / "compare.png").name)
+    return figures

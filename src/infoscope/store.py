@@ -27,17 +27,18 @@ when opened for writing, and read as having no bands when opened read-only).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sqlite3
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-__all__ = ["SCHEMA_VERSION", "StoreError", "Store", "MeasurementRow", "BandRow", "load", "last_per_epoch"]
+__all__ = ["SCHEMA_VERSION", "StoreError", "Store", "MeasurementRow", "BandRow", "load", "opened", "last_per_epoch"]
 
 SCHEMA_VERSION = 2
 
@@ -298,6 +299,39 @@ class Store:
                 (name, experiment, _json(config), seed, _json(versions or {}), time.time()),
             )
         return int(cur.lastrowid)
+
+    def open_run(
+        self,
+        name: str,
+        experiment: str | None,
+        config: dict[str, Any],
+        seed: int | None,
+        versions: dict[str, str] | None = None,
+        resume: bool = False,
+    ) -> tuple[int, bool]:
+        """The run to write into: a new one, or with ``resume`` the existing run of that name.
+
+        This is the one place that decides whether a run is created or continued.
+
+        Returns
+        -------
+        (run id, whether an existing run was resumed)
+
+        Raises
+        ------
+        StoreError
+            If a run of that name exists and ``resume`` is False.
+        """
+        existing = self.run_id(name, missing_ok=True)
+        if existing is None:
+            return self.create_run(name, experiment, config, seed, versions), False
+        if not resume:
+            raise StoreError(
+                f"a run named {name!r} already exists in {self.path}; resume it (--resume, resume=True) or choose "
+                "another name (--name, run=)"
+            )
+        self.set_status(existing, "running", ended=False)
+        return existing, True
 
     def run_id(self, name: str, missing_ok: bool = False) -> int | None:
         """Id of the run called ``name``."""
@@ -646,3 +680,35 @@ def load(path: str | Path) -> Store:
     True
     """
     return Store(path, readonly=True)
+
+
+@contextlib.contextmanager
+def opened(store: Store | str | Path, writable: bool = False) -> Iterator[Store]:
+    """An existing database to work with: a :class:`Store` as it is (left open), or the file
+    at a path opened (read-only unless ``writable``) and closed afterwards.
+
+    Raises
+    ------
+    StoreError
+        If there is no database at the path (nothing is created).
+
+    Examples
+    --------
+    >>> import tempfile, os
+    >>> p = os.path.join(tempfile.mkdtemp(), "runs.db")
+    >>> Store(p).close()
+    >>> with opened(p) as st:
+    ...     st.run_names()
+    []
+    """
+    if isinstance(store, Store):
+        yield store
+        return
+    st = load(store)  # says "no database at …" instead of creating one
+    if writable:
+        st.close()
+        st = Store(store)
+    try:
+        yield st
+    finally:
+        st.close()

@@ -1,8 +1,11 @@
-"""Reading the numbers: convergence, phases, redundancy, pruning, sanity warnings.
+"""Reading the numbers: convergence, phases, unit rankings, prune candidates, sanity warnings.
 
-:func:`analyze` turns a recorded run into verdicts with numbers; the pieces are pure
-functions on series and tables (:mod:`.convergence`, :mod:`.phases`, :mod:`.redundancy`,
-:mod:`.sanity`) and :func:`~.pruning.prune_check` tests the redundancy claim on held-out data.
+:func:`analyze` turns a recorded run's stored tables into verdicts with numbers; the pieces
+are pure functions on series and tables (:mod:`.convergence`, :mod:`.phases`,
+:mod:`.redundancy`, :mod:`.sanity`). Analysis reads stored data only and writes nothing: what
+needs the trained model (unit health, redundant pairs from activations, the pruning check) is
+computed by :mod:`infoscope.experiments.inspection` and handed in as :class:`ModelFindings`,
+and whoever calls :func:`analyze` decides whether to store its warnings.
 """
 
 from __future__ import annotations
@@ -14,21 +17,41 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..store import Store, last_per_epoch, load
+from ..store import Store, last_per_epoch, opened
 from .convergence import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_WINDOW, Convergence, converged_since
 from .phases import Phases, noise_level, phases
-from .pruning import PruneCheck, mask_units, prune_check
-from .redundancy import Candidate, prune_candidates, rank_units, redundant_pairs, unit_redundancy
-from .sanity import bound_warnings, dpi_warnings, grid_edge_warnings, unit_health_warnings
+from .redundancy import Candidate, prune_candidates, rank_units, redundant_pairs
+from .sanity import bound_warnings, dpi_warnings, grid_edge_warnings
 
 __all__ = [
-    "Analysis", "analyze", "converged_since", "Convergence", "phases", "Phases", "noise_level",
-    "rank_units", "unit_redundancy", "redundant_pairs", "prune_candidates", "Candidate",
-    "prune_check", "PruneCheck", "mask_units", "WARNING_PREFIX",
+    "Analysis", "ModelFindings", "analyze", "converged_since", "Convergence", "phases", "Phases", "noise_level",
+    "rank_units", "redundant_pairs", "prune_candidates", "Candidate", "WARNING_PREFIX",
 ]
 
 #: Stored analysis warnings start with this, so a new analysis replaces the old ones.
 WARNING_PREFIX = "analysis: "
+
+#: A warning: (first epoch or None, layer or None, message).
+Warning = tuple[int | None, str | None, str]
+
+
+@dataclasses.dataclass
+class ModelFindings:
+    """What only the trained model can tell about a run, found by its caller.
+
+    Attributes
+    ----------
+    warnings : list of (epoch, layer, message)
+        Dead and saturated units of the final model.
+    pairs : dict
+        Layer → redundant unit pairs (i, j, r), strongest first.
+    unavailable : str, optional
+        Why nothing could be found (e.g. the run stores no model).
+    """
+
+    warnings: list[Warning] = dataclasses.field(default_factory=list)
+    pairs: dict[str, list[tuple[int, int, float]]] = dataclasses.field(default_factory=dict)
+    unavailable: str | None = None
 
 
 @dataclasses.dataclass
@@ -85,10 +108,9 @@ def analyze(
     rtol: float = DEFAULT_RTOL,
     atol: float = DEFAULT_ATOL,
     fraction: float = 0.25,
-    redundancy_threshold: float = 0.9,
-    save: bool = True,
+    findings: ModelFindings | None = None,
 ) -> Analysis:
-    """Analyse a recorded run; with ``save`` store its warnings with the run.
+    """Analyse a recorded run from its stored tables (nothing is written).
 
     Parameters
     ----------
@@ -99,30 +121,41 @@ def analyze(
         bits; the loss uses rtol only, the accuracy atol = 0.01).
     fraction : float
         Share of each layer's units proposed for pruning by low I(unit;Y).
-    redundancy_threshold : float
-        r = I(u_i;u_j)/min(S_i, S_j) at or above which two units count as redundant.
-    save : bool
-        Replace the run's stored analysis warnings with this analysis's.
+    findings : ModelFindings, optional
+        Unit health and redundant pairs from the trained model
+        (:func:`infoscope.experiments.inspection.model_findings`); without them the analysis
+        says what it could not check.
     """
-    if not isinstance(store, Store) and not Path(store).exists():
-        load(store)  # raises "no database at …" instead of creating an empty one
-    st = store if isinstance(store, Store) else (Store(store) if save else load(store))
-    try:
-        return _analyze(st, run, window, rtol, atol, fraction, redundancy_threshold, save)
-    finally:
-        if not isinstance(store, Store):
-            st.close()
-
-
-def _analyze(st: Store, run: str, window, rtol, atol, fraction, threshold, save) -> Analysis:
-    info = st.run_info(run)
-    m = st.measurements(run=run)
-    if m.empty:
-        raise ValueError(f"run {run!r} has no measurements to analyse")
-    order = list(st.layers(run).name)
-    bands = st.bands(run=run)
+    with opened(store) as st:
+        info = st.run_info(run)
+        m = st.measurements(run=run)
+        if m.empty:
+            raise ValueError(f"run {run!r} has no measurements to analyse")
+        order = list(st.layers(run).name)
+        bands, metrics = st.bands(run=run), st.metrics(run=run)
+        units = st.measurements(run=run, units=True, probe="train")
+    convergence, phase_df = _series_verdicts(m, bands, order, window, rtol, atol)
+    network = _network_verdict(convergence, metrics, window, rtol)
+    comp = phase_df.pivot_table(index=["estimator", "layer"], columns="probe", values="compressed", aggfunc="first").reset_index()
+    comp.columns.name = None
     notes: list[str] = []
+    ranks = pd.DataFrame()
+    if units.empty:
+        notes.append("no per-unit measurements: unit ranking and prune candidates skipped")
+    else:
+        ranks = rank_units(units[units.estimator == sorted(units.estimator.unique())[0]])
+    findings = findings or ModelFindings(unavailable="no trained model was given")
+    if findings.unavailable:
+        notes.append(f"redundant pairs and unit health need the trained model: {findings.unavailable}")
+    warnings = bound_warnings(m, info["config"].get("probes", {})) + dpi_warnings(m, order) + grid_edge_warnings(m)
+    warnings += findings.warnings
+    candidates = prune_candidates(ranks[ranks.layer.isin(order[:-1])], fraction, findings.pairs) if not ranks.empty else []
+    return Analysis(run, convergence, network, phase_df, comp, ranks, findings.pairs, candidates, warnings, notes)
 
+
+def _series_verdicts(m: pd.DataFrame, bands: pd.DataFrame, order: list[str], window: int, rtol: float, atol: float
+                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Convergence of I(X;T) and I(T;Y), and phases of I(X;T), per probe, estimator and layer."""
     conv_rows, phase_rows = [], []
     for (probe, est, layer), g in m.groupby(["probe", "estimator", "layer"]):
         for q in ("I(X;T)", "I(T;Y)"):
@@ -135,57 +168,26 @@ def _analyze(st: Store, run: str, window, rtol, atol, fraction, threshold, save)
         p = phases(e, v, noise=noise)
         phase_rows.append({"probe": probe, "estimator": est, "layer": layer, **dataclasses.asdict(p), "verdict": p.verdict})
     pos = {n: i for i, n in enumerate(order)}
-    convergence = pd.DataFrame(conv_rows).sort_values(["probe", "estimator", "layer"], key=lambda s: s.map(pos) if s.name == "layer" else s)
-    phase_df = pd.DataFrame(phase_rows).sort_values(["probe", "estimator", "layer"], key=lambda s: s.map(pos) if s.name == "layer" else s)
+    by_layer = lambda s: s.map(pos) if s.name == "layer" else s  # noqa: E731
+    convergence = pd.DataFrame(conv_rows).sort_values(["probe", "estimator", "layer"], key=by_layer)
+    phase_df = pd.DataFrame(phase_rows).sort_values(["probe", "estimator", "layer"], key=by_layer)
+    return convergence.reset_index(drop=True), phase_df.reset_index(drop=True)
 
-    # network verdict: MI on the train probe against loss and accuracy plateaus
+
+def _network_verdict(convergence: pd.DataFrame, metrics: pd.DataFrame, window: int, rtol: float) -> dict[str, Any]:
+    """MI on the train probe set against the loss and accuracy plateaus."""
     train = convergence[convergence.probe == "train"] if "train" in set(convergence.probe) else convergence
     mi_since = None if train.since.isna().any() else int(train.since.max())
-    metrics = st.metrics(run=run)
-    loss_since = acc_since = None
+    since: dict[str, int | None] = {"loss": None, "acc": None}
     if not metrics.empty:
         for name, kind in (("train_loss", "loss"), ("train_acc", "acc")):
             g = last_per_epoch(metrics[metrics.name == name])
             if len(g):
-                c = converged_since(g.epoch.to_numpy(), g.value.to_numpy(), window, rtol=rtol if kind == "loss" else 0.0,
-                                    atol=0.0 if kind == "loss" else 0.01)
-                if kind == "loss":
-                    loss_since = c.since
-                else:
-                    acc_since = c.since
+                since[kind] = converged_since(g.epoch.to_numpy(), g.value.to_numpy(), window, rtol=rtol if kind == "loss" else 0.0,
+                                              atol=0.0 if kind == "loss" else 0.01).since
+    loss_since = since["loss"]
     verdict = (f"converged: every layer's MI stays within tolerance from epoch {mi_since}" if mi_since is not None
                else "still changing: at least one layer's MI has not settled")
     if mi_since is not None and loss_since is not None and abs(mi_since - loss_since) > window:
         verdict += f"; the loss settled at epoch {loss_since}, so the two disagree by {abs(mi_since - loss_since)} epochs"
-    network = {"mi_since": mi_since, "loss_since": loss_since, "accuracy_since": acc_since, "verdict": verdict}
-
-    comp = phase_df.pivot_table(index=["estimator", "layer"], columns="probe", values="compressed", aggfunc="first").reset_index()
-    comp.columns.name = None
-
-    units = st.measurements(run=run, units=True, probe="train")
-    ranks = pd.DataFrame()
-    pairs: dict[str, list[tuple[int, int, float]]] = {}
-    warnings = bound_warnings(m, info["config"].get("probes", {})) + dpi_warnings(m, order) + grid_edge_warnings(m)
-    if units.empty:
-        notes.append("no per-unit measurements: unit ranking and prune candidates skipped")
-    else:
-        est = sorted(units.estimator.unique())[0]
-        ranks = rank_units(units[units.estimator == est])
-    try:
-        from ..capture import probe_activations
-        from ..experiments.runner import load_trained
-
-        trained = load_trained(st, run)
-        acts = probe_activations(trained.model, trained.probes[0].x, order)
-        kinds = dict(zip(st.layers(run).name, st.layers(run).kind))
-        warnings += unit_health_warnings(acts, kinds)
-        for layer in order[:-1]:
-            if acts[layer].ndim >= 2 and acts[layer].shape[1] <= 128:
-                pairs[layer] = redundant_pairs(unit_redundancy(acts[layer]), threshold)
-    except ValueError as exc:
-        notes.append(f"redundant pairs and unit health need the trained model: {exc}")
-    candidates = prune_candidates(ranks[ranks.layer.isin(order[:-1])], fraction, pairs) if not ranks.empty else []
-    if save:
-        st.replace_warnings(st.run_id(run), WARNING_PREFIX, warnings)
-    return Analysis(run, convergence.reset_index(drop=True), network, phase_df.reset_index(drop=True), comp, ranks,
-                    pairs, candidates, warnings, notes)
+    return {"mi_since": mi_since, "loss_since": loss_since, "accuracy_since": since["acc"], "verdict": verdict}

@@ -1,4 +1,5 @@
-"""Which units carry little label information, and which duplicate each other."""
+"""Which units carry little label information, and which to prune (from stored per-unit values and
+redundant pairs found on the model by :mod:`~infoscope.experiments.inspection`)."""
 
 from __future__ import annotations
 
@@ -6,13 +7,8 @@ import dataclasses
 
 import numpy as np
 import pandas as pd
-import torch
 
-from ..estimators.kernels import normalize_gram, rbf_gram, squared_distances
-from ..estimators.bandwidth import silverman_sigma
-from ..estimators.renyi import matrix_entropy, matrix_joint_entropy
-
-__all__ = ["rank_units", "unit_redundancy", "redundant_pairs", "prune_candidates", "Candidate"]
+__all__ = ["rank_units", "redundant_pairs", "prune_candidates", "Candidate"]
 
 
 def rank_units(units: pd.DataFrame) -> pd.DataFrame:
@@ -33,57 +29,6 @@ def rank_units(units: pd.DataFrame) -> pd.DataFrame:
     table = last.groupby(["layer", "unit", "quantity"]).value.last().unstack("quantity").reset_index()
     table["rank"] = table.groupby("layer")["I(T;Y)"].rank(ascending=False, method="first").astype(int)
     return table.sort_values(["layer", "rank"]).reset_index(drop=True)
-
-
-def unit_redundancy(acts: torch.Tensor) -> np.ndarray:
-    """Pairwise redundancy of the units of one layer, r_ij = I(u_i; u_j) / min(I(u_i; u_i), I(u_j; u_j)).
-
-    Each unit (a neuron, or a conv channel's spatial mean), standardised, gets an RBF Gram
-    with a Silverman σ; entropies are matrix-based with α = 2 (no eigensolver, so all pairs are
-    cheap). The normaliser is what a perfect copy would score under the same kernel (with an
-    RBF kernel I(u;u) < S(u)), so r is 1 for units that are affine copies of each other and
-    near 0 for unrelated units. Constant units (S = 0) get r = NaN.
-
-    Parameters
-    ----------
-    acts : torch.Tensor, shape (N, U) or (N, U, ...)
-
-    Returns
-    -------
-    numpy.ndarray, shape (U, U)
-
-    Examples
-    --------
-    >>> g = torch.Generator().manual_seed(0)
-    >>> a = torch.randn(200, 1, generator=g)
-    >>> acts = torch.cat([a, 2 * a + 1, torch.randn(200, 1, generator=g)], dim=1)
-    >>> r = unit_redundancy(acts)
-    >>> bool(r[0, 1] > 0.99), bool(r[0, 2] < 0.5)
-    (True, True)
-    """
-    n, u = acts.shape[0], acts.shape[1]
-    grams, ents = [], []
-    for j in range(u):
-        # a conv channel is summarised by its spatial mean: whole H×W maps are so high-dimensional
-        # that every Gram approaches the identity and all pairs would look alike
-        flat = acts[:, j].reshape(n, -1).to(torch.float64).mean(dim=1, keepdim=True)
-        # standardise so that a unit and an affine copy of it get the same Gram
-        std = flat.std(dim=0, keepdim=True)
-        flat = (flat - flat.mean(dim=0, keepdim=True)) / torch.where(std > 0, std, torch.ones_like(std))
-        k = rbf_gram(squared_distances(flat), silverman_sigma(flat))
-        grams.append(k)
-        ents.append(matrix_entropy(normalize_gram(k), 2.0))
-    # what a perfect copy scores: with an RBF kernel I(u; u) = 2 S(u) − S(u, u) < S(u)
-    self_info = [2 * ents[j] - matrix_joint_entropy(grams[j], grams[j], alpha=2.0) for j in range(u)]
-    r = np.full((u, u), np.nan)
-    for i in range(u):
-        for j in range(i, u):
-            m = min(self_info[i], self_info[j])
-            if min(ents[i], ents[j]) <= 1e-9 or m <= 1e-9:
-                continue
-            mi = ents[i] + ents[j] - matrix_joint_entropy(grams[i], grams[j], alpha=2.0)
-            r[i, j] = r[j, i] = mi / m
-    return r
 
 
 def redundant_pairs(r: np.ndarray, threshold: float = 0.9) -> list[tuple[int, int, float]]:

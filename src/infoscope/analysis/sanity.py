@@ -7,11 +7,10 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-import torch
 
 from .phases import noise_level
 
-__all__ = ["bound_warnings", "dpi_warnings", "grid_edge_warnings", "unit_health_warnings"]
+__all__ = ["bound_warnings", "dpi_warnings", "grid_edge_warnings"]
 
 #: Estimators whose H(T) and I(X;T) cannot exceed log2 N.
 _BOUNDED = ("renyi", "binning", "kde")
@@ -86,37 +85,4 @@ def grid_edge_warnings(m: pd.DataFrame) -> list[tuple[int | None, str, str]]:
             out.append((int(edges.epoch.min()), layer,
                         f"σ of layer {layer} ({probe} probe) sits at the edge of the alignment grid in {len(edges)} of "
                         f"{len(g)} measurements: the best width may lie outside 0.1–10 × the mean distance"))
-    return out
-
-
-def unit_health_warnings(acts: dict[str, torch.Tensor], kinds: dict[str, str], saturation: float = 0.99,
-                         share: float = 0.5) -> list[tuple[int | None, str, str]]:
-    """Dead ReLU units (zero on every probe sample) and saturated tanh/sigmoid units
-    (beyond ``saturation`` of their range on more than ``share`` of the samples).
-
-    Parameters
-    ----------
-    acts : dict
-        Layer → activations (N, U, ...) of the final model on the probe.
-    kinds : dict
-        Layer → module class name (``"ReLU"``, ``"Tanh"``, …).
-    """
-    out = []
-    for layer, t in acts.items():
-        if t.ndim < 2:
-            continue
-        flat = t.reshape(t.shape[0], t.shape[1], -1)
-        kind = kinds.get(layer, "")
-        if kind in ("ReLU", "ReLU6", "LeakyReLU"):
-            dead = [int(u) for u in torch.nonzero((flat <= 0).all(dim=2).all(dim=0)).flatten()]
-            if dead:
-                out.append((None, layer, f"{len(dead)} of {t.shape[1]} units of layer {layer} are dead (zero on every probe sample): {dead[:20]}"))
-        elif kind in ("Tanh", "Sigmoid", "Hardtanh"):
-            lo, hi = (-1.0, 1.0) if kind != "Sigmoid" else (0.0, 1.0)
-            mid, half = (hi + lo) / 2, (hi - lo) / 2
-            frac = ((flat - mid).abs() >= saturation * half).float().mean(dim=(0, 2))
-            sat = [int(u) for u in torch.nonzero(frac > share).flatten()]
-            if sat:
-                out.append((None, layer, f"{len(sat)} of {t.shape[1]} units of layer {layer} are saturated "
-                                         f"(|a| ≥ {saturation} of range on > {int(share * 100)}% of samples): {sat[:20]}"))
     return out

@@ -22,9 +22,11 @@ from .._validation import (
     check_same_length,
     check_samples,
     flatten_samples,
+    is_label_vector,
     resolve_discrete,
 )
-from .discrete import symbols
+from .chunking import chunk_indices, in_chunks
+from .discrete import plugin_entropy, plugin_mutual_information, symbols
 
 #: Quantity names used by :meth:`Estimator.layer_information` (and stored by the recorder).
 H_T, I_XT, I_TY = "H(T)", "I(X;T)", "I(T;Y)"
@@ -92,14 +94,26 @@ class ProbeContext:
         ids = torch.from_numpy(symbols(flatten_samples(tx).cpu().numpy()))
         return cls(x=tx, y=codes, x_ids=ids)
 
+    def chunks(self, batch_size: int) -> list[ProbeContext]:
+        """Sub-probes of consecutive chunks (:func:`~.chunking.chunk_indices`), built once and cached,
+        so that whatever an estimator caches on a chunk (its input and label Grams) is computed once."""
+        key = ("chunks", int(batch_size))
+        if key not in self.cache:
+            self.cache[key] = [ProbeContext(x=self.x[idx], y=self.y[idx], x_ids=self.x_ids[idx])
+                               for idx in chunk_indices(self.x.shape[0], batch_size) or []]
+        return self.cache[key]
+
 
 @dataclasses.dataclass
 class Estimator(ABC):
     """Base class: an information estimator with plain constructor parameters.
 
-    Subclasses implement :meth:`estimate_entropy` and :meth:`estimate_mutual_information`.
-    Samples are on axis 0 and may have any trailing shape; a 1-D integer array is read as
-    class labels (override with ``discrete_y``).
+    The public methods validate their input, read 1-D integer arrays as class labels
+    (override with ``discrete_y``), handle the case of labels on both sides, split the
+    samples into chunks when the estimator has a ``batch_size`` (see :mod:`.chunking`), and
+    return :class:`Estimate` objects in bits. Subclasses implement the maths only:
+    :meth:`_entropy` and :meth:`_mutual_information`. Samples are on axis 0 and may have any
+    trailing shape.
     """
 
     #: Name used by the functional API and stored with every result.
@@ -108,6 +122,12 @@ class Estimator(ABC):
     #: input's own values through a kernel) or ``"identity"`` (each distinct input is one
     #: symbol, the setting of deterministic networks in Shwartz-Ziv & Tishby and Saxe et al.).
     input_mode: ClassVar[str] = "identity"
+    #: Class labels are discrete symbols: plug-in entropies for labels, and plug-in MI when both
+    #: sides are labels. False for estimators that put a kernel on the labels (matrix Rényi).
+    labels_as_symbols: ClassVar[bool] = True
+    #: Samples per chunk (None: the whole sample at once); estimators with a ``batch_size``
+    #: parameter override it per instance.
+    batch_size: ClassVar[int | None] = None
 
     def get_params(self) -> dict[str, Any]:
         """Constructor parameters as a dictionary."""
@@ -122,15 +142,42 @@ class Estimator(ABC):
         """Mutual information I(x; y) in bits (see :meth:`estimate_mutual_information`)."""
         return self.estimate_mutual_information(x, y, discrete_y=discrete_y).value
 
-    @abstractmethod
     def estimate_entropy(self, x: ArrayLike) -> Estimate:
-        """Entropy of ``x``, shape (N, ...), as an :class:`Estimate` in bits."""
+        """Entropy of ``x`` in bits, with every parameter used.
 
-    @abstractmethod
+        Parameters
+        ----------
+        x : array_like, shape (N, ...) or integer labels (N,)
+
+        Returns
+        -------
+        Estimate
+        """
+        t = check_samples(x, "x")
+        return self._chunked(t.shape[0], lambda idx: {"H": self._entropy_estimate(t if idx is None else t[idx])})["H"]
+
     def estimate_mutual_information(
         self, x: ArrayLike, y: ArrayLike, discrete_y: bool | None = None
     ) -> Estimate:
-        """I(x; y) as an :class:`Estimate` in bits; ``y`` is (N, ...) or labels (N,)."""
+        """Mutual information I(x; y) in bits, with every parameter used.
+
+        Parameters
+        ----------
+        x : array_like, shape (N, ...)
+            Samples (a layer's activations), or integer labels (N,).
+        y : array_like, shape (N, ...) or (N,)
+            Second variable; 1-D integers are class labels.
+        discrete_y : bool, optional
+            Force (True) or forbid (False) reading ``y`` as labels.
+
+        Returns
+        -------
+        Estimate
+        """
+        tx, ty, y_labels = self._pair(x, y, discrete_y)
+        return self._chunked(
+            tx.shape[0], lambda idx: {"I": self._mi_estimate(*((tx, ty) if idx is None else (tx[idx], ty[idx])), y_labels)}
+        )["I"]
 
     def layer_information(self, t: ArrayLike, probe: ProbeContext) -> dict[str, Estimate]:
         """H(T), I(X;T) and I(T;Y) of one layer (or unit) on a prepared probe, in bits.
@@ -150,12 +197,12 @@ class Estimator(ABC):
         dict
             ``{"H(T)": Estimate, "I(X;T)": Estimate, "I(T;Y)": Estimate}``
         """
-        x_side = probe.x_ids if self.input_mode == "identity" else probe.x
-        return {
-            H_T: self.estimate_entropy(t),
-            I_XT: self.estimate_mutual_information(t, x_side, discrete_y=self.input_mode == "identity"),
-            I_TY: self.estimate_mutual_information(t, probe.y, discrete_y=True),
-        }
+        tt = check_samples(t, "layer activations")
+        check_same_length(tt, probe.x, ("layer activations", "probe inputs"))
+        if chunk_indices(tt.shape[0], self.batch_size) is None:
+            return self._layer_information(tt, probe)
+        subs = iter(probe.chunks(self.batch_size))
+        return self._chunked(tt.shape[0], lambda idx: self._layer_information(tt[idx], next(subs)))
 
     def variants(self, scales: Sequence[float] = (0.5, 2.0)) -> list[Estimator]:
         """Copies with the setting the estimate is most sensitive to scaled by each factor.
@@ -165,7 +212,47 @@ class Estimator(ABC):
         """
         return []
 
-    # -- helpers for subclasses --------------------------------------------------------
+    # -- what subclasses implement -----------------------------------------------------
+    @abstractmethod
+    def _entropy(self, t: torch.Tensor) -> tuple[float, dict[str, Any]]:
+        """Entropy in bits of validated samples ``t`` (N, ...), and the data-chosen parameters."""
+
+    @abstractmethod
+    def _mutual_information(
+        self, tx: torch.Tensor, ty: torch.Tensor, x_labels: bool, y_labels: bool
+    ) -> tuple[float, dict[str, Any]]:
+        """I(tx; ty) in bits of a validated pair (either side may hold labels, not both unless
+        ``labels_as_symbols`` is False), and the data-chosen parameters."""
+
+    def _layer_information(self, t: torch.Tensor, probe: ProbeContext) -> dict[str, Estimate]:
+        """:meth:`layer_information` on one chunk (or the whole probe)."""
+        x_side = probe.x_ids if self.input_mode == "identity" else probe.x
+        return {
+            H_T: self.estimate_entropy(t),
+            I_XT: self.estimate_mutual_information(t, x_side, discrete_y=self.input_mode == "identity"),
+            I_TY: self.estimate_mutual_information(t, probe.y, discrete_y=True),
+        }
+
+    # -- the shared machinery ------------------------------------------------------------
+    def _entropy_estimate(self, t: torch.Tensor) -> Estimate:
+        if self.labels_as_symbols and is_label_vector(t):
+            value, chosen = plugin_entropy(as_labels(t)), {}
+        else:
+            value, chosen = self._entropy(t)
+        return self._result(value, **chosen, n_samples=t.shape[0])
+
+    def _mi_estimate(self, tx: torch.Tensor, ty: torch.Tensor, y_labels: bool) -> Estimate:
+        x_labels = is_label_vector(tx)
+        if self.labels_as_symbols and x_labels and y_labels:
+            value, chosen = plugin_mutual_information(as_labels(tx, "x"), as_labels(ty)), {}
+        else:
+            value, chosen = self._mutual_information(tx, ty, x_labels, y_labels)
+        return self._result(value, **chosen, y_discrete=y_labels, n_samples=tx.shape[0])
+
+    def _chunked(self, n: int, fn: Any) -> dict[str, Estimate]:
+        """``fn(idx)`` per chunk of ``batch_size`` samples, averaged (``fn(None)`` unchunked)."""
+        return in_chunks(chunk_indices(n, self.batch_size), fn)
+
     def _result(self, value: float, **chosen: Any) -> Estimate:
         params = self.get_params()
         params.update(chosen)

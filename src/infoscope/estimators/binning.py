@@ -11,12 +11,13 @@ count and on the activation function (Saxe et al. 2018).
 from __future__ import annotations
 
 import dataclasses
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
+import torch
 
-from .._validation import ArrayLike, as_labels, check_samples, flatten_samples, is_label_vector
-from .base import Estimate, Estimator
+from .._validation import as_labels, flatten_samples
+from .base import Estimator
 from .discrete import plugin_entropy, plugin_mutual_information, symbols
 
 __all__ = ["Binning", "bin_codes"]
@@ -118,41 +119,15 @@ class Binning(Estimator):
         """Copies with ``n_bins`` scaled by each factor (at least 2 bins)."""
         return [dataclasses.replace(self, n_bins=max(2, int(round(self.n_bins * f)))) for f in scales]
 
-    def estimate_entropy(self, x: ArrayLike) -> Estimate:
-        """Plug-in entropy of the binned patterns of ``x``, in bits (0 to log2 N).
+    def _entropy(self, t: torch.Tensor) -> tuple[float, dict[str, Any]]:
+        """Plug-in entropy of the binned patterns of ``t``, in bits (0 to log2 N), with
+        ``value_range_x`` the range binned over."""
+        sym, rng = self._symbols(t, False)
+        return plugin_entropy(sym), {"value_range_x": rng}
 
-        Parameters
-        ----------
-        x : array_like, shape (N, ...) or integer labels (N,)
-
-        Returns
-        -------
-        Estimate
-            With ``value_range_x`` the range binned over.
-        """
-        t = check_samples(x, "x")
-        sym, rng = self._symbols(t, is_label_vector(t))
-        return self._result(plugin_entropy(sym), value_range_x=rng, n_samples=t.shape[0])
-
-    def estimate_mutual_information(
-        self, x: ArrayLike, y: ArrayLike, discrete_y: bool | None = None
-    ) -> Estimate:
-        """I(x; y) from binned patterns, in bits; ``y`` labels are used as they are.
-
-        Parameters
-        ----------
-        x : array_like, shape (N, ...)
-        y : array_like, shape (N, ...), or integer labels (N,)
-        discrete_y : bool, optional
-            Force (True) or forbid (False) reading ``y`` as labels.
-
-        Returns
-        -------
-        Estimate
-            With ``value_range_x`` and ``value_range_y`` (None for labels).
-        """
-        tx, ty, y_labels = self._pair(x, y, discrete_y)
-        sx, rx = self._symbols(tx, is_label_vector(tx))
+    def _mutual_information(self, tx, ty, x_labels: bool, y_labels: bool) -> tuple[float, dict[str, Any]]:
+        """I(x; y) from binned patterns, in bits; labels are used as they are. With
+        ``value_range_x`` and ``value_range_y`` (None for labels)."""
+        sx, rx = self._symbols(tx, x_labels)
         sy, ry = self._symbols(ty, y_labels)
-        value = plugin_mutual_information(sx, sy)
-        return self._result(value, value_range_x=rx, value_range_y=ry, y_discrete=y_labels, n_samples=tx.shape[0])
+        return plugin_mutual_information(sx, sy), {"value_range_x": rx, "value_range_y": ry}

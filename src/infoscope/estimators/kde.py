@@ -20,13 +20,12 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import torch
 
-from .._validation import ArrayLike, as_labels, check_choice, check_positive, check_samples, flatten_samples, is_label_vector
-from .base import Estimate, Estimator
-from .discrete import plugin_entropy, plugin_mutual_information
+from .._validation import ArrayLike, as_labels, check_choice, check_positive, check_samples, flatten_samples
+from .base import Estimator
 from .kernels import squared_distances
 
 __all__ = ["KDE", "mixture_entropy_above_noise", "kde_differential_entropy"]
@@ -152,41 +151,16 @@ class KDE(Estimator):
         """Copies with the noise variance scaled by each factor."""
         return [dataclasses.replace(self, noise_variance=self.noise_variance * f) for f in scales]
 
-    def estimate_entropy(self, x: ArrayLike) -> Estimate:
-        """H(T) − H(ε) for T = x + ε, in bits (0 to log2 N); plug-in entropy for labels.
+    def _entropy(self, t: torch.Tensor) -> tuple[float, dict[str, Any]]:
+        """H(T) − H(ε) for T = t + ε, in bits (0 to log2 N)."""
+        return self._above_noise(t), {}
 
-        Parameters
-        ----------
-        x : array_like, shape (N, ...) or integer labels (N,)
-        """
-        t = check_samples(x, "x")
-        if is_label_vector(t):
-            return self._result(plugin_entropy(as_labels(t)), n_samples=t.shape[0])
-        return self._result(self._above_noise(t), n_samples=t.shape[0])
-
-    def estimate_mutual_information(
-        self, x: ArrayLike, y: ArrayLike, discrete_y: bool | None = None
-    ) -> Estimate:
-        """I(x + ε; y) in bits, with the class-conditional bound when ``y`` holds labels.
-
-        Parameters
-        ----------
-        x : array_like, shape (N, ...)
-        y : array_like, shape (N, ...) or integer labels (N,)
-        discrete_y : bool, optional
-            Force (True) or forbid (False) reading ``y`` as labels.
-        """
-        tx, ty, y_labels = self._pair(x, y, discrete_y)
-        x_labels = is_label_vector(tx)
-        n = tx.shape[0]
-        if x_labels and y_labels:
-            value = plugin_mutual_information(as_labels(tx, "x"), as_labels(ty))
-        elif x_labels or y_labels:
+    def _mutual_information(self, tx, ty, x_labels: bool, y_labels: bool) -> tuple[float, dict[str, Any]]:
+        """I(x + ε; y) in bits, with the class-conditional bound when one side holds labels."""
+        if x_labels or y_labels:
             cont, lab = (ty, as_labels(tx, "x")) if x_labels else (tx, as_labels(ty))
-            value = self._class_conditional(cont, torch.as_tensor(lab, device=cont.device))
-        else:
-            fx, fy = flatten_samples(tx).to(torch.float64), flatten_samples(ty).to(torch.float64)
-            dx, dy = squared_distances(fx), squared_distances(fy)
-            h = lambda d: mixture_entropy_above_noise(d, self.noise_variance, self.bound)  # noqa: E731
-            value = h(dx) + h(dy) - h(dx + dy)
-        return self._result(value, y_discrete=y_labels, n_samples=n)
+            return self._class_conditional(cont, torch.as_tensor(lab, device=cont.device)), {}
+        fx, fy = flatten_samples(tx).to(torch.float64), flatten_samples(ty).to(torch.float64)
+        dx, dy = squared_distances(fx), squared_distances(fy)
+        h = lambda d: mixture_entropy_above_noise(d, self.noise_variance, self.bound)  # noqa: E731
+        return h(dx) + h(dy) - h(dx + dy), {}

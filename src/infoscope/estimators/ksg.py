@@ -22,15 +22,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 from scipy.spatial import cKDTree
 from scipy.special import digamma
+import torch
 
-from .._validation import ArrayLike, as_labels, check_samples, flatten_samples, is_label_vector
-from .base import Estimate, Estimator
-from .discrete import plugin_entropy, plugin_mutual_information
+from .._validation import as_labels, flatten_samples
+from .base import Estimator
 
 __all__ = ["KSG", "ksg_mutual_information", "ksg_mixed_mutual_information", "kl_entropy"]
 
@@ -213,47 +213,21 @@ class KSG(Estimator):
         """Copies with ``k`` scaled by each factor (at least 1)."""
         return [dataclasses.replace(self, k=max(1, int(round(self.k * f)))) for f in scales]
 
-    def estimate_entropy(self, x: ArrayLike) -> Estimate:
-        """Kozachenko–Leonenko differential entropy of ``x`` in bits; plug-in for labels.
-
-        Parameters
-        ----------
-        x : array_like, shape (N, ...) or integer labels (N,)
-        """
-        t = check_samples(x, "x")
-        if is_label_vector(t):
-            return self._result(plugin_entropy(as_labels(t)), n_samples=t.shape[0])
+    def _entropy(self, t: torch.Tensor) -> tuple[float, dict[str, Any]]:
+        """Kozachenko–Leonenko differential entropy of ``t`` in bits (0 for a constant)."""
         if _is_constant(t):
-            return self._result(0.0, n_samples=t.shape[0])
+            return 0.0, {}
         self._check_k(t.shape[0])
-        rng = np.random.default_rng(self.random_state)
-        return self._result(kl_entropy(self._continuous(t, rng), self.k), n_samples=t.shape[0])
+        return kl_entropy(self._continuous(t, np.random.default_rng(self.random_state)), self.k), {}
 
-    def estimate_mutual_information(
-        self, x: ArrayLike, y: ArrayLike, discrete_y: bool | None = None
-    ) -> Estimate:
-        """KSG I(x; y) in bits; the Ross mixed form when one side holds class labels.
-
-        Parameters
-        ----------
-        x : array_like, shape (N, ...)
-        y : array_like, shape (N, ...) or integer labels (N,)
-        discrete_y : bool, optional
-            Force (True) or forbid (False) reading ``y`` as labels.
-        """
-        tx, ty, y_labels = self._pair(x, y, discrete_y)
-        x_labels = is_label_vector(tx)
-        n = tx.shape[0]
-        self._check_k(n)
+    def _mutual_information(self, tx, ty, x_labels: bool, y_labels: bool) -> tuple[float, dict[str, Any]]:
+        """KSG I(x; y) in bits; the Ross mixed form when one side holds class labels."""
+        self._check_k(tx.shape[0])
         rng = np.random.default_rng(self.random_state)
         if _is_constant(tx) or _is_constant(ty):
-            value = 0.0
-        elif x_labels and y_labels:
-            value = plugin_mutual_information(as_labels(tx, "x"), as_labels(ty))
-        elif y_labels:
-            value = ksg_mixed_mutual_information(self._continuous(tx, rng), as_labels(ty), self.k)
-        elif x_labels:
-            value = ksg_mixed_mutual_information(self._continuous(ty, rng), as_labels(tx, "x"), self.k)
-        else:
-            value = ksg_mutual_information(self._continuous(tx, rng), self._continuous(ty, rng), self.k)
-        return self._result(value, y_discrete=y_labels, n_samples=n)
+            return 0.0, {}
+        if y_labels:
+            return ksg_mixed_mutual_information(self._continuous(tx, rng), as_labels(ty), self.k), {}
+        if x_labels:
+            return ksg_mixed_mutual_information(self._continuous(ty, rng), as_labels(tx, "x"), self.k), {}
+        return ksg_mutual_information(self._continuous(tx, rng), self._continuous(ty, rng), self.k), {}

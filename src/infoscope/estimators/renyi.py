@@ -5,10 +5,14 @@ S_α(A) = 1/(1−α) · log2 Σ_i λ_i(A)^α, in bits, with the von Neumann limi
 α = 1. Joint entropy uses the unit-trace Hadamard product, and
 I_α(A; B) = S_α(A) + S_α(B) − S_α(A∘B / tr(A∘B)).
 
-Kernels: ``"rbf"`` is the tensor kernel of Wickstrøm et al. (an RBF on the flattened sample,
-one σ per layer); ``"multivariate"`` is Yu et al.'s per-channel product (axis 1 is the
-channel axis), which equals the tensor kernel when all channels share one σ and saturates
-towards log2 N as the number of channels grows.
+Kernels (built in :mod:`.grams`): ``"rbf"`` is the tensor kernel of Wickstrøm et al. (an RBF
+on the flattened sample, one σ per layer); ``"multivariate"`` is Yu et al.'s per-channel
+product, which equals the tensor kernel when all channels share one σ and saturates towards
+log2 N as the number of channels grows.
+
+The module holds the functional maths (entropies of Gram matrices and spectra), then
+:class:`ProbeGrams`, the input and label Grams a probe shares with every layer and unit, then
+the estimator object.
 """
 
 from __future__ import annotations
@@ -20,20 +24,11 @@ from typing import Any, ClassVar
 
 import torch
 
-from .._validation import (
-    ArrayLike,
-    as_labels,
-    check_choice,
-    check_positive,
-    check_same_length,
-    check_samples,
-    flatten_samples,
-    is_label_vector,
-)
-from .bandwidth import SIGMA_RULES, choose_sigma, sigma_grid
+from .._validation import as_labels, check_choice, check_positive
 from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext
+from .grams import DEFAULT_LABEL_SIGMA, KERNELS, SigmaSpec, check_sigma_spec, is_rule, sample_gram
+from .kernels import hadamard_normalize, normalize_gram
 from .lanczos import slq_entropy
-from .kernels import hadamard_normalize, label_gram, normalize_gram, rbf_gram, squared_distances
 
 __all__ = [
     "MatrixRenyi",
@@ -42,13 +37,8 @@ __all__ = [
     "class_joint_entropy",
     "matrix_joint_entropy",
     "matrix_mutual_information",
+    "ProbeGrams",
 ]
-
-KERNELS: tuple[str, ...] = ("rbf", "multivariate")
-#: Kernel width on one-hot labels unless the user gives one.
-DEFAULT_LABEL_SIGMA = 0.1
-
-SigmaSpec = float | str | Sequence[float] | None
 
 
 def _check_alpha(alpha: float) -> float:
@@ -252,6 +242,37 @@ def matrix_mutual_information(kx: torch.Tensor, ky: torch.Tensor, alpha: float =
     )
 
 
+@dataclasses.dataclass(frozen=True)
+class ProbeGrams:
+    """The Grams a probe shares with every layer and unit measured on it, and their entropies.
+
+    Attributes
+    ----------
+    input_gram : torch.Tensor, shape (N, N)
+        Gram of the network input X.
+    input_sigma : float or list of float
+        The σ it was built with.
+    input_entropy : float
+        S_α(X) in bits.
+    label_gram : torch.Tensor, shape (N, N)
+        Gram of the one-hot labels Y.
+    label_sigma : float
+    label_entropy : float
+        S_α(Y) in bits.
+    class_codes : torch.Tensor, shape (N,), or None
+        The label codes when the label Gram is the class-equality Gram (joint entropies with
+        it are then computed per class block); None otherwise.
+    """
+
+    input_gram: torch.Tensor
+    input_sigma: Any
+    input_entropy: float
+    label_gram: torch.Tensor
+    label_sigma: float
+    label_entropy: float
+    class_codes: torch.Tensor | None
+
+
 @dataclasses.dataclass
 class MatrixRenyi(Estimator):
     """Matrix-based Rényi α-entropy estimator with RBF / tensor / multivariate kernels.
@@ -289,10 +310,9 @@ class MatrixRenyi(Estimator):
         Grid size of the ``"alignment"`` rule.
     batch_size : int, optional
         Estimate on consecutive chunks of this many samples and average, as Wickstrøm et al.
-        do on minibatches of 100 (a remainder under half a chunk joins the last chunk). The
-        cost falls from O(N³) to O(N·B²); each value is then a B-sample estimate (at most
-        log2 B bits) averaged over N/B chunks, recorded with ``n_batches`` and ``batch_std``
-        (the spread of the chunk values). None: the whole sample at once.
+        do on minibatches of 100 (see :mod:`.chunking`). The cost falls from O(N³) to
+        O(N·B²); each value is then a B-sample estimate (at most log2 B bits) averaged over
+        N/B chunks, recorded with ``n_batches`` and ``batch_std``. None: the whole sample.
 
     Notes
     -----
@@ -322,6 +342,7 @@ class MatrixRenyi(Estimator):
 
     name: ClassVar[str] = "renyi"
     input_mode: ClassVar[str] = "values"
+    labels_as_symbols: ClassVar[bool] = False  # labels get an RBF kernel on their one-hot codes
 
     alpha: float = 1.01
     sigma_x: SigmaSpec = "silverman"
@@ -341,12 +362,12 @@ class MatrixRenyi(Estimator):
     def __post_init__(self) -> None:
         self.alpha = _check_alpha(self.alpha)
         check_choice(self.kernel, "kernel", KERNELS)
-        _check_sigma_spec(self.sigma_x, "sigma_x")
+        check_sigma_spec(self.sigma_x, "sigma_x")
         if self.sigma_y is not None:
-            _check_sigma_spec(self.sigma_y, "sigma_y")
-        _check_sigma_spec(self.sigma_input, "sigma_input")
+            check_sigma_spec(self.sigma_y, "sigma_y")
+        check_sigma_spec(self.sigma_input, "sigma_input")
         self.sigma_scale = check_positive(self.sigma_scale, "sigma_scale")
-        if _is_rule(self.sigma_input, "alignment"):
+        if is_rule(self.sigma_input, "alignment"):
             raise ValueError("sigma_input cannot be 'alignment' (the input is not aligned to labels); use a number, 'silverman' or 'knn'")
         if int(self.knn_k) < 1:
             raise ValueError(f"knn_k must be an integer >= 1, got {self.knn_k!r}")
@@ -360,259 +381,93 @@ class MatrixRenyi(Estimator):
             if int(self.approx_probes) < 1 or int(self.approx_steps) < 2 or int(self.approx_deflate) < 0:
                 raise ValueError("approx_probes must be >= 1, approx_steps >= 2 and approx_deflate >= 0")
 
-    def _entropy(self, a: torch.Tensor) -> float:
+    def _matrix_entropy(self, a: torch.Tensor) -> float:
         """S_α of a unit-trace matrix: exact, or by stochastic Lanczos quadrature."""
         if self.approx == "slq" and not (float(self.alpha).is_integer() and self.alpha >= 2):
             return slq_entropy(a, self.alpha, self.approx_probes, self.approx_steps, self.random_state, self.approx_deflate)
         return matrix_entropy(a, self.alpha)
 
-    # -- Gram construction ---------------------------------------------------------------
     def gram(
         self, t: torch.Tensor, sigma: SigmaSpec, target: torch.Tensor | None = None, labels: bool | None = None,
         scale: float = 1.0,
-    ) -> tuple[torch.Tensor, Any]:
-        """Gram matrix of samples ``t`` and the σ used.
+    ) -> tuple[torch.Tensor, Any, Any]:
+        """Gram matrix of samples ``t`` under this estimator's kernel, the σ used and whether an
+        aligned σ sits on its grid's edge (:func:`~infoscope.estimators.grams.sample_gram`)."""
+        return sample_gram(t, sigma, kernel=self.kernel, target=target, labels=labels, scale=scale,
+                           knn_k=self.knn_k, n_grid=self.n_grid)
 
-        Parameters
-        ----------
-        t : torch.Tensor, shape (N, ...)
-            Validated samples (or labels of shape (N,)).
-        sigma : float, str or sequence
-            Width or rule; for labels a rule means the default label σ 0.1.
-        target : torch.Tensor, shape (N, N), optional
-            Target Gram for the ``"alignment"`` rule.
-        labels : bool, optional
-            Treat ``t`` as class labels (default: 1-D integer input).
-        scale : float
-            Factor applied to the σ of continuous samples once fixed or chosen.
-
-        Returns
-        -------
-        gram : torch.Tensor, shape (N, N)
-        sigma : float or list of float
-            The width(s) used.
-        at_grid_edge : bool, list of bool, or None
-            For the ``"alignment"`` rule, whether the chosen σ is the smallest or largest
-            grid value (the optimum may lie outside the grid); None for other rules.
-        """
-        if labels is None:
-            labels = is_label_vector(t)
-        if labels:
-            s = float(sigma) if isinstance(sigma, (int, float)) else DEFAULT_LABEL_SIGMA
-            codes = torch.as_tensor(as_labels(t), device=t.device)
-            return label_gram(codes, s), s, None
-        if self.kernel == "rbf" or t.ndim == 1:
-            flat = flatten_samples(t)
-            d = squared_distances(flat)
-            s, edge = self._sigma(sigma, flat, d, target)
-            s *= scale
-            return rbf_gram(d, s), s, edge
-        channels = t.shape[1]
-        sigmas = _per_channel(sigma, channels)
-        k = None
-        used: list[float] = []
-        edges: list[bool | None] = []
-        for c in range(channels):
-            flat = t[:, c].reshape(t.shape[0], -1)
-            d = squared_distances(flat)
-            s, edge = self._sigma(sigmas[c], flat, d, target)
-            s *= scale
-            used.append(s)
-            edges.append(edge)
-            g = rbf_gram(d, s)
-            k = g if k is None else k.mul_(g)
-        return k, used, (None if all(e is None for e in edges) else edges)
-
-    def _sigma(self, spec: Any, flat: torch.Tensor, d: torch.Tensor, target: torch.Tensor | None) -> tuple[float, bool | None]:
-        """σ from a number or rule, and for "alignment" whether it sits on the grid's edge."""
-        if not isinstance(spec, str):
-            return float(spec), None
-        s = choose_sigma(spec, flat, d, target, k=self.knn_k, n_grid=self.n_grid)
-        if spec != "alignment" or not bool((d > 0).any()):
-            return s, None
-        grid = sigma_grid(d, self.n_grid)
-        return s, bool(math.isclose(s, float(grid[0])) or math.isclose(s, float(grid[-1])))
-
-    # -- estimator interface ---------------------------------------------------------------
-    def estimate_entropy(self, x: ArrayLike) -> Estimate:
-        """Matrix-based entropy S_α of ``x`` in bits, between 0 and log2 N.
-
-        Parameters
-        ----------
-        x : array_like, shape (N, ...) or integer labels (N,)
-
-        Returns
-        -------
-        Estimate
-            Value in bits, with the σ used as ``sigma_x``.
-        """
-        t = check_samples(x, "x")
-        return self._batched(self._chunks(t.shape[0]), lambda idx: {"H": self._entropy_estimate(t if idx is None else t[idx])})["H"]
-
-    def _entropy_estimate(self, t: torch.Tensor) -> Estimate:
+    # -- the estimator interface (validation, labels and chunks are the base class's) -----
+    def _entropy(self, t: torch.Tensor) -> tuple[float, dict[str, Any]]:
+        """Matrix-based entropy S_α of ``t`` in bits (0 to log2 N), with the σ used."""
         k, s, _ = self.gram(t, self.sigma_x, scale=self.sigma_scale)
-        return self._result(self._entropy(normalize_gram(k)), sigma_x=s, n_samples=t.shape[0])
+        return self._matrix_entropy(normalize_gram(k)), {"sigma_x": s}
 
-    # -- minibatch averaging -----------------------------------------------------------------
-    def _chunks(self, n: int) -> list[torch.Tensor] | None:
-        """Index blocks of ``batch_size`` consecutive samples (None: no batching)."""
-        if self.batch_size is None or n <= self.batch_size:
-            return None
-        b = int(self.batch_size)
-        starts = list(range(0, n, b))
-        if n - starts[-1] < max(2, b // 2):  # a short remainder joins the last full chunk
-            starts.pop()
-        ends = starts[1:] + [n]
-        return [torch.arange(a, e) for a, e in zip(starts, ends)]
-
-    @staticmethod
-    def _batched(chunks: list[torch.Tensor] | None, fn: Any) -> dict[str, Estimate]:
-        """``fn(idx)`` on every chunk, averaged per quantity; ``fn(None)`` on the whole sample if not batched."""
-        if chunks is None:
-            return fn(None)
-        parts = [fn(idx) for idx in chunks]
-        return {q: _average([p[q] for p in parts]) for q in parts[0]}
-
-    def estimate_mutual_information(
-        self, x: ArrayLike, y: ArrayLike, discrete_y: bool | None = None
-    ) -> Estimate:
-        """Matrix-based Rényi mutual information I_α(x; y) in bits.
-
-        Parameters
-        ----------
-        x : array_like, shape (N, ...)
-            Samples (a layer's activations), or integer labels (N,).
-        y : array_like, shape (N, ...) or (N,)
-            Second variable; 1-D integers are class labels.
-        discrete_y : bool, optional
-            Force (True) or forbid (False) reading ``y`` as labels.
-
-        Returns
-        -------
-        Estimate
-            Value in bits with ``sigma_x`` and ``sigma_y`` as used.
-        """
-        tx, ty, y_labels = self._pair(x, y, discrete_y)
+    def _mutual_information(self, tx, ty, x_labels: bool, y_labels: bool) -> tuple[float, dict[str, Any]]:
+        """Matrix-based Rényi I_α(x; y) in bits, with ``sigma_x`` and ``sigma_y`` as used."""
         sigma_y = self.sigma_y
         if sigma_y is None:
             sigma_y = self.sigma_x if isinstance(self.sigma_x, str) and self.sigma_x != "alignment" else "silverman"
-        if _is_rule(self.sigma_x, "alignment") and _is_rule(sigma_y, "alignment") and not y_labels:
+        if is_rule(self.sigma_x, "alignment") and is_rule(sigma_y, "alignment") and not y_labels:
             raise ValueError(
                 "sigma_x and sigma_y cannot both be 'alignment': each needs the other's Gram as "
                 "target; fix one of them (a number, 'knn' or 'silverman')"
             )
-        return self._batched(
-            self._chunks(tx.shape[0]), lambda idx: {"I": self._mi_estimate(*((tx, ty) if idx is None else (tx[idx], ty[idx])), y_labels, sigma_y)}
-        )["I"]
-
-    def _mi_estimate(self, tx: torch.Tensor, ty: torch.Tensor, y_labels: bool, sigma_y: SigmaSpec) -> Estimate:
-        if _is_rule(sigma_y, "alignment") and not y_labels:
+        if is_rule(sigma_y, "alignment") and not y_labels:
             kx, sx, ex = self.gram(tx, self.sigma_x, scale=self.sigma_scale)
             ky, sy, ey = self.gram(ty, sigma_y, target=kx, labels=False)
         else:
             ky, sy, ey = self.gram(ty, sigma_y, labels=y_labels)
             kx, sx, ex = self.gram(tx, self.sigma_x, target=ky, scale=self.sigma_scale)
-        if y_labels and math.exp(-1.0 / sy**2) < _BLOCK_THRESHOLD:
+        if y_labels and _is_class_equality(sy):
             codes = torch.as_tensor(as_labels(ty), device=kx.device)
-            value = (self._entropy(normalize_gram(kx)) + class_joint_entropy(torch.ones_like(kx), codes, self.alpha)
+            value = (self._matrix_entropy(normalize_gram(kx)) + class_joint_entropy(torch.ones_like(kx), codes, self.alpha)
                      - class_joint_entropy(kx, codes, self.alpha))
         else:
-            value = self._entropy(normalize_gram(kx)) + self._entropy(normalize_gram(ky)) - self._entropy(hadamard_normalize(kx, ky))
+            value = (self._matrix_entropy(normalize_gram(kx)) + self._matrix_entropy(normalize_gram(ky))
+                     - self._matrix_entropy(hadamard_normalize(kx, ky)))
         edges = {k: v for k, v in (("sigma_x_at_grid_edge", ex), ("sigma_y_at_grid_edge", ey)) if v is not None}
-        return self._result(value, sigma_x=sx, sigma_y=sy, y_discrete=y_labels, n_samples=tx.shape[0], **edges)
-
-    def layer_information(self, t: ArrayLike, probe: ProbeContext) -> dict[str, Estimate]:
-        """H(T), I(X;T), I(T;Y) with Grams shared across layers (see :meth:`Estimator.layer_information`).
-
-        The input Gram (σ from ``sigma_input``) and the label Gram (σ from ``sigma_y``, 0.1 by
-        default) are built once per probe; the layer's σ comes from ``sigma_x`` with the label
-        Gram as the ``"alignment"`` target, and the same layer Gram serves all three values.
-        """
-        tt = check_samples(t, "layer activations")
-        check_same_length(tt, probe.x, ("layer activations", "probe inputs"))
-        chunks = self._chunks(tt.shape[0])
-        if chunks is None:
-            return self._layer_information(tt, probe)
-        key = ("renyi-batches", int(self.batch_size))
-        if key not in probe.cache:  # chunk contexts persist with the probe, so their S(X), S(Y) are computed once
-            probe.cache[key] = [ProbeContext(x=probe.x[idx], y=probe.y[idx], x_ids=probe.x_ids[idx]) for idx in chunks]
-        subs = iter(probe.cache[key])
-        return self._batched(chunks, lambda idx: self._layer_information(tt[idx], next(subs)))
+        return value, {"sigma_x": sx, "sigma_y": sy, **edges}
 
     def _layer_information(self, tt: torch.Tensor, probe: ProbeContext) -> dict[str, Estimate]:
-        key = ("renyi", repr(self.sigma_input), repr(self.sigma_y), self.kernel, self.knn_k, self.alpha)
-        if key not in probe.cache:
-            kx, sx, _ = self.gram(probe.x.to(tt.device), self.sigma_input, labels=False)
-            label_sigma = self.sigma_y if self.sigma_y is not None else DEFAULT_LABEL_SIGMA
-            codes = probe.y.to(tt.device)
-            ky, sy, _ = self.gram(codes, label_sigma, labels=True)
-            s_x = self._entropy(normalize_gram(kx))
-            blocks = math.exp(-1.0 / sy**2) < _BLOCK_THRESHOLD
-            s_y = class_joint_entropy(torch.ones_like(ky), codes, self.alpha) if blocks else self._entropy(normalize_gram(ky))
-            probe.cache[key] = (kx, sx, s_x, ky, sy, s_y, codes if blocks else None)
-        kx, sx, s_x, ky, sy, s_y, codes = probe.cache[key]
-        kt, st, edge = self.gram(tt, self.sigma_x, target=ky, labels=False, scale=self.sigma_scale)
+        """H(T), I(X;T), I(T;Y) of one chunk with the probe's Grams shared across layers.
+
+        The input Gram (σ from ``sigma_input``) and the label Gram (σ from ``sigma_y``, 0.1 by
+        default) are built once per probe (:class:`ProbeGrams`); the layer's σ comes from
+        ``sigma_x`` with the label Gram as the ``"alignment"`` target, and the same layer Gram
+        serves all three values.
+        """
+        pg = self._probe_grams(probe, tt.device)
+        kt, st, edge = self.gram(tt, self.sigma_x, target=pg.label_gram, labels=False, scale=self.sigma_scale)
         chosen = {"sigma_x": st} if edge is None else {"sigma_x": st, "sigma_x_at_grid_edge": edge}
-        s_t = self._entropy(normalize_gram(kt))
-        s_ty = class_joint_entropy(kt, codes, self.alpha) if codes is not None else self._entropy(hadamard_normalize(kt, ky))
+        s_t = self._matrix_entropy(normalize_gram(kt))
+        s_ty = (class_joint_entropy(kt, pg.class_codes, self.alpha) if pg.class_codes is not None
+                else self._matrix_entropy(hadamard_normalize(kt, pg.label_gram)))
+        s_xt = self._matrix_entropy(hadamard_normalize(pg.input_gram, kt))
         n = tt.shape[0]
         return {
             H_T: self._result(s_t, n_samples=n, **chosen),
-            I_XT: self._result(s_x + s_t - self._entropy(hadamard_normalize(kx, kt)), sigma_input=sx, n_samples=n, **chosen),
-            I_TY: self._result(s_t + s_y - s_ty, sigma_y=sy, n_samples=n, **chosen),
+            I_XT: self._result(pg.input_entropy + s_t - s_xt, sigma_input=pg.input_sigma, n_samples=n, **chosen),
+            I_TY: self._result(s_t + pg.label_entropy - s_ty, sigma_y=pg.label_sigma, n_samples=n, **chosen),
         }
 
+    def _probe_grams(self, probe: ProbeContext, device: torch.device) -> ProbeGrams:
+        """The probe's input and label Grams and entropies under this estimator, cached on the probe."""
+        key = ("renyi", repr(self.sigma_input), repr(self.sigma_y), self.kernel, self.knn_k, self.alpha)
+        if key not in probe.cache:
+            kx, sx, _ = self.gram(probe.x.to(device), self.sigma_input, labels=False)
+            codes = probe.y.to(device)
+            ky, sy, _ = self.gram(codes, self.sigma_y if self.sigma_y is not None else DEFAULT_LABEL_SIGMA, labels=True)
+            blocks = _is_class_equality(sy)
+            s_y = class_joint_entropy(torch.ones_like(ky), codes, self.alpha) if blocks else self._matrix_entropy(normalize_gram(ky))
+            probe.cache[key] = ProbeGrams(kx, sx, self._matrix_entropy(normalize_gram(kx)), ky, sy, s_y, codes if blocks else None)
+        return probe.cache[key]
 
     def variants(self, scales: Sequence[float] = (0.5, 2.0)) -> list[Estimator]:
         """The same estimator with σ of ``x`` scaled by each factor (sensitivity sweeps)."""
         return [dataclasses.replace(self, sigma_scale=self.sigma_scale * f) for f in scales]
 
 
-def _is_rule(spec: Any, rule: str) -> bool:
-    return isinstance(spec, str) and spec == rule
-
-
-def _check_sigma_spec(spec: Any, name: str) -> None:
-    if isinstance(spec, str):
-        if spec not in SIGMA_RULES:
-            raise ValueError(f"unknown {name} rule {spec!r}; pass a number > 0 or one of: {', '.join(SIGMA_RULES)}")
-    elif isinstance(spec, Sequence) or (isinstance(spec, torch.Tensor) and spec.ndim > 0):
-        if len(spec) == 0:
-            raise ValueError(f"{name} is an empty sequence; give one sigma per channel")
-        for i, s in enumerate(spec):
-            check_positive(s, f"{name}[{i}]", "Kernel widths must be positive.")
-    else:
-        check_positive(spec, name, "Pass a positive kernel width or a rule name such as 'knn'.")
-
-
-def _per_channel(spec: Any, channels: int) -> list[Any]:
-    if isinstance(spec, str) or not isinstance(spec, (Sequence, torch.Tensor)):
-        return [spec] * channels
-    if len(spec) != channels:
-        raise ValueError(
-            f"sigma has {len(spec)} values but the input has {channels} channels on axis 1; "
-            "give one sigma per channel, or a single number or rule"
-        )
-    return [float(s) for s in spec]
-
-
-def _average(parts: list[Estimate]) -> Estimate:
-    """Mean of chunk estimates; parameters that differ between chunks are averaged (σ) or
-    OR-ed (grid-edge flags), and ``n_batches``, ``batch_std`` and the total ``n_samples`` added."""
-    values = [p.value for p in parts]
-    params: dict[str, Any] = {}
-    for key, first in parts[0].params.items():
-        seen = [p.params.get(key) for p in parts]
-        if all(v == first for v in seen):
-            params[key] = first
-        elif all(isinstance(v, bool) for v in seen):
-            params[key] = any(seen)
-        elif all(isinstance(v, (int, float)) for v in seen):
-            params[key] = float(sum(seen) / len(seen))
-        else:
-            params[key] = seen
-    mean = sum(values) / len(values)
-    params["n_samples"] = sum(int(p.params.get("n_samples", 0)) for p in parts)
-    params["n_batches"] = len(parts)
-    params["batch_std"] = math.sqrt(sum((v - mean) ** 2 for v in values) / max(1, len(values) - 1))
-    return dataclasses.replace(parts[0], value=float(mean), params=params)
+def _is_class_equality(label_sigma: float) -> bool:
+    """Whether the label Gram at this σ is the class-equality Gram to double precision, so that
+    joint entropies with it split into per-class blocks."""
+    return math.exp(-1.0 / label_sigma**2) < _BLOCK_THRESHOLD

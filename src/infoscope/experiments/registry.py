@@ -6,13 +6,17 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+import torch
 from torch import nn
 
 from ..datasets import Dataset, load_digits, load_mnist_subset, load_tishby
 from ..estimators import Binning, Estimator, MatrixRenyi
+from ..measurement import Probe
+from ..options import RecordingOptions
 from . import models
 
-__all__ = ["Experiment", "EXPERIMENTS", "get_experiment"]
+__all__ = ["Experiment", "EXPERIMENTS", "get_experiment", "make_probes"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +64,23 @@ class Experiment:
         """Plain description stored with every run."""
         keep = ("name", "activation", "optimizer", "lr", "momentum", "batch_size", "epochs", "probe_size", "output", "unit_every")
         return {k: getattr(self, k) for k in keep}
+
+    def recording(self, activation: str) -> RecordingOptions:
+        """What a run of this experiment records unless told otherwise: its estimators, every
+        layer each epoch, per-unit values on the train probe every ``unit_every`` epochs."""
+        return RecordingOptions(estimators=self.estimators(activation), unit_every=self.unit_every, unit_probes=["train"])
+
+
+def make_probes(data: Dataset, size: int, seed: int) -> list[Probe]:
+    """The train and held-out probes of an experiment run: ``size`` samples of each split
+    (all if fewer), drawn with ``seed`` and ``seed + 1``, in data order."""
+
+    def draw(x: np.ndarray, y: np.ndarray, seed: int, name: str) -> Probe:
+        idx = np.random.default_rng(seed).permutation(len(x))[: min(size, len(x))]
+        idx.sort()
+        return Probe(torch.from_numpy(x[idx]), torch.from_numpy(y[idx]), name=name)
+
+    return [draw(data.x_train, data.y_train, seed, "train"), draw(data.x_test, data.y_test, seed + 1, "test")]
 
 
 def _tishby_estimators(activation: str) -> list[Estimator]:

@@ -11,21 +11,20 @@ from __future__ import annotations
 import dataclasses
 import io
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..estimators import Estimator, make_estimator
-from ..recorder import Probe, Recorder
-from ..store import Store, StoreError
-from .registry import EXPERIMENTS, Experiment, get_experiment
+from ..options import RecordingOptions, recording_options
+from ..recorder import Recorder
+from ..store import Store
+from .registry import Experiment, get_experiment, make_probes
 
-__all__ = ["RunResult", "TrainedRun", "run_experiment", "load_trained", "evaluate", "build_model"]
+__all__ = ["RunResult", "run_experiment", "evaluate", "build_model"]
 
 #: Called after every epoch with (epoch, epochs, metrics).
 EpochCallback = Callable[[int, int, dict[str, float]], None]
@@ -73,12 +72,6 @@ def _make_optimizer(exp: Experiment, model: nn.Module) -> torch.optim.Optimizer:
     if exp.optimizer == "sgd":
         return torch.optim.SGD(model.parameters(), lr=exp.lr, momentum=exp.momentum)
     return torch.optim.Adam(model.parameters(), lr=exp.lr)
-
-
-def _probe(x: np.ndarray, y: np.ndarray, size: int, seed: int, name: str) -> Probe:
-    idx = np.random.default_rng(seed).permutation(len(x))[: min(size, len(x))]
-    idx.sort()
-    return Probe(torch.from_numpy(x[idx]), torch.from_numpy(y[idx]), name=name)
 
 
 class _Training:
@@ -132,21 +125,13 @@ def run_experiment(
     store: str | Path = "runs.db",
     run: str | None = None,
     epochs: int | None = None,
-    estimators: Sequence[str | Estimator] | None = None,
     probe_size: int | None = None,
-    every: str | int = "epoch",
     seed: int = 0,
     activation: str | None = None,
-    units: bool = True,
-    unit_every: int | None = None,
-    unit_probes: Sequence[str] = ("train",),
-    noise_variance: float | None = None,
-    bootstrap: int = 0,
-    sensitivity: bool = False,
-    sigma_smoothing: float | None = None,
-    memory_budget: int | None = None,
+    options: RecordingOptions | None = None,
     resume: bool = False,
     on_epoch: EpochCallback | None = None,
+    **overrides: Any,
 ) -> RunResult:
     """Train experiment ``name`` and record it into ``store``.
 
@@ -160,34 +145,19 @@ def run_experiment(
         Run name; default ``"<name>-<activation>-s<seed>"``.
     epochs, probe_size, activation : optional
         Override the experiment's defaults.
-    estimators : sequence, optional
-        Names or Estimator objects (default: the experiment's).
-    every : "epoch" or int
-        Recording cadence in optimisation steps.
     seed : int
         Seeds weights, batch order and probe choice (the data split is fixed).
-    units : bool
-        Record per-unit information.
-    unit_every : int, optional
-        Per-unit values every this many epochs, and always at the last epoch (default: the
-        experiment's ``unit_every``).
-    unit_probes : sequence of str
-        Probes (``"train"``, ``"test"``) with per-unit values; the unit rankings, pruning
-        check and unit maps read ``"train"``.
-    noise_variance : float, optional
-        Noise-injected variant (see :class:`~infoscope.recorder.Recorder`).
-    bootstrap : int
-        Probe subsamples for bootstrap bands of every layer value (0: none).
-    sensitivity : bool
-        Record sensitivity bands (estimator settings at half and twice their value).
-    sigma_smoothing : float, optional
-        EMA weight on the previous σ of rule-chosen Rényi widths (Wickstrøm et al.: 0.9).
-    memory_budget : int, optional
-        Bytes a record call may use (default: half the machine's memory).
+    options : RecordingOptions, optional
+        What to record (default: the experiment's, :meth:`Experiment.recording`: its
+        estimators, per-unit values on the train probe every ``unit_every`` epochs). Per-unit
+        values are always measured at the last epoch.
     resume : bool
         Continue the run of that name from its last stored epoch.
     on_epoch : callable, optional
         Progress callback ``(epoch, epochs, metrics)``.
+    **overrides
+        Fields of :class:`~infoscope.options.RecordingOptions` replacing those of
+        ``options`` (``estimators=``, ``units=``, ``every=``, ``bootstrap=``, …).
 
     Returns
     -------
@@ -202,46 +172,30 @@ def run_experiment(
     if probe_size < 2:
         raise ValueError(f"probe_size must be at least 2, got {probe_size}")
     run = run or f"{name}-{activation}-s{seed}"
-    ests = [make_estimator(e) if isinstance(e, str) else e for e in (estimators or exp.estimators(activation))]
+    opts = recording_options(options or exp.recording(activation), **overrides)
 
     data = exp.dataset(0)
     tensors = [torch.from_numpy(a) for a in (data.x_train, data.y_train, data.x_test, data.y_test)]
-    probes = [
-        _probe(data.x_train, data.y_train, probe_size, seed, "train"),
-        _probe(data.x_test, data.y_test, probe_size, seed + 1, "test"),
-    ]
     training = _Training(exp, build_model(exp, activation, seed), seed, *tensors, activation)
-
-    db = Store(store)
-    try:
-        exists = db.run_id(run, missing_ok=True) is not None
-        if exists and not resume:
-            raise StoreError(f"a run named {run!r} already exists in {store}; use --resume to continue it or --name for a new run")
-        resumed = False
-        if exists:
-            ckpt = db.checkpoint(run)
-            if ckpt is not None:
-                training.restore(ckpt[1])
-                resumed = True
-        config = {**exp.config(), "activation": activation, "epochs": epochs, "probe_size": probe_size, "seed": seed}
-        recorder = Recorder(
-            training.model, probes, layers="auto", estimators=ests, units=units, every=every, store=db, run=run,
-            unit_every=exp.unit_every if unit_every is None else unit_every, unit_probes=unit_probes,
-            experiment=name, config=config, seed=seed, noise_variance=noise_variance, bootstrap=bootstrap,
-            sensitivity=sensitivity, sigma_smoothing=sigma_smoothing, memory_budget=memory_budget, resume=resume,
-        )
+    config = {**exp.config(), "activation": activation, "epochs": epochs, "probe_size": probe_size, "seed": seed}
+    with Store(store) as db:
+        recorder = Recorder(training.model, make_probes(data, probe_size, seed), opts, store=db, run=run,
+                            experiment=name, config=config, seed=seed, resume=resume)
+        checkpoint = db.checkpoint(run) if recorder.resumed else None
+        if checkpoint is not None:
+            training.restore(checkpoint[1])
         t0 = time.perf_counter()
         per_epoch: list[float] = []
         status = "failed"
         try:
             last = training.metrics()
-            if not resumed:
+            if checkpoint is None:
                 recorder.record(0, step=0, metrics=last, checkpoint=training.state(), force=True)
             while training.epoch < epochs:
                 e0 = time.perf_counter()
-                training.train_epoch(recorder, every)
+                training.train_epoch(recorder, opts.every)
                 last = training.metrics()
-                if every == "epoch":
+                if opts.every == "epoch":
                     recorder.record(training.epoch, step=training.step, metrics=last, checkpoint=training.state(),
                                     units=True if training.epoch == epochs else None)
                 else:  # keep the epoch-end metrics and checkpoint between measurements
@@ -255,49 +209,4 @@ def run_experiment(
             raise
         finally:
             recorder.close(status)
-        return RunResult(run, Path(store), training.epoch, time.perf_counter() - t0, per_epoch, last)
-    finally:
-        db.close()
-
-
-@dataclasses.dataclass
-class TrainedRun:
-    """A recorded experiment run rebuilt from its database: final model, data, probes."""
-
-    experiment: Experiment
-    model: nn.Module
-    data: Any
-    probes: list[Probe]
-    epoch: int
-    activation: str
-
-
-def load_trained(store: Store, run: str) -> TrainedRun:
-    """Rebuild the final model of an experiment run from its stored checkpoint (eval mode).
-
-    Raises
-    ------
-    ValueError
-        If the run was not made by an infoscope experiment or has no checkpoint.
-    """
-    info = store.run_info(run)
-    if info["experiment"] not in EXPERIMENTS:
-        raise ValueError(
-            f"run {run!r} was not recorded by an infoscope experiment ({info['experiment']!r}); this step needs "
-            "the model, which only experiment runs store"
-        )
-    ckpt = store.checkpoint(run)
-    if ckpt is None:
-        raise ValueError(f"run {run!r} has no stored weights; re-run it with this version of infoscope")
-    exp = get_experiment(info["experiment"])
-    state = torch.load(io.BytesIO(ckpt[1]), weights_only=False)
-    activation = state.get("activation") or info["config"].get("activation") or exp.activation
-    model = exp.model(activation)
-    model.load_state_dict(state["model"])
-    model.eval()
-    cfg, seed = info["config"], int(info["seed"] or 0)
-    data = exp.dataset(0)
-    size = int(cfg.get("probe_size", exp.probe_size))
-    probes = [_probe(data.x_train, data.y_train, size, seed, "train"), _probe(data.x_test, data.y_test, size, seed + 1, "test")]
-    return TrainedRun(exp, model, data, probes, int(state["epoch"]), activation)
-
+    return RunResult(run, Path(store), training.epoch, time.perf_counter() - t0, per_epoch, last)

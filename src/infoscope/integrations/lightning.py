@@ -10,7 +10,6 @@ rank takes part (see :class:`~infoscope.recorder.Recorder`) and rank 0 writes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the optional extra
     raise ImportError("the Lightning integration needs Lightning: pip install 'infoscope[lightning]'") from exc
 
-from ..estimators import Estimator
+from ..options import RecordingOptions, recording_options
 from ..recorder import Recorder
 
 __all__ = ["InfoscopeCallback"]
@@ -32,20 +31,18 @@ class InfoscopeCallback(Callback):
     ----------
     probe : (x, y), Probe or dict
         Probe set(s), as for :class:`~infoscope.recorder.Recorder`.
-    layers : "auto" or sequence of str
-        Names in the LightningModule's ``named_modules()``.
-    estimators : sequence of str or Estimator
-    units : bool or sequence of str
-    every : "epoch" or int
-        Record after every training epoch, or every N optimisation steps.
+    options : RecordingOptions, optional
+        What to record; ``every`` is "epoch" (after every training epoch) or N (every N
+        optimisation steps).
     store : path
         SQLite database.
     run : str, optional
         Run name (default: the module's class name and the time).
     log : bool
         Log whole-layer I(X;T), I(T;Y) and H(T) as ``infoscope/<probe>/<layer>/<quantity>/<estimator>``.
-    **recorder_options
-        Passed to :class:`~infoscope.recorder.Recorder` (``bootstrap``, ``noise_variance``, …).
+    **overrides
+        Fields of :class:`~infoscope.options.RecordingOptions` (``layers=``, ``estimators=``,
+        ``units=``, ``every=``, ``bootstrap=``, …).
 
     Examples
     --------
@@ -56,29 +53,28 @@ class InfoscopeCallback(Callback):
     def __init__(
         self,
         probe: Any,
-        layers: str | Sequence[str] = "auto",
-        estimators: Sequence[str | Estimator] = ("renyi",),
-        units: bool | Sequence[str] = True,
-        every: str | int = "epoch",
+        options: RecordingOptions | None = None,
+        *,
         store: str | Path = "runs.db",
         run: str | None = None,
         log: bool = True,
-        **recorder_options: Any,
+        **overrides: Any,
     ):
         super().__init__()
-        if every != "epoch" and not (isinstance(every, int) and every >= 1):
-            raise ValueError(f"every must be 'epoch' or a whole number of steps >= 1, got {every!r}")
-        self.probe, self.layers, self.estimators, self.units = probe, layers, estimators, units
-        self.every, self.store, self.run, self.log = every, store, run, log
-        self.options = recorder_options
+        self.options = recording_options(options, **overrides)  # checked now, before training starts
+        self.probe, self.store, self.run, self.log = probe, store, run, log
         self.recorder: Recorder | None = None
+
+    @property
+    def every(self) -> str | int:
+        """The recording cadence: "epoch" or a number of optimisation steps."""
+        return self.options.every
 
     # -- lifecycle -------------------------------------------------------------------------
     def on_fit_start(self, trainer, pl_module) -> None:
         self.recorder = Recorder(
-            pl_module, self.probe, layers=self.layers, estimators=self.estimators, units=self.units,
-            every="epoch" if self.every == "epoch" else int(self.every), store=self.store, run=self.run,
-            experiment=type(pl_module).__name__, config={"lightning": {"max_epochs": trainer.max_epochs}}, **self.options,
+            pl_module, self.probe, self.options, store=self.store, run=self.run,
+            experiment=type(pl_module).__name__, config={"lightning": {"max_epochs": trainer.max_epochs}},
         )
 
     def on_train_start(self, trainer, pl_module) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..store import Store, last_per_epoch, load
+from ..store import Store, last_per_epoch, opened
 
 __all__ = ["export_tensorboard"]
 
@@ -25,9 +25,8 @@ def export_tensorboard(store: Store | str | Path, out_dir: str | Path, runs: Seq
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         raise ValueError("TensorBoard export needs tensorboard: pip install 'infoscope[tensorboard]'") from None
-    st = store if isinstance(store, Store) else load(store)
     written = []
-    try:
+    with opened(store) as st:
         for run in runs or st.run_names():
             folder = Path(out_dir) / run
             writer = SummaryWriter(log_dir=str(folder))
@@ -40,7 +39,4 @@ def export_tensorboard(store: Store | str | Path, out_dir: str | Path, runs: Seq
             finally:
                 writer.close()
             written.append(folder)
-    finally:
-        if not isinstance(store, Store):
-            st.close()
     return written

@@ -1,4 +1,4 @@
-"""Shared pieces of the plots: opening the store, selecting data, markers, saving."""
+"""Shared pieces of the plots: selecting data, markers, saving."""
 
 from __future__ import annotations
 
@@ -7,19 +7,12 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..store import Store, last_per_epoch, load
+from ..store import Store, last_per_epoch
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p")
 LINESTYLES = {"train": "-", "test": "--"}
 #: Quantity labels with units for axes.
 AXIS = {"I(X;T)": "I(X;T) (bits)", "I(T;Y)": "I(T;Y) (bits)", "H(T)": "H(T) (bits)"}
-
-
-def open_store(store: Store | str | Path) -> tuple[Store, bool]:
-    """A Store and whether the caller must close it."""
-    if isinstance(store, Store):
-        return store, False
-    return load(store), True
 
 
 def layer_order(store: Store, run: str) -> list[str]:

@@ -8,8 +8,8 @@ import matplotlib as mpl
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..store import Store
-from ._common import layer_measurements, new_figure, open_store
+from ..store import Store, opened
+from ._common import layer_measurements, new_figure
 from .plane import draw_plane
 
 __all__ = ["compare_runs"]
@@ -26,12 +26,8 @@ def compare_runs(
     """
     if len(runs) < 2:
         raise ValueError(f"compare needs two or more runs, got {runs}")
-    st, close = open_store(store)
-    try:
+    with opened(store) as st:
         frames = [layer_measurements(st, r, probe=probe) for r in runs]
-    finally:
-        if close:
-            st.close()
     common = set.intersection(*(set(f.estimator) for f in frames))
     if not common:
         raise ValueError(f"runs {runs} share no estimator; record them with the same one")

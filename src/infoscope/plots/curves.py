@@ -7,8 +7,8 @@ from pathlib import Path
 import matplotlib as mpl
 from matplotlib.figure import Figure
 
-from ..store import Store, last_per_epoch
-from ._common import AXIS, LINESTYLES, MARKERS, epoch_bands, epoch_values, layer_measurements, new_figure, open_store
+from ..store import Store, last_per_epoch, opened
+from ._common import AXIS, LINESTYLES, MARKERS, epoch_bands, epoch_values, layer_measurements, new_figure
 
 __all__ = ["mi_curves"]
 
@@ -28,15 +28,11 @@ def mi_curves(store: Store | str | Path, run: str, estimator: str | None = None)
     matplotlib.figure.Figure
         Four stacked panels sharing the epoch axis: I(X;T), I(T;Y), accuracy, loss.
     """
-    st, close = open_store(store)
-    try:
+    with opened(store) as st:
         m = layer_measurements(st, run)
         metrics = st.metrics(run=run)
         estimator = estimator or sorted(m.estimator.unique())[0]
         bands = {(q, k): epoch_bands(st, run, q, k, estimator) for q in ("I(X;T)", "I(T;Y)") for k in ("bootstrap", "sensitivity")}
-    finally:
-        if close:
-            st.close()
     m = m[m.estimator == estimator]
     if m.empty:
         raise ValueError(f"run {run!r} has no {estimator!r} measurements")

@@ -9,8 +9,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
-from ..store import Store
-from ._common import AXIS, MARKERS, epoch_bands, epoch_values, layer_measurements, new_figure, open_store
+from ..store import Store, opened
+from ._common import AXIS, MARKERS, epoch_bands, epoch_values, layer_measurements, new_figure
 
 __all__ = ["information_plane", "draw_plane"]
 
@@ -68,17 +68,13 @@ def information_plane(
     -------
     matplotlib.figure.Figure
     """
-    st, close = open_store(store)
-    try:
+    with opened(store) as st:
         m = layer_measurements(st, run, probe=probe)
         names = estimators or sorted(m.estimator.unique())
         bands = {}
         for est in names:
             pair = [epoch_bands(st, run, q, "bootstrap", est) for q in ("I(X;T)", "I(T;Y)")]
             bands[est] = [b[b.probe == probe] for b in pair]
-    finally:
-        if close:
-            st.close()
     fig = new_figure(5.2 * len(names) + 1.0, 4.6)
     axes = np.atleast_1d(fig.subplots(1, len(names), squeeze=False)[0])
     norm = mpl.colors.Normalize(vmin=m.epoch.min(), vmax=max(m.epoch.max(), m.epoch.min() + 1))

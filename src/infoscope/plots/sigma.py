@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..store import Store, last_per_epoch
-from ._common import MARKERS, layer_measurements, new_figure, open_store
+from ..store import Store, last_per_epoch, opened
+from ._common import MARKERS, layer_measurements, new_figure
 
 __all__ = ["resolution_plot", "resolution_of"]
 
@@ -35,12 +35,8 @@ def resolution_plot(store: Store | str | Path, run: str, probe: str = "train") -
     matplotlib.figure.Figure
         One panel per estimator with a resolution; y in the units of the activations.
     """
-    st, close = open_store(store)
-    try:
+    with opened(store) as st:
         m = layer_measurements(st, run, probe=probe)
-    finally:
-        if close:
-            st.close()
     m = m[m.quantity == "I(T;Y)"].copy()
     m["resolution"] = [resolution_of(e, p) for e, p in zip(m.estimator, m.params)]
     m = m[m.resolution.notna()]

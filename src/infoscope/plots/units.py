@@ -7,8 +7,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..store import Store, last_per_epoch
-from ._common import layer_order, new_figure, open_store
+from ..store import Store, last_per_epoch, opened
+from ._common import layer_order, new_figure
 
 __all__ = ["unit_maps"]
 
@@ -31,13 +31,9 @@ def unit_maps(
     matplotlib.figure.Figure
         One row per layer: I(unit;Y) heatmap, I(X;unit) heatmap, final I(unit;Y) bars.
     """
-    st, close = open_store(store)
-    try:
+    with opened(store) as st:
         m = st.measurements(run=run, units=True, probe=probe, estimator=estimator)
         order = layer_order(st, run)
-    finally:
-        if close:
-            st.close()
     if m.empty:
         raise ValueError(f"run {run!r} has no per-unit measurements (record with units=True)")
     estimator = estimator or sorted(m.estimator.unique())[0]

@@ -18,7 +18,7 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..plots import compare_runs, information_plane, mi_curves, resolution_plot, unit_maps
-from ..store import Store, load
+from ..store import Store, opened
 
 __all__ = ["build_report", "write_report"]
 
@@ -64,10 +64,10 @@ def _try_figure(make: Callable[[], Figure], caption: str, problems: list[str]) -
 
 
 def _analysis_html(st: Store, run: str) -> str:
-    from ..analysis import analyze
+    from ..experiments.inspection import analyze_run
 
     try:
-        a = analyze(st, run, save=False)
+        a = analyze_run(st, run, save=False)
     except ValueError as exc:
         return f"<h3>Analysis</h3><p class='muted'>not available: {html.escape(str(exc))}</p>"
     net = a.network
@@ -140,8 +140,7 @@ def build_report(store: Store | str | Path, runs: Sequence[str] | None = None, t
     str
         A complete HTML document with all pictures inlined.
     """
-    st = store if isinstance(store, Store) else load(store)
-    try:
+    with opened(store) as st:
         names = list(runs) if runs else st.run_names()
         if not names:
             raise ValueError(f"{st.path} holds no runs; record one first (infoscope run …)")
@@ -157,9 +156,6 @@ def build_report(store: Store | str | Path, runs: Sequence[str] | None = None, t
             if problems:
                 body.append("<p class='muted'>" + "; ".join(html.escape(p) for p in problems) + "</p>")
         body += [_run_section(st, n) for n in names]
-    finally:
-        if not isinstance(store, Store):
-            st.close()
     return (
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'>"
         f"<meta name='viewport' content='width=device-width,initial-scale=1'><title>{html.escape(title)}</title>"

@@ -1,4 +1,4 @@
-"""Is MI-ranked pruning better than random? Mask units of a trained model and compare."""
+"""Is MI-ranked pruning better than random? Mask units of a trained experiment model and compare."""
 
 from __future__ import annotations
 
@@ -10,8 +10,10 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..analysis.redundancy import rank_units
 from ..store import Store
-from .redundancy import rank_units
+from .runner import evaluate as loss_and_accuracy
+from .trained import load_trained
 
 __all__ = ["mask_units", "prune_check", "PruneCheck"]
 
@@ -66,14 +68,6 @@ class PruneCheck:
     table: pd.DataFrame
 
 
-def _accuracy(model: nn.Module, x: torch.Tensor, y: torch.Tensor, batch: int = 1000) -> float:
-    correct = 0
-    with torch.no_grad():
-        for s in range(0, len(x), batch):
-            correct += int((model(x[s : s + batch]).argmax(dim=1) == y[s : s + batch]).sum())
-    return correct / len(x)
-
-
 def prune_check(
     store: Store, run: str, fraction: float = 0.25, seeds: int = 5, estimator: str | None = None, probe: str = "train"
 ) -> PruneCheck:
@@ -94,8 +88,6 @@ def prune_check(
     probe : str
         Probe whose final I(unit;Y) ranks the units.
     """
-    from ..experiments.runner import load_trained
-
     if not 0 < fraction < 1:
         raise ValueError(f"fraction must be between 0 and 1, got {fraction}")
     if seeds < 1:
@@ -112,7 +104,6 @@ def prune_check(
         raise ValueError(f"run {run!r} has no hidden layer with per-unit measurements")
     x, y = torch.from_numpy(trained.data.x_test), torch.from_numpy(trained.data.y_test)
     model = trained.model
-    base = _accuracy(model, x, y)
     rng = np.random.default_rng(0)
     rows = []
     plans = {}
@@ -123,7 +114,9 @@ def prune_check(
 
     def evaluate(masks: dict[str, list[int]]) -> float:
         with mask_units(model, masks):
-            return _accuracy(model, x, y)
+            return loss_and_accuracy(model, trained.experiment, x, y)[1]
+
+    base = evaluate({})
 
     for layer, (n, k, low, high) in plans.items():
         rand = [evaluate({layer: list(rng.choice(n, size=k, replace=False))}) for _ in range(seeds)]

@@ -1,0 +1,230 @@
+"""What one measurement computes: the rows of every layer and unit on one probe.
+
+Given a probe's captured activations, :class:`ProbeMeasurement` produces, for every layer
+and estimator, the whole-layer values H(T), I(X;T), I(T;Y) with their uncertainty bands, and
+for every unit the same three values; the result is plain rows (no storage here).
+
+What I(X;T) means for a deterministic network
+----------------------------------------------
+For a deterministic network the true I(X;T) of a continuous input is infinite, and on a
+finite probe of distinct inputs it is simply H(T): the estimators measure how finely T
+separates the probe samples under the estimator's resolution (bins, kernel width, noise).
+Binning and KDE read X as "which probe sample" (so I(X;T) = H(T) for distinct inputs);
+matrix Rényi and KSG use the input's own values.
+
+``noise_variance`` selects the noise-injected variant T' = T + ε, ε ~ N(0, σ² I) (Saxe et al.;
+Goldfeld et al. 2019), whose I(X;T') is finite and falls as σ² grows. Each probe sample is
+repeated ``noise_draws`` times with independent noise, so that H(T' | X) is estimated from
+the repeats and I(X;T') = H(T') − H(T' | X) with any estimator (the cost grows with the
+number of draws). The KDE estimator gives the same quantity in closed form.
+
+Per-unit information
+--------------------
+A unit is one neuron of a dense layer (a scalar per sample) or one channel of a conv layer
+(an H×W map per sample). By default kernel estimators (``renyi``, ``kde``) see the unit's
+whole map, and binning/KSG see the map's spatial mean (``unit_pooling`` overrides: ``"map"``,
+``"mean"`` or ``"max"``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import numpy as np
+import torch
+
+from ._validation import check_same_length, check_samples
+from .distributed import TaskSplit
+from .estimators import Estimator
+from .estimators.base import Estimate, ProbeContext
+from .options import RecordingOptions
+from .store import BandRow, MeasurementRow
+from .uncertainty import SigmaSmoother, Subsample, bootstrap_bands, sensitivity_bands
+
+__all__ = ["Probe", "as_probes", "unit_view", "noisy", "Measurement", "ProbeMeasurement"]
+
+#: A warning of a measurement: (layer or None, message).
+Warning = tuple[str | None, str]
+
+
+@dataclasses.dataclass
+class Probe:
+    """A fixed probe set: inputs ``x`` (N, ...) and integer labels ``y`` (N,), with a name."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    name: str = "train"
+
+    def __post_init__(self) -> None:
+        self.x = check_samples(self.x, f"probe {self.name!r} inputs")
+        self.y = check_samples(self.y, f"probe {self.name!r} labels")
+        check_same_length(self.x, self.y, (f"probe {self.name!r} inputs", "its labels"))
+
+
+def as_probes(probe: Any) -> list[Probe]:
+    """Probes from (x, y), a Probe, a list of Probes or a dict name → (x, y); names must differ."""
+    if isinstance(probe, Probe):
+        probes = [probe]
+    elif isinstance(probe, Mapping):
+        probes = [p if isinstance(p, Probe) else Probe(*p, name=str(k)) for k, p in probe.items()]
+    elif isinstance(probe, tuple) and len(probe) == 2:
+        probes = [Probe(*probe)]
+    elif isinstance(probe, Sequence) and all(isinstance(p, Probe) for p in probe):
+        probes = list(probe)
+    else:
+        raise TypeError("probe must be (x, y), a Probe, a list of Probes or a dict name -> (x, y)")
+    names = [p.name for p in probes]
+    if len(set(names)) != len(names):
+        raise ValueError(f"probe names repeat: {names}")
+    return probes
+
+
+def unit_view(t: torch.Tensor, unit: int, pooling: str = "map") -> torch.Tensor:
+    """Activations of one unit: column ``unit`` of a dense layer, channel ``unit`` of a conv layer.
+
+    Parameters
+    ----------
+    t : torch.Tensor, shape (N, D) or (N, C, ...)
+    unit : int
+    pooling : {"map", "mean", "max"}
+        For conv channels: the whole map, or its spatial mean / max (shape (N, 1)).
+
+    Returns
+    -------
+    torch.Tensor, shape (N, 1) for a neuron or pooled map, (N, H, W) for a map.
+
+    Examples
+    --------
+    >>> unit_view(torch.arange(12.0).reshape(2, 3, 2), 1, "mean").tolist()
+    [[2.5], [8.5]]
+    """
+    u = t[:, unit]
+    if u.ndim == 1:
+        return u[:, None]
+    if pooling == "map":
+        return u
+    flat = u.reshape(u.shape[0], -1)
+    return (flat.mean(dim=1) if pooling == "mean" else flat.amax(dim=1))[:, None]
+
+
+def noisy(t: torch.Tensor, variance: float | None, draws: int, seed_key: tuple) -> torch.Tensor:
+    """T itself (``variance`` None), or ``draws`` copies of every sample with independent
+    N(0, variance) noise added, in float64, seeded by ``seed_key``."""
+    if variance is None:
+        return t
+    t = t.to(torch.float64).repeat_interleave(draws, dim=0)
+    g = torch.Generator(device="cpu").manual_seed(hash(seed_key) % (2**63))
+    noise = torch.randn(t.shape, generator=g, dtype=torch.float64)
+    return t + math.sqrt(variance) * noise.to(t.device)
+
+
+class Measurement(NamedTuple):
+    """What one measurement produced: value rows, warnings (layer, message) and bands."""
+
+    rows: list[MeasurementRow]
+    warnings: list[Warning]
+    bands: list[BandRow]
+
+
+@dataclasses.dataclass
+class ProbeMeasurement:
+    """The rows of every layer, unit and estimator of one probe's activations.
+
+    Results are tagged with their task number (:class:`~infoscope.distributed.TaskSplit`), so
+    that rows computed on several ranks can be put back in one order.
+
+    Attributes
+    ----------
+    options : RecordingOptions
+    probe : str
+        The probe's name.
+    ctx : ProbeContext
+        The prepared probe (repeated ``noise_draws`` times for the noise-injected variant).
+    tasks : TaskSplit
+    with_units : bool
+        Whether per-unit values are due on this probe.
+    unit_layers : list of str
+        Layers whose units are measured.
+    subsamples : list
+        Bootstrap subsamples of the probe (empty: no bootstrap bands).
+    smoother : SigmaSmoother, optional
+    """
+
+    options: RecordingOptions
+    probe: str
+    ctx: ProbeContext
+    tasks: TaskSplit
+    with_units: bool
+    unit_layers: list[str]
+    subsamples: list[Subsample]
+    smoother: SigmaSmoother | None = None
+    rows: list[tuple[int, list[MeasurementRow]]] = dataclasses.field(default_factory=list)
+    bands: list[tuple[int, list[BandRow]]] = dataclasses.field(default_factory=list)
+    warnings: list[Warning] = dataclasses.field(default_factory=list)
+
+    def layer(self, layer: str, t: torch.Tensor, where: str, note_skipped_units: bool) -> None:
+        """Measure one layer's activations ``t`` (N, ...) with every estimator, and its units if due.
+
+        A failed estimate (NaN activations, a singular input) is stored as a warning, or raised
+        with ``on_error="raise"``; ``where`` names the layer, epoch, step and probe in messages.
+        """
+        lead = self.tasks.processes.lead
+        if torch.is_floating_point(t) and not bool(torch.isfinite(t).all()):
+            msg = f"{where}: activations contain NaN or inf; not estimated"
+            if self.options.on_error == "raise":
+                raise ValueError(msg)
+            if lead:
+                self.warnings.append((layer, msg))
+            return
+        n_units = t.shape[1] if t.ndim >= 2 else 1
+        too_many = self.options.max_units is not None and n_units > self.options.max_units
+        do_units = self.with_units and layer in self.unit_layers and not too_many
+        if lead and note_skipped_units and layer in self.unit_layers and too_many:
+            self.warnings.append((layer, f"per-unit MI skipped for {layer!r}: {n_units} units > max_units={self.options.max_units}"))
+        for index, est in enumerate(self.options.estimators):
+            try:
+                if self.tasks.mine():
+                    self._whole_layer(est, index, layer, t)
+                if do_units:
+                    pooling = self.options.pooling(est)
+                    for j in range(n_units):
+                        if self.tasks.mine():
+                            self.rows.append((self.tasks.task, self._unit_rows(est, unit_view(t, j, pooling), layer, j, pooling)))
+            except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
+                msg = f"{where}, estimator {est.name}: {exc}"
+                if self.options.on_error == "raise":
+                    raise ValueError(msg) from exc
+                self.warnings.append((layer, msg))
+
+    def _whole_layer(self, est: Estimator, index: int, layer: str, t: torch.Tensor) -> None:
+        start = time.perf_counter()
+        results = est.layer_information(t, self.ctx)
+        if self.smoother is not None and self.smoother.applies(est):
+            results = self.smoother.smooth(est, (self.probe, layer, index), t, self.ctx, results)
+        rows = self._to_rows(est, results, layer, None, None, time.perf_counter() - start)
+        bands = bootstrap_bands(est, t, results, self.subsamples, self.options.bootstrap_fraction, self.probe, layer)
+        if self.options.sensitivity:
+            bands += sensitivity_bands(est, t, self.ctx, results, self.probe, layer)
+        self.rows.append((self.tasks.task, rows))
+        self.bands.append((self.tasks.task, bands))
+
+    def _unit_rows(self, est: Estimator, t: torch.Tensor, layer: str, unit: int, pooling: str) -> list[MeasurementRow]:
+        start = time.perf_counter()
+        results = est.layer_information(t, self.ctx)
+        return self._to_rows(est, results, layer, unit, pooling, time.perf_counter() - start)
+
+    def _to_rows(self, est: Estimator, results: dict[str, Estimate], layer: str, unit: int | None,
+                 pooling: str | None, seconds: float) -> list[MeasurementRow]:
+        extra: dict[str, Any] = {}
+        if self.options.noise_variance is not None:
+            extra["added_noise_variance"] = self.options.noise_variance
+            extra["noise_draws"] = self.options.draws
+        if unit is not None:
+            extra["unit_pooling"] = pooling
+        per_value = seconds / len(results)
+        return [MeasurementRow(self.probe, layer, unit, quantity, est.name, {**r.params, **extra}, r.value, per_value)
+                for quantity, r in results.items()]

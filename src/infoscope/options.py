@@ -1,0 +1,175 @@
+"""What a recording measures and how: one options object for every entry point.
+
+:class:`RecordingOptions` is the single list of the recorder's settings. The
+:class:`~infoscope.recorder.Recorder`, :func:`~infoscope.experiments.run_experiment`, the
+reproduce studies, ``infoscope run`` and the Lightning callback all pass it through (or
+keyword arguments that name its fields), so a setting is declared, defaulted, documented
+and checked in one place. Like a scikit-learn estimator it only stores and checks plain
+values; the work happens in the recorder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from ._validation import check_choice
+from .estimators import Estimator, make_estimator
+
+__all__ = ["RecordingOptions", "POOLINGS", "DEFAULT_UNIT_POOLING", "recording_options"]
+
+POOLINGS = ("map", "mean", "max")
+#: How a conv unit's H×W map is presented to each estimator unless ``unit_pooling`` is given.
+DEFAULT_UNIT_POOLING = {"renyi": "map", "kde": "map", "binning": "mean", "ksg": "mean"}
+
+
+@dataclasses.dataclass
+class RecordingOptions:
+    """The recorder's settings: what is measured, when, and with which uncertainty.
+
+    Parameters
+    ----------
+    layers : "auto" or sequence of str
+        Names from ``model.named_modules()``.
+    estimators : sequence of str or Estimator
+        Estimators (names use their defaults), e.g. ``["renyi", Binning(n_bins=30)]``.
+    units : bool or sequence of str
+        Per-unit measurement for every layer (True), none (False) or the named layers.
+    max_units : int or None
+        Layers with more units than this are measured as a whole only (a note is stored).
+    every : "epoch" or int
+        ``"epoch"``: every ``record`` call measures; N: only calls whose ``step`` is a
+        multiple of N.
+    unit_every : int
+        Per-unit values on every ``unit_every``-th measurement only (epochs that are multiples
+        of it under ``every="epoch"``, else measurements whose ``step // every`` is); the
+        others measure whole layers only. ``record(..., units=True)`` forces them.
+    unit_probes : sequence of str, optional
+        Probes on which per-unit values are measured (default: all).
+    batch_size : int
+        Probe samples per forward pass.
+    noise_variance : float, optional
+        Measure the noise-injected variant T + N(0, noise_variance).
+    noise_draws : int
+        Noise draws per probe sample for that variant (default 5).
+    unit_pooling : {"map", "mean", "max"}, optional
+        How conv units are presented (default per estimator, see ``DEFAULT_UNIT_POOLING``).
+    bootstrap : int
+        Number of probe subsamples (without replacement, m = ``bootstrap_fraction`` × N) for
+        a 90 % ``"bootstrap"`` band of each layer value (0: none).
+    bootstrap_fraction : float
+        Subsample size as a fraction of the probe, in [0.1, 1).
+    sensitivity : bool
+        Also store, per layer value, the range over the estimator at half and twice its key
+        setting (bins, σ, noise variance, k) as a ``"sensitivity"`` band.
+    sigma_smoothing : float, optional
+        For matrix-Rényi estimators with a σ rule: weight w in [0, 1) of an exponential moving
+        average of each layer's σ across record calls (Wickstrøm et al.: 0.9).
+    memory_budget : int, optional
+        Bytes one record call may use (default: half the machine's memory).
+    on_error : {"warn", "raise"}
+        What a failed estimate (e.g. NaN activations) does: store a warning and go on, or raise.
+
+    Examples
+    --------
+    >>> RecordingOptions(estimators=["binning"], unit_every=5).unit_every
+    5
+    >>> RecordingOptions(every=0)
+    Traceback (most recent call last):
+    ...
+    ValueError: every must be 'epoch' or a whole number of steps >= 1, got 0
+    """
+
+    layers: str | Sequence[str] = "auto"
+    estimators: Sequence[str | Estimator] = ("renyi",)
+    units: bool | Sequence[str] = True
+    max_units: int | None = 256
+    every: str | int = "epoch"
+    unit_every: int = 1
+    unit_probes: Sequence[str] | None = None
+    batch_size: int = 256
+    noise_variance: float | None = None
+    noise_draws: int = 5
+    unit_pooling: str | None = None
+    bootstrap: int = 0
+    bootstrap_fraction: float = 0.8
+    sensitivity: bool = False
+    sigma_smoothing: float | None = None
+    memory_budget: int | None = None
+    on_error: str = "warn"
+
+    def __post_init__(self) -> None:
+        if isinstance(self.estimators, (str, Estimator)):
+            self.estimators = [self.estimators]
+        self.estimators = [make_estimator(e) if isinstance(e, str) else e for e in self.estimators]
+        if not self.estimators:
+            raise ValueError("estimators is empty; give at least one, e.g. ['renyi']")
+        if isinstance(self.unit_probes, str):
+            self.unit_probes = [self.unit_probes]
+        if self.every != "epoch" and not _whole(self.every, 1):
+            raise ValueError(f"every must be 'epoch' or a whole number of steps >= 1, got {self.every!r}")
+        if not _whole(self.unit_every, 1):
+            raise ValueError(f"unit_every must be a whole number >= 1, got {self.unit_every!r}")
+        if self.noise_variance is not None and not (math.isfinite(self.noise_variance) and self.noise_variance > 0):
+            raise ValueError(f"noise_variance must be a number > 0 or None, got {self.noise_variance!r}")
+        if self.noise_draws < 1:
+            raise ValueError(f"noise_draws must be >= 1, got {self.noise_draws}")
+        if self.unit_pooling is not None:
+            check_choice(self.unit_pooling, "unit_pooling", POOLINGS)
+        if self.bootstrap < 0 or not 0.1 <= self.bootstrap_fraction < 1.0:
+            raise ValueError(
+                f"bootstrap must be >= 0 and bootstrap_fraction in [0.1, 1), got {self.bootstrap!r} and {self.bootstrap_fraction!r}"
+            )
+        if self.sigma_smoothing is not None and not 0 <= self.sigma_smoothing < 1:
+            raise ValueError(f"sigma_smoothing must be in [0, 1), got {self.sigma_smoothing!r}")
+        check_choice(self.on_error, "on_error", ("warn", "raise"))
+        if self.batch_size < 1:
+            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
+
+    @property
+    def draws(self) -> int:
+        """Copies of each probe sample measured: ``noise_draws`` for the noise-injected variant, else 1."""
+        return int(self.noise_draws) if self.noise_variance is not None else 1
+
+    def pooling(self, estimator: Estimator) -> str:
+        """How conv units are presented to ``estimator``."""
+        return self.unit_pooling or DEFAULT_UNIT_POOLING.get(estimator.name, "map")
+
+    def as_config(self) -> dict[str, Any]:
+        """The settings as plain JSON-able values, stored with the run."""
+        config = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        config["estimators"] = [{"method": e.name, **e.get_params()} for e in self.estimators]
+        config["noise_draws"] = self.draws
+        for key in ("batch_size", "memory_budget", "on_error"):  # how, not what: not part of a run's identity
+            config.pop(key)
+        return config
+
+
+def recording_options(base: RecordingOptions | None = None, **overrides: Any) -> RecordingOptions:
+    """``base`` (default: the defaults) with the named fields replaced, checked once more.
+
+    Raises
+    ------
+    TypeError
+        For a name that is not a recording option, listing those that are.
+
+    Examples
+    --------
+    >>> recording_options(RecordingOptions(unit_every=5), bootstrap=3).unit_every
+    5
+    >>> recording_options(unit_evry=2)
+    Traceback (most recent call last):
+    ...
+    TypeError: unknown recording option(s) unit_evry; the options are: layers, estimators, units, max_units, every, unit_every, unit_probes, batch_size, noise_variance, noise_draws, unit_pooling, bootstrap, bootstrap_fraction, sensitivity, sigma_smoothing, memory_budget, on_error
+    """
+    names = [f.name for f in dataclasses.fields(RecordingOptions)]
+    unknown = sorted(set(overrides) - set(names))
+    if unknown:
+        raise TypeError(f"unknown recording option(s) {', '.join(unknown)}; the options are: {', '.join(names)}")
+    return dataclasses.replace(base or RecordingOptions(), **overrides)
+
+
+def _whole(value: Any, minimum: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum
