@@ -11,9 +11,12 @@ from infoscope.reproduce import STUDIES, reproduce
 
 @pytest.mark.parametrize("name, first", [("saxe-relu", "tanh"), ("estimator-disagreement", "tanh"), ("wickstrom-mlp", "mlp")])
 def test_study_machinery(tmp_path, name, first):
-    summary = reproduce(name, tmp_path, epochs=2, probe_size=150).summary
+    result = reproduce(name, tmp_path, epochs=2, probe_size=150)
+    summary = result.summary
     text = summary.read_text()
     assert "**Verdict: the claim" in text and "epochs overridden to 2" in text
+    assert f"the claim {'held' if result.held else 'did not hold'} here.** {result.verdict}" in text
+    assert f"{first}-plane.png" in result.figures and all((summary.parent / f).exists() for f in result.figures)
     assert (summary.parent / f"{first}-plane.png").stat().st_size > 10_000
     with infoscope.load(summary.parent / "runs.db") as st:
         assert len(st.run_names()) == len(STUDIES[name].runs)

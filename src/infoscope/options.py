@@ -11,11 +11,10 @@ values; the work happens in the recorder.
 from __future__ import annotations
 
 import dataclasses
-import math
 from collections.abc import Sequence
 from typing import Any
 
-from ._validation import check_choice
+from ._validation import check_choice, check_interval, check_positive, check_whole
 from .estimators import Estimator, make_estimator
 
 __all__ = ["RecordingOptions", "POOLINGS", "DEFAULT_UNIT_POOLING", "recording_options"]
@@ -108,25 +107,23 @@ class RecordingOptions:
             raise ValueError("estimators is empty; give at least one, e.g. ['renyi']")
         if isinstance(self.unit_probes, str):
             self.unit_probes = [self.unit_probes]
-        if self.every != "epoch" and not _whole(self.every, 1):
+        if self.every != "epoch" and (isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1):
             raise ValueError(f"every must be 'epoch' or a whole number of steps >= 1, got {self.every!r}")
-        if not _whole(self.unit_every, 1):
-            raise ValueError(f"unit_every must be a whole number >= 1, got {self.unit_every!r}")
-        if self.noise_variance is not None and not (math.isfinite(self.noise_variance) and self.noise_variance > 0):
-            raise ValueError(f"noise_variance must be a number > 0 or None, got {self.noise_variance!r}")
-        if self.noise_draws < 1:
-            raise ValueError(f"noise_draws must be >= 1, got {self.noise_draws}")
+        self.unit_every = check_whole(self.unit_every, "unit_every", 1)
+        self.max_units = check_whole(self.max_units, "max_units", 0, none_ok=True)
+        self.memory_budget = check_whole(self.memory_budget, "memory_budget", 1, none_ok=True)
+        self.batch_size = check_whole(self.batch_size, "batch_size", 1)
+        if self.noise_variance is not None:
+            self.noise_variance = check_positive(self.noise_variance, "noise_variance", "Or None for the variant without noise.")
+        self.noise_draws = check_whole(self.noise_draws, "noise_draws", 1)
         if self.unit_pooling is not None:
             check_choice(self.unit_pooling, "unit_pooling", POOLINGS)
-        if self.bootstrap < 0 or not 0.1 <= self.bootstrap_fraction < 1.0:
-            raise ValueError(
-                f"bootstrap must be >= 0 and bootstrap_fraction in [0.1, 1), got {self.bootstrap!r} and {self.bootstrap_fraction!r}"
-            )
-        if self.sigma_smoothing is not None and not 0 <= self.sigma_smoothing < 1:
-            raise ValueError(f"sigma_smoothing must be in [0, 1), got {self.sigma_smoothing!r}")
+        self.bootstrap = check_whole(self.bootstrap, "bootstrap", 0)
+        self.bootstrap_fraction = check_interval(self.bootstrap_fraction, "bootstrap_fraction", 0.1, 1.0)
+        if self.sigma_smoothing is not None:
+            self.sigma_smoothing = check_interval(self.sigma_smoothing, "sigma_smoothing", 0.0, 1.0)
+        self.sensitivity = bool(self.sensitivity)
         check_choice(self.on_error, "on_error", ("warn", "raise"))
-        if self.batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {self.batch_size}")
 
     @property
     def draws(self) -> int:
@@ -169,7 +166,3 @@ def recording_options(base: RecordingOptions | None = None, **overrides: Any) ->
     if unknown:
         raise TypeError(f"unknown recording option(s) {', '.join(unknown)}; the options are: {', '.join(names)}")
     return dataclasses.replace(base or RecordingOptions(), **overrides)
-
-
-def _whole(value: Any, minimum: int) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value >= minimum

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from .._validation import as_labels, flatten_samples
+from .._validation import as_labels, check_whole, flatten_samples
 from .base import Estimator
 from .discrete import plugin_entropy, plugin_mutual_information, symbols
 
@@ -99,9 +99,7 @@ class Binning(Estimator):
     value_range: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
-        if isinstance(self.n_bins, bool) or int(self.n_bins) != self.n_bins or self.n_bins < 1:
-            raise ValueError(f"n_bins must be an integer >= 1, got {self.n_bins!r}")
-        self.n_bins = int(self.n_bins)
+        self.n_bins = check_whole(self.n_bins, "n_bins", 1)
         if self.value_range is not None:
             lo, hi = (float(v) for v in self.value_range)
             if not (np.isfinite(lo) and np.isfinite(hi) and hi > lo):

@@ -29,7 +29,7 @@ from scipy.spatial import cKDTree
 from scipy.special import digamma
 import torch
 
-from .._validation import as_labels, flatten_samples
+from .._validation import as_labels, check_whole, flatten_samples
 from .base import Estimator
 
 __all__ = ["KSG", "ksg_mutual_information", "ksg_mixed_mutual_information", "kl_entropy"]
@@ -192,9 +192,7 @@ class KSG(Estimator):
     random_state: int = 0
 
     def __post_init__(self) -> None:
-        if isinstance(self.k, bool) or int(self.k) != self.k or self.k < 1:
-            raise ValueError(f"k must be an integer >= 1, got {self.k!r}")
-        self.k = int(self.k)
+        self.k = check_whole(self.k, "k", 1)
         if not (np.isfinite(self.jitter) and self.jitter >= 0):
             raise ValueError(f"jitter must be a finite number >= 0, got {self.jitter!r}")
 

@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from .._validation import as_labels, check_choice, check_positive
+from .._validation import as_labels, check_choice, check_positive, check_whole
 from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext
 from .grams import DEFAULT_LABEL_SIGMA, KERNELS, SigmaSpec, check_sigma_spec, is_rule, sample_gram
 from .kernels import hadamard_normalize, normalize_gram
@@ -369,17 +369,14 @@ class MatrixRenyi(Estimator):
         self.sigma_scale = check_positive(self.sigma_scale, "sigma_scale")
         if is_rule(self.sigma_input, "alignment"):
             raise ValueError("sigma_input cannot be 'alignment' (the input is not aligned to labels); use a number, 'silverman' or 'knn'")
-        if int(self.knn_k) < 1:
-            raise ValueError(f"knn_k must be an integer >= 1, got {self.knn_k!r}")
-        if int(self.n_grid) < 2:
-            raise ValueError(f"n_grid must be an integer >= 2, got {self.n_grid!r}")
-        if self.batch_size is not None and (isinstance(self.batch_size, bool) or int(self.batch_size) != self.batch_size
-                                            or self.batch_size < 2):
-            raise ValueError(f"batch_size must be a whole number >= 2 or None, got {self.batch_size!r}")
+        self.knn_k = check_whole(self.knn_k, "knn_k", 1)
+        self.n_grid = check_whole(self.n_grid, "n_grid", 2)
+        self.batch_size = check_whole(self.batch_size, "batch_size", 2, none_ok=True)
         if self.approx is not None:
             check_choice(self.approx, "approx", ("slq",))
-            if int(self.approx_probes) < 1 or int(self.approx_steps) < 2 or int(self.approx_deflate) < 0:
-                raise ValueError("approx_probes must be >= 1, approx_steps >= 2 and approx_deflate >= 0")
+        self.approx_probes = check_whole(self.approx_probes, "approx_probes", 1)
+        self.approx_steps = check_whole(self.approx_steps, "approx_steps", 2)
+        self.approx_deflate = check_whole(self.approx_deflate, "approx_deflate", 0)
 
     def _matrix_entropy(self, a: torch.Tensor) -> float:
         """S_α of a unit-trace matrix: exact, or by stochastic Lanczos quadrature."""

@@ -104,6 +104,29 @@ class _Training:
         te_loss, te_acc = evaluate(self.model, self.exp, self.x_test, self.y_test)
         return {"train_loss": tr_loss, "train_acc": tr_acc, "test_loss": te_loss, "test_acc": te_acc}
 
+    def run(self, recorder: Recorder, epochs: int, every: str | int, measure_first: bool,
+            on_epoch: EpochCallback | None = None) -> tuple[dict[str, float], list[float]]:
+        """Train up to ``epochs``, recording at epoch 0 (``measure_first``) and on the cadence
+        ``every``, with per-unit values at the last epoch; the final metrics and the seconds
+        each epoch took."""
+        last = self.metrics()
+        if measure_first:
+            recorder.record(0, step=0, metrics=last, checkpoint=self.state(), force=True)
+        per_epoch: list[float] = []
+        while self.epoch < epochs:
+            e0 = time.perf_counter()
+            self.train_epoch(recorder, every)
+            last = self.metrics()
+            if every == "epoch":
+                recorder.record(self.epoch, step=self.step, metrics=last, checkpoint=self.state(),
+                                units=True if self.epoch == epochs else None)
+            else:  # keep the epoch-end metrics and checkpoint between measurements
+                recorder.log(self.epoch, self.step, last, self.state())
+            per_epoch.append(time.perf_counter() - e0)
+            if on_epoch is not None:
+                on_epoch(self.epoch, epochs, last)
+        return last, per_epoch
+
     def train_epoch(self, recorder: Recorder, every: str | int) -> None:
         self.epoch += 1
         self.model.train()
@@ -185,24 +208,9 @@ def run_experiment(
         if checkpoint is not None:
             training.restore(checkpoint[1])
         t0 = time.perf_counter()
-        per_epoch: list[float] = []
         status = "failed"
         try:
-            last = training.metrics()
-            if checkpoint is None:
-                recorder.record(0, step=0, metrics=last, checkpoint=training.state(), force=True)
-            while training.epoch < epochs:
-                e0 = time.perf_counter()
-                training.train_epoch(recorder, opts.every)
-                last = training.metrics()
-                if opts.every == "epoch":
-                    recorder.record(training.epoch, step=training.step, metrics=last, checkpoint=training.state(),
-                                    units=True if training.epoch == epochs else None)
-                else:  # keep the epoch-end metrics and checkpoint between measurements
-                    recorder.log(training.epoch, training.step, last, training.state())
-                per_epoch.append(time.perf_counter() - e0)
-                if on_epoch is not None:
-                    on_epoch(training.epoch, epochs, last)
+            last, per_epoch = training.run(recorder, epochs, opts.every, measure_first=checkpoint is None, on_epoch=on_epoch)
             status = "finished"
         except KeyboardInterrupt:
             status = "interrupted"

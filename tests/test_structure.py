@@ -1,0 +1,182 @@
+"""The shape of the code: one options object, one place for run creation, who imports whom.
+
+Numbers here are exact ground truths (plug-in MI of a deterministic code, Rényi entropy of
+balanced classes), so the shared machinery is checked against what it must compute.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+import infoscope
+from infoscope import KDE, KSG, Binning, MatrixRenyi, Recorder, RecordingOptions
+from infoscope.analysis import ModelFindings, analyze
+from infoscope.cli import main
+from infoscope.estimators.base import ProbeContext
+from infoscope.estimators.chunking import average_estimates, chunk_indices
+from infoscope.estimators.renyi import ProbeGrams
+from infoscope.experiments import run_experiment
+from infoscope.experiments.inspection import analyze_run
+from infoscope.options import recording_options
+from infoscope.reproduce import STUDIES
+from infoscope.store import Store, StoreError, opened
+
+SRC = Path(infoscope.__file__).parent
+
+
+def _imports(path: Path) -> list[str]:
+    """Absolute names of what a module imports (relative imports resolved)."""
+    package = ".".join(("infoscope",) + path.relative_to(SRC).with_suffix("").parts[:-1])
+    names = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            base = package.rsplit(".", node.level - 1)[0] if node.level else ""
+            module = ".".join(p for p in (base, node.module) if p)
+            names += [module] if node.module else [f"{module}.{a.name}" for a in node.names]
+        elif isinstance(node, ast.Import):
+            names += [a.name for a in node.names]
+    return names
+
+
+def test_layering_of_imports():
+    for path in SRC.rglob("*.py"):
+        mod = path.relative_to(SRC).as_posix()
+        inner = [n for n in _imports(path) if n.startswith("infoscope")]
+        assert "infoscope" not in inner and "infoscope.__version__" not in inner, f"{mod} imports the package __init__"
+        if mod.startswith("analysis/"):
+            bad = [n for n in inner if n.split(".")[1] in ("experiments", "capture", "recorder")]
+            assert not bad, f"{mod} runs the pipeline backwards: {bad}"
+        if mod.startswith("estimators/"):
+            bad = [n for n in inner if not n.startswith(("infoscope.estimators", "infoscope._validation"))]
+            assert not bad, f"{mod} imports outside the estimators: {bad}"
+
+
+def test_recording_options_are_checked_once_everywhere(tmp_path):
+    with pytest.raises(TypeError, match="unknown recording option.*unit_evry"):
+        recording_options(unit_evry=3)
+    with pytest.raises(ValueError, match="sigma_smoothing"):
+        RecordingOptions(sigma_smoothing=1.0)
+    base = RecordingOptions(estimators=["binning"], unit_every=4)
+    assert recording_options(base, bootstrap=2).unit_every == 4 and base.bootstrap == 0
+    assert [e.name for e in base.estimators] == ["binning"]
+    # the same options through the Recorder, the runner and the Lightning-free API give the same config
+    model = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2))
+    x, y = torch.randn(40, 4), torch.randint(0, 2, (40,))
+    with Recorder(model, (x, y), base, store=tmp_path / "a.db", run="a") as r1, \
+            Recorder(model, (x, y), store=tmp_path / "b.db", run="b", estimators=["binning"], unit_every=4) as r2:
+        assert r1.options == r2.options
+        assert r1.store.run_info("a")["config"] == r2.store.run_info("b")["config"]
+    with pytest.raises(TypeError, match="unknown recording option"):
+        run_experiment("tishby", store=tmp_path / "c.db", epochs=0, probe_size=20, unit_evry=2)
+
+
+def test_run_creation_and_resumption_are_decided_in_one_place(tmp_path):
+    with Store(tmp_path / "r.db") as st:
+        rid, resumed = st.open_run("r", None, {}, None)
+        assert not resumed
+        with pytest.raises(StoreError, match="already exists"):
+            st.open_run("r", None, {}, None)
+        assert st.open_run("r", None, {}, None, resume=True) == (rid, True)
+        assert st.run_info("r")["status"] == "running"
+    model = nn.Sequential(nn.Linear(4, 2), nn.ReLU())
+    x, y = torch.randn(20, 4), torch.randint(0, 2, (20,))
+    with Recorder(model, (x, y), estimators=["binning"], store=tmp_path / "r.db", run="r", resume=True) as rec:
+        assert rec.resumed and rec.run_id == rid
+
+
+def test_opened_leaves_a_given_store_open_and_creates_nothing(tmp_path):
+    with pytest.raises(StoreError, match="no database"):
+        with opened(tmp_path / "missing.db"):
+            pass
+    assert not (tmp_path / "missing.db").exists()
+    st = Store(tmp_path / "r.db")
+    with opened(st) as same:
+        assert same is st
+    assert st.run_names() == []  # still open
+    st.close()
+    with opened(tmp_path / "r.db", writable=True) as own:
+        own.open_run("w", None, {}, None)
+    with pytest.raises(Exception):
+        own.run_names()  # closed by the context
+
+
+@pytest.mark.parametrize("est", [Binning(), KDE(), KSG()])
+def test_labels_on_both_sides_use_the_plugin_shortcut(est):
+    # x uniform on 8 symbols, y = x // 2: I(X;Y) = H(Y) = 2 bits, H(X) = 3 bits exactly
+    x = np.repeat(np.arange(8), 25)
+    y = x // 2
+    res = est.estimate_mutual_information(x, y)
+    assert res.value == pytest.approx(2.0, abs=1e-12) and res.params["y_discrete"] and res.params["n_samples"] == 200
+    assert est.entropy(x) == pytest.approx(3.0, abs=1e-12)
+
+
+def test_chunks_and_their_average():
+    assert [len(c) for c in chunk_indices(250, 100)] == [100, 100, 50]
+    assert [len(c) for c in chunk_indices(230, 100)] == [100, 130]  # a short remainder joins the last chunk
+    assert chunk_indices(100, 100) is None and chunk_indices(5, None) is None
+    parts = [infoscope.Estimate(v, "renyi", {"sigma_x": s, "n_samples": 10}) for v, s in ((1.0, 2.0), (3.0, 4.0))]
+    avg = average_estimates(parts)
+    assert avg.value == 2.0 and avg.params["sigma_x"] == 3.0 and avg.params["n_samples"] == 20
+    assert avg.params["n_batches"] == 2 and avg.params["batch_std"] == pytest.approx(math.sqrt(2))
+
+
+def test_probe_grams_are_named_and_exact_for_balanced_classes():
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(120, 5, generator=g), torch.arange(120) % 4
+    ctx = ProbeContext.build(x, y)
+    est = MatrixRenyi(alpha=1.01)
+    est.layer_information(torch.randn(120, 3, generator=g), ctx)
+    (grams,) = [v for v in ctx.cache.values() if isinstance(v, ProbeGrams)]
+    assert grams.label_entropy == pytest.approx(2.0, abs=1e-9)  # four equal classes: S_α = log2 4 for any α
+    assert grams.class_codes is not None and grams.label_sigma == 0.1
+    assert grams.input_gram.shape == (120, 120) and 0 < grams.input_entropy <= math.log2(120)
+
+
+def test_analysis_reads_stored_data_and_writes_nothing(tmp_path):
+    db = tmp_path / "r.db"
+    run_experiment("tishby", store=db, run="t", epochs=3, probe_size=200, units=False)
+    a = analyze(db, "t", window=2)
+    assert any("need the trained model: no trained model was given" in n for n in a.notes)
+    given = analyze(db, "t", window=2, findings=ModelFindings(warnings=[(None, "3", "made up")], pairs={"3": [(0, 1, 0.95)]}))
+    assert (None, "3", "made up") in given.warnings and given.pairs == {"3": [(0, 1, 0.95)]}
+    with infoscope.load(db) as st:
+        assert st.warnings("t").empty
+    full = analyze_run(db, "t", window=2, save=False)
+    assert not any("need the trained model" in n for n in full.notes)
+    with infoscope.load(db) as st:
+        assert st.warnings("t").empty  # save=False writes nothing
+    analyze_run(db, "t", window=2)
+    with infoscope.load(db) as st:
+        assert len(st.warnings("t")) == len(full.warnings)
+
+
+def test_reproduce_help_names_every_study(capsys):
+    assert main(["reproduce", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for name in STUDIES:
+        assert name in text
+
+
+def test_mi_and_entropy_share_their_options(capsys):
+    for command in ("mi", "entropy"):
+        assert main([command, "--help"]) == 0
+    mi_help, entropy_help = capsys.readouterr().out.split("Usage:")[1:]
+    for option in ("--method", "--alpha", "--sigma-x", "--kernel", "--approx", "--batch-size", "--n-bins", "--k", "--json"):
+        assert option in mi_help and option in entropy_help
+    assert "--sigma-y" in mi_help and "--sigma-y" not in entropy_help
+
+
+def test_readme_layout_lists_every_module():
+    readme = (SRC.parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
+    listed = {line.split("`")[1] for line in section.splitlines() if line.startswith("| `")}
+    present = {p.relative_to(SRC).as_posix() for p in SRC.rglob("*.py")}
+    present -= {"__init__.py", "__main__.py", "experiments/__init__.py", "integrations/__init__.py", "report/__init__.py"}
+    assert listed == present
