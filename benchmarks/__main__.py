@@ -1,15 +1,25 @@
-"""``python -m benchmarks [--quick] [--full] [--only CASE ...]``: print the benchmark table.
+"""``python -m benchmarks [--quick] [--full] [--vgg] [--device DEV] [--only CASE ...]``: print the benchmark table.
 
-Cases (N is the probe size):
+Cases (N is the probe size; "ours" runs on --device, default cuda when available, else cpu):
   cnn-layers        all layers of mnist-cnn, one epoch's measurement, Silverman σ, N=1000
   cnn-layers-align  the same with σ by kernel alignment with the labels (Wickstrøm et al.)
   cnn-layers-b100   the same as cnn-layers estimated on chunks of 100 samples and averaged
                     (MatrixRenyi(batch_size=100); the reference loops over the chunks)
-  conv64-units      per-unit MI of a 64-channel conv layer, N=500
+  conv64-units      per-unit MI of a 64-channel conv layer, N=500 (ours: all units in one batched call)
+  conv64-units-b100 the same at N=1000 on chunks of 100 (the reference loops over units and chunks)
   slq-large         exact against deflated stochastic Lanczos entropy at N=10,000 (with --full)
   overhead          mnist-cnn training with and without recording at the default cadence
                     (layers every epoch, units every 5th and the last epoch): ratio of wall times
   overhead-layers   the same with whole layers only
+  vgg16-layers      (with --vgg, or on a GPU) one record of the 16 layers of a VGG16 with batch norm on
+                    CIFAR-size synthetic inputs, N=1000 on chunks of 100, σ by alignment
+  vgg16-units64     per-unit MI of its first conv layer (64 units), batched against unit by unit,
+                    both on the device
+  vgg16-fast4       its first 4 conv layers (384 units), unit_solver="bisection" against the
+                    batched eigensolver path, both on the device
+  vgg16-units       all 4,224 conv units, unit_solver="bisection" (no reference: absolute time)
+  vgg16-units-exact all 4,224 conv units with the eigensolver (absolute time)
+  vgg16-overhead    a 50,000-sample training epoch with and without one record of the layers
 
 Memory: each side runs in a fresh process; "+MB" is the peak resident memory during the timed
 call above the resident memory just before it (Linux: the kernel's high-water mark, reset
@@ -68,18 +78,34 @@ def _peak_extra_mb(fn):
     return values, (peak - base) / 1024
 
 
+#: Where "ours" runs (set from --device in each process).
+DEVICE = torch.device("cpu")
+
+
+def _sync() -> None:
+    if DEVICE.type == "cuda":
+        torch.cuda.synchronize(DEVICE)
+
+
 def run_worker(case: str, side: str, size: int) -> None:
     """In a fresh process: set the case up, then time one side and report JSON on stdout."""
     ours, ref, what, data_bytes = CASES[case](size)
     fn = ours if side == "ours" else ref
+    if DEVICE.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(DEVICE)
+    _sync()
     t0 = time.perf_counter()
     values, extra = _peak_extra_mb(fn)
-    print(json.dumps({"seconds": time.perf_counter() - t0, "values": values, "peak_mb": extra, "data_mb": data_bytes / 2**20, "what": what}))
+    _sync()
+    seconds = time.perf_counter() - t0
+    if DEVICE.type == "cuda" and side == "ours":
+        extra = torch.cuda.max_memory_allocated(DEVICE) / 2**20  # GPU peak, not host memory
+    print(json.dumps({"seconds": seconds, "values": values, "peak_mb": extra, "data_mb": data_bytes / 2**20, "what": what}))
 
 
 def measure(case: str, side: str, size: int) -> tuple[float, list[float], float, float, str]:
     """(seconds, values, peak extra MB, data MB, description) of one side of a case, in its own process."""
-    out = subprocess.run([sys.executable, "-m", "benchmarks", "--worker", case, side, str(size)],
+    out = subprocess.run([sys.executable, "-m", "benchmarks", "--device", str(DEVICE), "--worker", case, side, str(size)],
                          capture_output=True, text=True, check=True)
     r = json.loads(out.stdout.strip().splitlines()[-1])
     return r["seconds"], r["values"], r["peak_mb"], r["data_mb"], r["what"]
@@ -102,14 +128,15 @@ def _trained_cnn(n: int):
     return model, x[:n], y[:n]
 
 
-def case_layers(n: int, rule: str, batch: int | None = None):
-    model, x, y = _trained_cnn(n)
+def case_layers(n: int, rule: str, batch: int | None = None, model_xy=None):
+    model, x, y = model_xy or _trained_cnn(n)
     acts = probe_activations(model, x, "auto")
+    on_device = {k: v.to(DEVICE) for k, v in acts.items()}
 
     def ours():
         est = MatrixRenyi(alpha=ALPHA, sigma_x=rule, sigma_input=SIGMA_X, batch_size=batch)
-        ctx = ProbeContext.build(x, y)
-        return [r.value for t in acts.values() for r in est.layer_information(t, ctx).values()]
+        ctx = ProbeContext.build(x, y).to(DEVICE)
+        return [r.value for t in on_device.values() for r in est.layer_information(t, ctx).values()]
 
     def ref():
         chunks = [slice(0, n)] if batch is None else [slice(a, a + batch) for a in range(0, n, batch)]
@@ -123,23 +150,76 @@ def case_layers(n: int, rule: str, batch: int | None = None):
     return ours, ref, what, sum(t.numel() * t.element_size() for t in acts.values())
 
 
-def case_units(n: int):
+def case_units(n: int, batch: int | None = None):
     torch.manual_seed(0)
     data = load_mnist_subset(n, 10)
     x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
     layer = torch.nn.Sequential(torch.nn.Conv2d(1, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2))
     with torch.no_grad():
         t = layer(x)
+    t_dev = t.to(DEVICE)
 
     def ours():
-        est = MatrixRenyi(alpha=ALPHA, sigma_x="silverman", sigma_input=SIGMA_X)
-        ctx = ProbeContext.build(x, y)
-        return [r.value for c in range(t.shape[1]) for r in est.layer_information(t[:, c], ctx).values()]
+        est = MatrixRenyi(alpha=ALPHA, sigma_x="silverman", sigma_input=SIGMA_X, batch_size=batch)
+        ctx = ProbeContext.build(x, y).to(DEVICE)
+        return [r.value for unit in est.units_information(t_dev, ctx, list(range(t.shape[1]))) for r in unit.values()]
 
     def ref():
-        return [v for c in range(t.shape[1]) for v in reference.layer_values(x, t[:, c], y, ALPHA, SIGMA_X, "silverman").values()]
+        chunks = [slice(0, n)] if batch is None else [slice(a, a + batch) for a in range(0, n, batch)]
+        values = []
+        for c in range(t.shape[1]):
+            per_chunk = [reference.layer_values(x[k], t[k, c], y[k], ALPHA, SIGMA_X, "silverman") for k in chunks]
+            values += [float(np.mean([p[q] for p in per_chunk])) for q in per_chunk[0]]
+        return values
 
-    return ours, ref, f"64 channels of 14×14, N={n}", t.numel() * t.element_size()
+    return ours, ref, f"64 channels of 14×14, N={n}" + (f", chunks of {batch}" if batch else ""), t.numel() * t.element_size()
+
+
+def _vgg16(n: int):
+    """An untrained VGG16 (batch norm, eval mode) and N CIFAR-size synthetic probe samples."""
+    from infoscope.experiments.models import vgg16
+
+    torch.manual_seed(0)
+    g = torch.Generator().manual_seed(0)
+    x = torch.rand(n, 3, 32, 32, generator=g)
+    y = torch.randint(0, 10, (n,), generator=g)
+    return vgg16().to(DEVICE).eval(), x, y
+
+
+def case_vgg16_layers(n: int):
+    """Ours on the device; the reference is the same estimator on the CPU (CPU/device agreement)."""
+    model, x, y = _vgg16(n)
+    acts = probe_activations(model, x.to(DEVICE), "auto", store_device=DEVICE)
+    est = MatrixRenyi(alpha=ALPHA, sigma_x="alignment", sigma_input=SIGMA_X, batch_size=100)
+
+    def run(device: torch.device):
+        ctx = ProbeContext.build(x, y).to(device)
+        return [r.value for t in acts.values() for r in est.layer_information(t.to(device), ctx).values()]
+
+    what = f"VGG16, {len(acts)} layers, N={n}, σ_T=alignment, chunks of 100 (ref: CPU)"
+    return (lambda: run(DEVICE)), (lambda: run(torch.device("cpu"))), what, sum(t.numel() * t.element_size() for t in acts.values())
+
+
+def case_vgg16_units(n: int, n_layers: int | None, solver: str, reference: str | None):
+    """Per-unit MI of the first ``n_layers`` conv layers (all: None) with ``solver``; the reference
+    is the unit-by-unit path ("loop") or the batched eigensolver path ("eigh"), on the device."""
+    from infoscope.estimators.base import Estimator
+
+    model, x, y = _vgg16(n)
+    acts = probe_activations(model, x.to(DEVICE), "auto", store_device=DEVICE)
+    convs = [k for k, v in acts.items() if v.ndim == 4][:n_layers]
+    n_units = sum(acts[k].shape[1] for k in convs)
+
+    def run(how: str):
+        est = MatrixRenyi(alpha=ALPHA, sigma_x="alignment", sigma_input=SIGMA_X, batch_size=100,
+                          unit_solver="bisection" if how == "bisection" else "eigh")
+        ctx = ProbeContext.build(x, y).to(DEVICE)
+        fn = (lambda *a: Estimator.units_information(est, *a)) if how == "loop" else est.units_information
+        return [r.value for k in convs for unit in fn(acts[k], ctx, list(range(acts[k].shape[1]))) for r in unit.values()]
+
+    data = sum(acts[k].numel() * acts[k].element_size() for k in convs)
+    what = f"VGG16, {n_units} units of {len(convs)} conv layers, {solver}" + (f" (ref: {reference})" if reference else "")
+    return (lambda: run(solver)), ((lambda: run(reference)) if reference else (lambda: [])), what, data
 
 
 def case_slq(n: int):
@@ -193,44 +273,104 @@ def case_overhead(epochs: int, units: bool = True):
     return interleaved, interleaved, f"{epochs} epochs of mnist-cnn, {'default cadence' if units else 'layers only'}", 0
 
 
+def case_vgg16_overhead(samples: int):
+    """A training epoch of ``samples`` synthetic CIFAR-size images (batches of 100, SGD), plain and
+    followed by one record of all 16 layers (N=1000, chunks of 100): medians of 3 alternating pairs."""
+    from infoscope import Recorder
+
+    model, x_probe, y_probe = _vgg16(1000)
+    model.train()
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(samples, 3, 32, 32, generator=g).to(DEVICE)
+    y = torch.randint(0, 10, (samples,), generator=g).to(DEVICE)
+    opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
+    rec = Recorder(model, (x_probe, y_probe), store=None, units=False, max_units=None,
+                   estimators=[MatrixRenyi(sigma_x="alignment", sigma_input=SIGMA_X, batch_size=100)])
+
+    def epoch(record: bool) -> float:
+        _sync()
+        t0 = time.perf_counter()
+        for idx in torch.randperm(samples, device=DEVICE).split(100):
+            opt.zero_grad(set_to_none=True)
+            torch.nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+            opt.step()
+        if record:
+            rec.measure()
+        _sync()
+        return time.perf_counter() - t0
+
+    def interleaved():
+        epoch(False)  # warm-up
+        plain, recorded = [], []
+        for _ in range(3):
+            plain.append(epoch(False))
+            recorded.append(epoch(True))
+        return [statistics.median(plain), statistics.median(recorded)]
+
+    return interleaved, interleaved, f"VGG16, {samples}-sample epoch + one record of 16 layers", 0
+
+
 CASES = {
     "cnn-layers": lambda n: case_layers(n, "silverman"),
     "cnn-layers-align": lambda n: case_layers(n, "alignment"),
     "cnn-layers-b100": lambda n: case_layers(n, "silverman", batch=100),
     "conv64-units": case_units,
+    "conv64-units-b100": lambda n: case_units(n, batch=100),
     "overhead": case_overhead,
     "overhead-layers": lambda epochs: case_overhead(epochs, units=False),
     "slq-large": case_slq,
+    "vgg16-layers": case_vgg16_layers,
+    "vgg16-units64": lambda n: case_vgg16_units(n, 1, "eigh", "loop"),
+    "vgg16-fast4": lambda n: case_vgg16_units(n, 4, "bisection", "eigh"),
+    "vgg16-units": lambda n: case_vgg16_units(n, None, "bisection", None),
+    "vgg16-overhead": case_vgg16_overhead,
+    "vgg16-units-exact": lambda n: case_vgg16_units(n, None, "eigh", None),
 }
+VGG = ("vgg16-layers", "vgg16-units64", "vgg16-fast4", "vgg16-units", "vgg16-units-exact", "vgg16-overhead")
+#: Cases without a reference (absolute times).
+NO_REFERENCE = ("vgg16-units", "vgg16-units-exact")
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="smaller N for a fast check")
     ap.add_argument("--full", action="store_true", help="also the N=10,000 randomized-estimator case")
+    ap.add_argument("--vgg", action="store_true", help="add the VGG16 cases (default on a GPU)")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu", help="where ours runs (default: cuda if available)")
     ap.add_argument("--only", nargs="*", help="run only these cases")
     ap.add_argument("--worker", nargs=3, metavar=("CASE", "SIDE", "SIZE"), help=argparse.SUPPRESS)
     args = ap.parse_args()
+    global DEVICE
+    DEVICE = torch.device(args.device)
     if args.worker:
         run_worker(args.worker[0], args.worker[1], int(args.worker[2]))
         return
-    sizes = {"cnn-layers": 1000, "cnn-layers-align": 1000, "cnn-layers-b100": 1000, "conv64-units": 500, "overhead": 10, "overhead-layers": 10,
-             "slq-large": 10_000}
+    sizes = {"cnn-layers": 1000, "cnn-layers-align": 1000, "cnn-layers-b100": 1000, "conv64-units": 500, "conv64-units-b100": 1000,
+             "overhead": 10, "overhead-layers": 10, "slq-large": 10_000, "vgg16-layers": 1000, "vgg16-units64": 1000,
+             "vgg16-units": 1000, "vgg16-units-exact": 1000, "vgg16-fast4": 1000, "vgg16-overhead": 50_000}
     if args.quick:
-        sizes.update({"cnn-layers": 300, "cnn-layers-align": 300, "cnn-layers-b100": 300, "conv64-units": 200, "overhead": 2, "overhead-layers": 2})
-    names = [n for n in CASES if (args.only and n in args.only) or (not args.only and (n != "slq-large" or args.full))]
-    print(f"# infoscope benchmarks — {platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
+        sizes.update({"cnn-layers": 300, "cnn-layers-align": 300, "cnn-layers-b100": 300, "conv64-units": 200, "conv64-units-b100": 300,
+                      "overhead": 2, "overhead-layers": 2, "vgg16-layers": 300, "vgg16-units64": 300, "vgg16-units": 300, "vgg16-units-exact": 300, "vgg16-fast4": 300,
+                      "vgg16-overhead": 5_000})
+    vgg = args.vgg or DEVICE.type == "cuda"
+    names = [n for n in CASES if (args.only and n in args.only)
+             or (not args.only and (n != "slq-large" or args.full) and (n not in VGG or vgg))]
+    card = torch.cuda.get_device_name(DEVICE) if DEVICE.type == "cuda" else f"CPU ({platform.machine()}, {torch.get_num_threads()} threads)"
+    print(f"# infoscope benchmarks — ours on {DEVICE}: {card}; reference on the CPU unless said; torch {torch.__version__}"
           f"{', quick' if args.quick else ''}", flush=True)
     print(f"{'case':<17} {'what':<46} {'ref s':>8} {'ours s':>8} {'ratio':>7} {'max|Δ| bits':>11} {'max rel':>8} "
           f"{'data MB':>7} {'ref +MB':>7} {'ours +MB':>8}", flush=True)
     for name in names:
-        if name.startswith("overhead"):  # one process alternates plain and recorded training
+        if "overhead" in name:  # one process alternates plain and recorded training
             _, (plain, recorded), _, _, what = measure(name, "ours", sizes[name])
             print(f"{name:<17} {what:<46} {plain:>8.2f} {recorded:>8.2f} {recorded / plain:>6.2f}× {'—':>11} {'—':>8} "
                   f"{'—':>7} {'—':>7} {'—':>8}  (recorded / plain training time, medians of 5)", flush=True)
             continue
-        t_ref, v_ref, m_ref, data_mb, what = measure(name, "ref", sizes[name])
-        t_ours, v_ours, m_ours, _, _ = measure(name, "ours", sizes[name])
+        t_ours, v_ours, m_ours, data_mb, what = measure(name, "ours", sizes[name])
+        if name in NO_REFERENCE:  # no reference: the unit-by-unit path would take minutes
+            print(f"{name:<17} {what:<46} {'—':>8} {t_ours:>8.2f} {'—':>7} {'—':>11} {'—':>8} {data_mb:>7.1f} {'—':>7} {m_ours:>8.0f}", flush=True)
+            continue
+        t_ref, v_ref, m_ref, _, _ = measure(name, "ref", sizes[name])
         diff = float(np.max(np.abs(np.asarray(v_ours) - np.asarray(v_ref))))
         # relative to the value, for values of at least 0.01 bits (below that only the absolute error means anything)
         rel = float(np.max(np.abs(np.asarray(v_ours) - np.asarray(v_ref)) / np.maximum(np.abs(v_ref), 0.01)))

@@ -15,6 +15,10 @@ import torch
 ArrayLike = Any  # numpy.ndarray | torch.Tensor | nested sequences
 
 
+class MemoryBudgetError(ValueError):
+    """A measurement would need more memory than the configured budget."""
+
+
 def _describe(name: str, context: str | None) -> str:
     return f"{name} ({context})" if context else name
 

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["MemoryBudgetError", "default_budget", "estimator_bytes", "format_bytes", "check_budget"]
+import torch
+
+from ._validation import MemoryBudgetError
+
+__all__ = ["MemoryBudgetError", "default_budget", "device_budget", "estimator_bytes", "format_bytes", "check_budget"]
 
 #: N×N float64 matrices alive at once while one layer value is estimated.
 _SQUARE_MATRICES = {"renyi": 7, "kde": 4, "binning": 0, "ksg": 0}
 #: float64 copies of the N×D activations alive at once.
 _SAMPLE_COPIES = {"renyi": 2, "kde": 2, "binning": 2, "ksg": 4}
-
-
-class MemoryBudgetError(ValueError):
-    """A measurement would need more memory than the configured budget."""
 
 
 def default_budget() -> int:
@@ -29,6 +29,17 @@ def default_budget() -> int:
         return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 2)
     except (ValueError, OSError, AttributeError):  # pragma: no cover - non-POSIX
         return 8 * 2**30
+
+
+def device_budget(device: torch.device, budget: int | None = None) -> int:
+    """Bytes a batched computation on ``device`` may hold: ``budget`` if given, else half of
+    the GPU's free memory, or half the machine's memory for the CPU."""
+    if budget is not None:
+        return int(budget)
+    if device.type == "cuda":
+        free, _ = torch.cuda.mem_get_info(device)
+        return int(free // 2)
+    return default_budget()
 
 
 def estimator_bytes(method: str, n: int, d: int) -> int:
@@ -68,7 +79,7 @@ def check_budget(
     >>> check_budget({"fc": 100}, [("train", 10_000, 784)], ["renyi"], 2**30)
     Traceback (most recent call last):
     ...
-    infoscope.budget.MemoryBudgetError: recording would need about 10.6 GiB for probe 'train' (N=10000), layer 'fc' (100 values per sample), estimator renyi, over the memory budget of 1.0 GiB; use a smaller probe (fewer samples), fewer or pooled layers (unit_pooling='mean' for units), binning or KSG instead of a kernel estimator, or raise memory_budget
+    infoscope._validation.MemoryBudgetError: recording would need about 10.6 GiB for probe 'train' (N=10000), layer 'fc' (100 values per sample), estimator renyi, over the memory budget of 1.0 GiB; use a smaller probe (fewer samples), fewer or pooled layers (unit_pooling='mean' for units), binning or KSG instead of a kernel estimator, or raise memory_budget
     """
     worst, where = 0, ""
     for name, n, input_values in probes:

@@ -67,6 +67,15 @@ def parse_sigma(value: str | None) -> float | str | None:
         return value
 
 
+def default_device() -> str:
+    """``cuda`` where a GPU is available, else ``cpu``."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+DeviceOpt = Annotated[str | None, typer.Option(help="Where to train and measure: cpu, cuda, cuda:1 … (default: cuda if available, else cpu).")]
+
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the estimate and every parameter used as JSON.")]
 
 #: Options of ``infoscope mi`` and ``infoscope entropy``: name → (annotation, default).
@@ -219,6 +228,7 @@ def run_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="SQLite database to write.")] = Path("runs.db"),
     name: Annotated[str | None, typer.Option("--name", help="Run name (default: experiment-activation-sSEED).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run of that name from its last stored epoch.")] = False,
+    device: DeviceOpt = None,
 ) -> None:
     """Train a reference experiment and record MI of every layer each epoch, and of every unit on the experiment's cadence."""
     given = {"estimators": estimator or None, "unit_every": unit_every, "noise_variance": noise_variance,
@@ -226,6 +236,7 @@ def run_command(
     options = {k: v for k, v in given.items() if v is not None}  # the rest: the experiment's defaults
     result = _run_with_progress(
         experiment, store=out, run=name, epochs=epochs, probe_size=probe_size, seed=seed, activation=activation, resume=resume,
+        device=device or default_device(),
         every=every if every == "epoch" else _positive_int(every, "--every"), units=units, bootstrap=bootstrap,
         sensitivity=sensitivity, unit_probes=[p.strip() for p in unit_probes.split(",") if p.strip()], **options,
     )
@@ -434,11 +445,12 @@ def reproduce_command(
     full: Annotated[bool, typer.Option("--full", help="The paper-sized version (much longer).")] = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the database, figures and summary.")] = Path("reproduce"),
     seed: Annotated[int, typer.Option(help="Seed of weights, batch order and probes.")] = 0,
+    device: DeviceOpt = None,
 ) -> None:
     """Reproduce a published result: run it, analyse it, draw it, and say whether the claim held."""
     from .reproduce import reproduce
 
-    result = reproduce(study, out, full=full, seed=seed)
+    result = reproduce(study, out, full=full, seed=seed, device=device or default_device())
     _console().print(f"[bold]Verdict: the claim {'held' if result.held else 'did not hold'} here.[/bold] {result.verdict}")
     _console().print(f"wrote {result.summary} and the figures beside it ({', '.join(result.figures)})")
 
@@ -447,17 +459,16 @@ def reproduce_command(
 def demo_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="SQLite database to write.")] = Path("infoscope-demo.db"),
     epochs: Annotated[int, typer.Option(help="Training epochs.")] = 15,
+    device: DeviceOpt = None,
 ) -> None:
     """The main job in about a minute: train an MLP on the shipped digits, record MI of every layer and unit, write a report."""
-    from .store import Store
+    from .report import write_report
+    from .store import Store, load
 
     with Store(out) as store:
         existing = [n for n in store.run_names() if n.startswith("demo")]
     name = f"demo-{len(existing) + 1}"
-    result = _run_with_progress("digits-mlp", store=out, run=name, epochs=epochs)
-    from .store import load
-
-    from .report import write_report
+    result = _run_with_progress("digits-mlp", store=out, run=name, epochs=epochs, device=device or default_device())
 
     with load(out) as store:
         _console().print(_last_epoch_table(store, name, f"digits-mlp ({name})"))

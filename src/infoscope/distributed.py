@@ -54,13 +54,25 @@ class Processes:
         """Indices of this rank's contiguous share of ``n`` probe samples."""
         return torch.from_numpy(np.array_split(np.arange(n), self.world)[self.rank])
 
-    def gather_activations(self, local: dict[str, torch.Tensor], layers: list[str]) -> dict[str, torch.Tensor]:
-        """Every rank's activations of its shard, concatenated in rank (probe) order."""
+    def gather_activations(self, local: dict[str, torch.Tensor], n: int, templates: dict[str, torch.Tensor]
+                           ) -> dict[str, torch.Tensor]:
+        """Every rank's activations of its shard of ``n`` samples, concatenated in rank (probe)
+        order, with the process group's tensor collective (shards are padded to one length).
+
+        ``templates`` gives each layer's shape, dtype and device (an empty shard's stand-in).
+        """
         if not self.distributed:
             return local
-        gathered: list[Any] = [None] * self.world
-        torch.distributed.all_gather_object(gathered, {k: v.cpu() for k, v in local.items()})
-        return {layer: torch.cat([g[layer] for g in gathered if g]) for layer in layers}
+        sizes = [len(s) for s in np.array_split(np.arange(n), self.world)]
+        out = {}
+        for layer, template in templates.items():
+            mine = local.get(layer, template)
+            padded = template.new_zeros((sizes[0], *template.shape[1:]))
+            padded[: len(mine)] = mine
+            parts = [torch.empty_like(padded) for _ in range(self.world)]
+            torch.distributed.all_gather(parts, padded.contiguous())
+            out[layer] = torch.cat([p[:size] for p, size in zip(parts, sizes)])
+        return out
 
     def gather_results(self, *parts: list) -> tuple[list, ...]:
         """Each list of results from every rank, joined (the lists of this rank when alone)."""

@@ -41,11 +41,12 @@ from ._validation import check_same_length, check_samples
 from .distributed import TaskSplit
 from .estimators import Estimator
 from .estimators.base import Estimate, ProbeContext
+from .estimators.units import unit_view
 from .options import RecordingOptions
 from .store import BandRow, MeasurementRow
 from .uncertainty import SigmaSmoother, Subsample, bootstrap_bands, sensitivity_bands
 
-__all__ = ["Probe", "as_probes", "unit_view", "noisy", "Measurement", "ProbeMeasurement"]
+__all__ = ["Probe", "as_probes", "unit_view", "noisy", "Measurement", "ProbeMeasurement"]  # unit_view: see estimators.units
 
 #: A warning of a measurement: (layer or None, message).
 Warning = tuple[str | None, str]
@@ -81,34 +82,6 @@ def as_probes(probe: Any) -> list[Probe]:
     if len(set(names)) != len(names):
         raise ValueError(f"probe names repeat: {names}")
     return probes
-
-
-def unit_view(t: torch.Tensor, unit: int, pooling: str = "map") -> torch.Tensor:
-    """Activations of one unit: column ``unit`` of a dense layer, channel ``unit`` of a conv layer.
-
-    Parameters
-    ----------
-    t : torch.Tensor, shape (N, D) or (N, C, ...)
-    unit : int
-    pooling : {"map", "mean", "max"}
-        For conv channels: the whole map, or its spatial mean / max (shape (N, 1)).
-
-    Returns
-    -------
-    torch.Tensor, shape (N, 1) for a neuron or pooled map, (N, H, W) for a map.
-
-    Examples
-    --------
-    >>> unit_view(torch.arange(12.0).reshape(2, 3, 2), 1, "mean").tolist()
-    [[2.5], [8.5]]
-    """
-    u = t[:, unit]
-    if u.ndim == 1:
-        return u[:, None]
-    if pooling == "map":
-        return u
-    flat = u.reshape(u.shape[0], -1)
-    return (flat.mean(dim=1) if pooling == "mean" else flat.amax(dim=1))[:, None]
 
 
 def noisy(t: torch.Tensor, variance: float | None, draws: int, seed_key: tuple) -> torch.Tensor:
@@ -152,6 +125,8 @@ class ProbeMeasurement:
     subsamples : list
         Bootstrap subsamples of the probe (empty: no bootstrap bands).
     smoother : SigmaSmoother, optional
+    unit_memory : int, optional
+        Bytes a batched per-unit computation may hold at once.
     """
 
     options: RecordingOptions
@@ -162,6 +137,7 @@ class ProbeMeasurement:
     unit_layers: list[str]
     subsamples: list[Subsample]
     smoother: SigmaSmoother | None = None
+    unit_memory: int | None = None
     rows: list[tuple[int, list[MeasurementRow]]] = dataclasses.field(default_factory=list)
     bands: list[tuple[int, list[BandRow]]] = dataclasses.field(default_factory=list)
     warnings: list[Warning] = dataclasses.field(default_factory=list)
@@ -190,10 +166,8 @@ class ProbeMeasurement:
                 if self.tasks.mine():
                     self._whole_layer(est, index, layer, t)
                 if do_units:
-                    pooling = self.options.pooling(est)
-                    for j in range(n_units):
-                        if self.tasks.mine():
-                            self.rows.append((self.tasks.task, self._unit_rows(est, unit_view(t, j, pooling), layer, j, pooling)))
+                    dealt = [(j, self.tasks.task) for j in range(n_units) if self.tasks.mine()]  # (unit, task number)
+                    self._units(est, layer, t, dealt)
             except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
                 msg = f"{where}, estimator {est.name}: {exc}"
                 if self.options.on_error == "raise":
@@ -212,10 +186,17 @@ class ProbeMeasurement:
         self.rows.append((self.tasks.task, rows))
         self.bands.append((self.tasks.task, bands))
 
-    def _unit_rows(self, est: Estimator, t: torch.Tensor, layer: str, unit: int, pooling: str) -> list[MeasurementRow]:
+    def _units(self, est: Estimator, layer: str, t: torch.Tensor, dealt: list[tuple[int, int]]) -> None:
+        """This rank's units of the layer, (unit, task number) pairs, in one call (batched where
+        the estimator can)."""
+        if not dealt:
+            return
+        pooling = self.options.pooling(est)
         start = time.perf_counter()
-        results = est.layer_information(t, self.ctx)
-        return self._to_rows(est, results, layer, unit, pooling, time.perf_counter() - start)
+        results = est.units_information(t, self.ctx, [u for u, _ in dealt], pooling, self.unit_memory)
+        seconds = (time.perf_counter() - start) / len(dealt)
+        for (unit, task), res in zip(dealt, results):
+            self.rows.append((task, self._to_rows(est, res, layer, unit, pooling, seconds)))
 
     def _to_rows(self, est: Estimator, results: dict[str, Estimate], layer: str, unit: int | None,
                  pooling: str | None, seconds: float) -> list[MeasurementRow]:

@@ -16,10 +16,10 @@ from typing import Any
 
 from ._validation import check_choice, check_interval, check_positive, check_whole
 from .estimators import Estimator, make_estimator
+from .estimators.units import POOLINGS
 
 __all__ = ["RecordingOptions", "POOLINGS", "DEFAULT_UNIT_POOLING", "recording_options"]
 
-POOLINGS = ("map", "mean", "max")
 #: How a conv unit's H×W map is presented to each estimator unless ``unit_pooling`` is given.
 DEFAULT_UNIT_POOLING = {"renyi": "map", "kde": "map", "binning": "mean", "ksg": "mean"}
 
@@ -70,6 +70,9 @@ class RecordingOptions:
         Bytes one record call may use (default: half the machine's memory).
     on_error : {"warn", "raise"}
         What a failed estimate (e.g. NaN activations) does: store a warning and go on, or raise.
+    device : str, optional
+        Where activations are kept and estimates computed (e.g. ``"cuda:1"``, or ``"cpu"``
+        when GPU memory is short); default: the model's device. Only the numbers come back.
 
     Examples
     --------
@@ -98,6 +101,7 @@ class RecordingOptions:
     sigma_smoothing: float | None = None
     memory_budget: int | None = None
     on_error: str = "warn"
+    device: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.estimators, (str, Estimator)):
@@ -139,7 +143,7 @@ class RecordingOptions:
         config = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         config["estimators"] = [{"method": e.name, **e.get_params()} for e in self.estimators]
         config["noise_draws"] = self.draws
-        for key in ("batch_size", "memory_budget", "on_error"):  # how, not what: not part of a run's identity
+        for key in ("batch_size", "memory_budget", "on_error", "device"):  # how, not what: not part of a run's identity
             config.pop(key)
         return config
 
@@ -159,7 +163,7 @@ def recording_options(base: RecordingOptions | None = None, **overrides: Any) ->
     >>> recording_options(unit_evry=2)
     Traceback (most recent call last):
     ...
-    TypeError: unknown recording option(s) unit_evry; the options are: layers, estimators, units, max_units, every, unit_every, unit_probes, batch_size, noise_variance, noise_draws, unit_pooling, bootstrap, bootstrap_fraction, sensitivity, sigma_smoothing, memory_budget, on_error
+    TypeError: unknown recording option(s) unit_evry; the options are: layers, estimators, units, max_units, every, unit_every, unit_probes, batch_size, noise_variance, noise_draws, unit_pooling, bootstrap, bootstrap_fraction, sensitivity, sigma_smoothing, memory_budget, on_error, device
     """
     names = [f.name for f in dataclasses.fields(RecordingOptions)]
     unknown = sorted(set(overrides) - set(names))

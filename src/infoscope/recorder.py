@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from ._version import __version__
-from .budget import MemoryBudgetError, check_budget, default_budget
+from .budget import MemoryBudgetError, check_budget, default_budget, device_budget
 from .capture import probe_activations, resolve_layers
 from .distributed import Processes, TaskSplit
 from .estimators.base import ProbeContext
@@ -124,11 +124,13 @@ class Recorder:
         self.layers = resolve_layers(self.model, self.options.layers)
         self.unit_layers = self._unit_layers()
         self.unit_probes = self._unit_probes()
+        self.device = torch.device(self.options.device) if self.options.device else _model_device(self.model)
         shapes = self._layer_shapes()
         self._check_budget(shapes)
         draws = self.options.draws
         self._contexts = {
-            p.name: ProbeContext.build(p.x.repeat_interleave(draws, dim=0), p.y.repeat_interleave(draws, dim=0)) for p in self.probes
+            p.name: ProbeContext.build(p.x.repeat_interleave(draws, dim=0), p.y.repeat_interleave(draws, dim=0)).to(self.device)
+            for p in self.probes
         }
         weight = self.options.sigma_smoothing
         self._smoother = SigmaSmoother(weight) if weight is not None else None
@@ -164,7 +166,8 @@ class Recorder:
 
     def _layer_shapes(self) -> dict[str, tuple[int, ...]]:
         """Each layer's activation shape without N, from a forward pass of two probe samples."""
-        acts = probe_activations(self.model, self.probes[0].x[:2], self.layers)
+        acts = probe_activations(self.model, self.probes[0].x[:2], self.layers, store_device=self.device)
+        self._templates = {k: v[:0] for k, v in acts.items()}  # shape and dtype of an empty shard
         return {k: tuple(v.shape[1:]) for k, v in acts.items()}
 
     def _check_budget(self, shapes: dict[str, tuple[int, ...]]) -> None:
@@ -181,7 +184,7 @@ class Recorder:
                 for name in self.layers]
 
     def _config(self, config: dict[str, Any] | None) -> dict[str, Any]:
-        probes = {p.name: {"n": len(p.x), "label_entropy_bits": plugin_entropy(self._contexts[p.name].y.numpy())}
+        probes = {p.name: {"n": len(p.x), "label_entropy_bits": plugin_entropy(self._contexts[p.name].y.cpu().numpy())}
                   for p in self.probes}
         return {**self.options.as_config(), "layers": self.layers, "units": self.unit_layers,
                 "unit_probes": self.unit_probes, "probes": probes, **(config or {})}
@@ -243,7 +246,7 @@ class Recorder:
             ctx = self._contexts[probe.name]
             subs = subsamples(ctx, opts.bootstrap, opts.bootstrap_fraction, (self.seed or 0, epoch, step)) if opts.bootstrap else []
             part = ProbeMeasurement(opts, probe.name, ctx, tasks, with_units and probe.name in self.unit_probes,
-                                    self.unit_layers, subs, self._smoother)
+                                    self.unit_layers, subs, self._smoother, device_budget(self.device, opts.memory_budget))
             acts = self._capture(probe)
             for li, layer in enumerate(self.layers):
                 t = noisy(acts[layer], opts.noise_variance, opts.draws, (self.seed or 0, epoch, step, li))
@@ -259,10 +262,10 @@ class Recorder:
     def _capture(self, probe: Probe) -> dict[str, torch.Tensor]:
         """Activations of every layer on the whole probe (gathered from every rank's shard)."""
         if not self.processes.distributed:
-            return probe_activations(self.model, probe.x, self.layers, self.options.batch_size)
+            return probe_activations(self.model, probe.x, self.layers, self.options.batch_size, self.device)
         shard = self.processes.shard(len(probe.x))
-        local = probe_activations(self.model, probe.x[shard], self.layers, self.options.batch_size) if len(shard) else {}
-        return self.processes.gather_activations(local, self.layers)
+        local = probe_activations(self.model, probe.x[shard], self.layers, self.options.batch_size, self.device) if len(shard) else {}
+        return self.processes.gather_activations(local, len(probe.x), self._templates)
 
     def record(
         self,
@@ -319,6 +322,12 @@ class Recorder:
         """Store metrics (and a checkpoint) without measuring, e.g. at an epoch end between measurements."""
         if self.store is not None:
             self.store.write_metrics(self.run_id, int(epoch), int(step), metrics, _serialize(checkpoint))
+
+
+def _model_device(model: nn.Module) -> torch.device:
+    """Where the model's parameters are (the CPU for a model without any)."""
+    param = next(model.parameters(), None)
+    return param.device if param is not None else torch.device("cpu")
 
 
 def _serialize(checkpoint: Any) -> dict[str, bytes] | None:

@@ -242,12 +242,12 @@ class ReproduceResult:
 
 def reproduce(
     name: str, out_dir: str | Path = "reproduce", full: bool = False, seed: int = 0,
-    epochs: int | None = None, probe_size: int | None = None,
+    epochs: int | None = None, probe_size: int | None = None, device: str | None = None,
 ) -> ReproduceResult:
     """Run a study and write ``<out_dir>/<name>/``: ``runs.db``, figures and ``summary.md``.
 
     ``epochs`` and ``probe_size`` override the study's settings (for smoke tests; the summary
-    says so).
+    says so); ``device`` is where the networks train and are measured (default: the CPU).
     """
     if name not in STUDIES:
         raise ValueError(f"unknown study {name!r}; choose one of: {', '.join(STUDIES)}")
@@ -262,7 +262,7 @@ def reproduce(
     for r in study.runs:
         n_epochs = epochs if epochs is not None else (r.full_epochs if full else r.quick_epochs)
         res = run_experiment(r.experiment, store=db, run=f"{name}-{r.name}", epochs=n_epochs, activation=r.activation,
-                             probe_size=probe_size or r.probe_size, seed=seed, options=r.options)
+                             probe_size=probe_size or r.probe_size, seed=seed, device=device, options=r.options)
         runs[r.name] = res.run
         lines.append(f"| {res.run} | {r.experiment} ({r.activation}) | {n_epochs} | {res.metrics['train_acc']:.3f} | "
                      f"{res.metrics['test_acc']:.3f} | {res.seconds:.0f} |")
@@ -282,6 +282,7 @@ def reproduce(
         f"Command: `{command}` ({'paper-sized' if full else 'quick'} version"
         f"{f', epochs overridden to {epochs}' if epochs is not None else ''}"
         f"{f', probe size overridden to {probe_size}' if probe_size is not None else ''}, seed {seed}, "
+        f"{'on ' + str(device) + ', ' if device else ''}"
         f"{time.perf_counter() - t0:.0f} s here).", "",
         "| run | experiment | epochs | train acc | test acc | seconds |", "|---|---|---|---|---|---|", *lines, "",
         "\n\n".join(tables), "",

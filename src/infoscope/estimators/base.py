@@ -27,6 +27,7 @@ from .._validation import (
 )
 from .chunking import chunk_indices, in_chunks
 from .discrete import plugin_entropy, plugin_mutual_information, symbols
+from .units import unit_view
 
 #: Quantity names used by :meth:`Estimator.layer_information` (and stored by the recorder).
 H_T, I_XT, I_TY = "H(T)", "I(X;T)", "I(T;Y)"
@@ -90,9 +91,13 @@ class ProbeContext:
         tx = check_samples(x, "probe inputs")
         ty = check_samples(y, "probe labels")
         check_same_length(tx, ty, ("probe inputs", "probe labels"))
-        codes = torch.from_numpy(as_labels(ty, "probe labels"))
-        ids = torch.from_numpy(symbols(flatten_samples(tx).cpu().numpy()))
+        codes = torch.from_numpy(as_labels(ty, "probe labels")).to(tx.device)
+        ids = torch.from_numpy(symbols(flatten_samples(tx).cpu().numpy())).to(tx.device)
         return cls(x=tx, y=codes, x_ids=ids)
+
+    def to(self, device: torch.device | str) -> ProbeContext:
+        """The same probe with its tensors on ``device`` (and an empty cache)."""
+        return ProbeContext(x=self.x.to(device), y=self.y.to(device), x_ids=self.x_ids.to(device))
 
     def chunks(self, batch_size: int) -> list[ProbeContext]:
         """Sub-probes of consecutive chunks (:func:`~.chunking.chunk_indices`), built once and cached,
@@ -203,6 +208,31 @@ class Estimator(ABC):
             return self._layer_information(tt, probe)
         subs = iter(probe.chunks(self.batch_size))
         return self._chunked(tt.shape[0], lambda idx: self._layer_information(tt[idx], next(subs)))
+
+    def units_information(
+        self, t: ArrayLike, probe: ProbeContext, units: Sequence[int], pooling: str = "map", memory_budget: int | None = None
+    ) -> list[dict[str, Estimate]]:
+        """H(T), I(X;T) and I(T;Y) of each chosen unit of a layer, in bits.
+
+        Parameters
+        ----------
+        t : array_like, shape (N, U) or (N, C, ...)
+            The layer's activations.
+        probe : ProbeContext
+        units : sequence of int
+            Units (columns, or channels on axis 1) to measure.
+        pooling : {"map", "mean", "max"}
+            How a conv channel is presented (:func:`~.units.unit_view`).
+        memory_budget : int, optional
+            Bytes a batched computation may hold at once (used by estimators that batch units).
+
+        Returns
+        -------
+        list of dict
+            Per unit, as :meth:`layer_information`. This default measures unit by unit.
+        """
+        tt = t if isinstance(t, torch.Tensor) else check_samples(t, "layer activations")
+        return [self.layer_information(unit_view(tt, j, pooling), probe) for j in units]
 
     def variants(self, scales: Sequence[float] = (0.5, 2.0)) -> list[Estimator]:
         """Copies with the setting the estimate is most sensitive to scaled by each factor.

@@ -12,14 +12,13 @@ channel axis), which equals the tensor kernel when all channels share one σ.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 
 from .._validation import as_labels, check_positive, flatten_samples, is_label_vector
-from .bandwidth import SIGMA_RULES, choose_sigma, sigma_grid
+from .bandwidth import SIGMA_RULES, alignment_sigmas, choose_sigma
 from .kernels import label_gram, rbf_gram, squared_distances
 
 __all__ = ["KERNELS", "DEFAULT_LABEL_SIGMA", "SigmaSpec", "sample_gram", "check_sigma_spec", "is_rule"]
@@ -110,11 +109,12 @@ def _sigma(spec: Any, flat: torch.Tensor, d: torch.Tensor, target: torch.Tensor 
     """σ from a number or rule, and for "alignment" whether it sits on the grid's edge."""
     if not isinstance(spec, str):
         return float(spec), None
-    s = choose_sigma(spec, flat, d, target, k=knn_k, n_grid=n_grid)
-    if spec != "alignment" or not bool((d > 0).any()):
-        return s, None
-    grid = sigma_grid(d, n_grid)
-    return s, bool(math.isclose(s, float(grid[0])) or math.isclose(s, float(grid[-1])))
+    if spec != "alignment":
+        return choose_sigma(spec, flat, d, target, k=knn_k, n_grid=n_grid), None
+    if target is None:
+        choose_sigma(spec, flat, d, None)  # raises, saying what alignment needs
+    sigma, edge = alignment_sigmas(d[None], target, n_grid)
+    return float(sigma[0]), (bool(edge[0]) if bool((d > 0).any()) else None)
 
 
 def is_rule(spec: Any, rule: str) -> bool:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from torch import nn
 
-__all__ = ["ACTIVATIONS", "tishby_net", "mnist_mlp", "mnist_cnn", "mnist_vgg", "digits_mlp"]
+__all__ = ["ACTIVATIONS", "tishby_net", "mnist_mlp", "mnist_cnn", "mnist_vgg", "digits_mlp", "vgg16", "VGG16_CHANNELS"]
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
 
@@ -71,3 +71,37 @@ def digits_mlp(activation: str = "relu") -> nn.Sequential:
     """A quick 64-32-16-10 MLP for scikit-learn's 8×8 digits; outputs logits."""
     act = _activation(activation)
     return nn.Sequential(nn.Linear(64, 32), act(), nn.Linear(32, 16), act(), nn.Linear(16, 10))
+
+
+#: Output channels of VGG16's 13 convolutions, "M" for 2×2 max-pooling (Simonyan & Zisserman).
+VGG16_CHANNELS = (64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M")
+
+
+def vgg16(activation: str = "relu", num_classes: int = 10, in_channels: int = 3, dense: int = 4096,
+          dropout: float = 0.5) -> nn.Sequential:
+    """VGG16 with batch normalisation for 32×32 inputs (CIFAR size), as Wickstrøm et al. train it:
+    13 3×3 convolutions (4,224 channels) each with batch norm and the activation, five
+    max-poolings down to 512×1×1, two dense layers of ``dense`` units with dropout, and the
+    output layer (16 recorded layers under ``layers="auto"``).
+
+    Examples
+    --------
+    >>> import torch
+    >>> m = vgg16()
+    >>> m(torch.zeros(2, 3, 32, 32)).shape
+    torch.Size([2, 10])
+    >>> sum(c for c in VGG16_CHANNELS if c != "M")
+    4224
+    """
+    act = _activation(activation)
+    layers: list[nn.Module] = []
+    c_in = in_channels
+    for c in VGG16_CHANNELS:
+        if c == "M":
+            layers.append(nn.MaxPool2d(2))
+            continue
+        layers += [nn.Conv2d(c_in, c, 3, padding=1), nn.BatchNorm2d(c), act()]
+        c_in = c
+    layers += [nn.Flatten(), nn.Linear(c_in, dense), act(), nn.Dropout(dropout), nn.Linear(dense, dense), act(),
+               nn.Dropout(dropout), nn.Linear(dense, num_classes)]
+    return nn.Sequential(*layers)

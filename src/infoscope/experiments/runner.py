@@ -92,7 +92,7 @@ class _Training:
         }
 
     def restore(self, blob: bytes) -> None:
-        state = torch.load(io.BytesIO(blob), weights_only=False)
+        state = torch.load(io.BytesIO(blob), weights_only=False, map_location=self.x_train.device)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.batches.set_state(state["batches"])
@@ -151,6 +151,7 @@ def run_experiment(
     probe_size: int | None = None,
     seed: int = 0,
     activation: str | None = None,
+    device: str | torch.device | None = None,
     options: RecordingOptions | None = None,
     resume: bool = False,
     on_epoch: EpochCallback | None = None,
@@ -170,6 +171,10 @@ def run_experiment(
         Override the experiment's defaults.
     seed : int
         Seeds weights, batch order and probe choice (the data split is fixed).
+    device : str or torch.device, optional
+        Where the network trains and, unless ``options.device`` says otherwise, where its
+        activations are measured (default: the CPU). The same seed gives the same numbers on
+        the CPU; GPU kernels may differ in the last bits.
     options : RecordingOptions, optional
         What to record (default: the experiment's, :meth:`Experiment.recording`: its
         estimators, per-unit values on the train probe every ``unit_every`` epochs). Per-unit
@@ -198,9 +203,11 @@ def run_experiment(
     opts = recording_options(options or exp.recording(activation), **overrides)
 
     data = exp.dataset(0)
-    tensors = [torch.from_numpy(a) for a in (data.x_train, data.y_train, data.x_test, data.y_test)]
-    training = _Training(exp, build_model(exp, activation, seed), seed, *tensors, activation)
-    config = {**exp.config(), "activation": activation, "epochs": epochs, "probe_size": probe_size, "seed": seed}
+    device = torch.device(device or "cpu")
+    tensors = [torch.from_numpy(a).to(device) for a in (data.x_train, data.y_train, data.x_test, data.y_test)]
+    training = _Training(exp, build_model(exp, activation, seed).to(device), seed, *tensors, activation)
+    config = {**exp.config(), "activation": activation, "epochs": epochs, "probe_size": probe_size, "seed": seed,
+              "device": str(device)}
     with Store(store) as db:
         recorder = Recorder(training.model, make_probes(data, probe_size, seed), opts, store=db, run=run,
                             experiment=name, config=config, seed=seed, resume=resume)

@@ -46,7 +46,7 @@ def load_trained(store: Store, run: str) -> TrainedRun:
     if ckpt is None:
         raise ValueError(f"run {run!r} has no stored weights; re-run it with this version of infoscope")
     exp = get_experiment(info["experiment"])
-    state = torch.load(io.BytesIO(ckpt[1]), weights_only=False)
+    state = torch.load(io.BytesIO(ckpt[1]), weights_only=False, map_location="cpu")
     activation = state.get("activation") or info["config"].get("activation") or exp.activation
     model = exp.model(activation)
     model.load_state_dict(state["model"])

@@ -1,0 +1,183 @@
+"""Every unit of a layer in one batched computation equals the unit-by-unit path, on any device."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+
+from infoscope import MatrixRenyi, Recorder
+from infoscope.budget import MemoryBudgetError
+from infoscope.estimators.base import Estimator, ProbeContext
+from infoscope.estimators.renyi_units import batched_squared_distances, class_joint_entropies, matrix_entropies
+from infoscope.estimators.kernels import squared_distances
+from infoscope.estimators.renyi import class_joint_entropy, matrix_entropy
+
+QUANTITIES = ("H(T)", "I(X;T)", "I(T;Y)")
+
+
+def _probe(n: int, seed: int = 0, device: str = "cpu") -> ProbeContext:
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 6, generator=g, dtype=torch.float64)
+    y = (x[:, 0] > 0).long() + (x[:, 1] > 0.3).long() + (x[:, 2] > 1).long()
+    return ProbeContext.build(x, y).to(device)
+
+
+def _layer(n: int, conv: bool, seed: int = 1) -> torch.Tensor:
+    g = torch.Generator().manual_seed(seed)
+    shape = (n, 5, 3, 4) if conv else (n, 7)
+    t = torch.randn(shape, generator=g, dtype=torch.float64)
+    t[:, 2] = torch.relu(t[:, 2] - 0.5)  # a unit with ties at zero
+    return t
+
+
+def _assert_same(batched, loop, tol=1e-9):
+    assert len(batched) == len(loop)
+    for b, r in zip(batched, loop):
+        for q in QUANTITIES:
+            assert b[q].value == pytest.approx(r[q].value, abs=tol, rel=0), q
+            assert b[q].params.keys() == r[q].params.keys()
+            for key in ("sigma_x", "sigma_input", "sigma_y", "n_samples", "n_batches", "sigma_x_at_grid_edge"):
+                if isinstance(r[q].params.get(key), (int, float)):
+                    assert b[q].params[key] == pytest.approx(r[q].params[key], rel=1e-12), key
+                elif key in r[q].params:
+                    assert b[q].params[key] == r[q].params[key], key
+            if "batch_std" in r[q].params:
+                assert b[q].params["batch_std"] == pytest.approx(r[q].params["batch_std"], abs=tol)
+
+
+@pytest.mark.parametrize("sigma_x", ["silverman", "knn", "alignment", 0.7])
+@pytest.mark.parametrize("conv, pooling", [(False, "map"), (True, "map"), (True, "mean"), (True, "max")])
+@pytest.mark.parametrize("batch_size", [None, 40])
+def test_batched_units_equal_unit_by_unit(sigma_x, conv, pooling, batch_size):
+    est = MatrixRenyi(sigma_x=sigma_x, batch_size=batch_size)
+    probe, t = _probe(130), _layer(130, conv)
+    units = list(range(t.shape[1]))
+    loop = Estimator.units_information(est, t, _probe(130), units, pooling)
+    _assert_same(est.units_information(t, probe, units, pooling), loop)
+
+
+@pytest.mark.parametrize("alpha", [1.0, 1.01, 2.0, 3.0])
+@pytest.mark.parametrize("sigma_y", [None, 1.0])  # class blocks, or the full label Gram
+def test_batched_units_every_alpha_and_label_kernel(alpha, sigma_y):
+    est = MatrixRenyi(alpha=alpha, sigma_y=sigma_y, batch_size=50)
+    t = _layer(120, conv=True)
+    loop = Estimator.units_information(est, t, _probe(120), [0, 2, 4], "map")
+    _assert_same(est.units_information(t, _probe(120), [0, 2, 4], "map"), loop)
+
+
+def test_batched_spectra_match_single_matrices():
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(4, 30, 5, generator=g, dtype=torch.float64)
+    d = batched_squared_distances(x)
+    for i in range(4):
+        assert torch.allclose(d[i], squared_distances(x[i]), rtol=0, atol=1e-12)
+    k = torch.exp(-d / 4.0)
+    a = k / 30
+    codes = torch.arange(30) % 4
+    for alpha in (1.01, 2.0):
+        whole = matrix_entropies(a, alpha)
+        blocks = class_joint_entropies(k[:, None], codes[None], alpha)[:, 0]
+        bisected = matrix_entropies(a, alpha, "bisection")
+        for i in range(4):
+            assert float(whole[i]) == pytest.approx(matrix_entropy(a[i], alpha), abs=1e-10)
+            assert float(bisected[i]) == pytest.approx(matrix_entropy(a[i], alpha), abs=1e-10)
+            assert float(blocks[i]) == pytest.approx(class_joint_entropy(k[i], codes, alpha), abs=1e-10)
+    # identity Grams: log2 n bits; all-ones: 0 bits, for every matrix of the batch
+    eye = torch.eye(16, dtype=torch.float64).expand(3, 16, 16) / 16
+    assert torch.allclose(matrix_entropies(eye, 1.01), torch.full((3,), 4.0, dtype=torch.float64), atol=1e-9)
+    ones = torch.ones(3, 16, 16, dtype=torch.float64) / 16
+    assert torch.allclose(matrix_entropies(ones, 1.01), torch.zeros(3, dtype=torch.float64), atol=1e-9)
+
+
+def test_bisection_eigenvalues_on_known_spectra():
+    from infoscope.estimators.tridiagonal import eigenvalues_by_bisection
+
+    g = torch.Generator().manual_seed(5)
+    spectra = torch.stack([torch.linspace(0, 1, 40, dtype=torch.float64) ** p for p in (1, 3, 10)])  # spread, clustered near 0
+    spectra[1, :20] = 0.0  # a rank-deficient matrix (20 exact zeros)
+    q, _ = torch.linalg.qr(torch.randn(3, 40, 40, generator=g, dtype=torch.float64))
+    a = q @ torch.diag_embed(spectra) @ q.transpose(1, 2)
+    got = eigenvalues_by_bisection(a)
+    assert torch.allclose(got, torch.sort(spectra, dim=1).values, rtol=0, atol=2e-15 * 40)
+    # the identity / n and all-ones / n: log2 n and 0 bits by either solver
+    eye = torch.eye(16, dtype=torch.float64).expand(2, 16, 16) / 16
+    assert torch.allclose(matrix_entropies(eye, 1.01, "bisection"), torch.full((2,), 4.0, dtype=torch.float64), atol=1e-12)
+    assert torch.allclose(matrix_entropies(torch.ones(2, 16, 16, dtype=torch.float64) / 16, 1.01, "bisection"),
+                          torch.zeros(2, dtype=torch.float64), atol=1e-12)
+
+
+@pytest.mark.parametrize("sigma_y", [None, 1.0])
+def test_units_by_bisection_equal_the_eigensolver(sigma_y):
+    t = _layer(200, conv=True)
+    exact = MatrixRenyi(sigma_x="alignment", sigma_y=sigma_y, batch_size=100).units_information(t, _probe(200), list(range(5)))
+    fast = MatrixRenyi(sigma_x="alignment", sigma_y=sigma_y, batch_size=100, unit_solver="bisection")
+    got = fast.units_information(t, _probe(200), list(range(5)))
+    for b, r in zip(got, exact):
+        for q in QUANTITIES:
+            assert b[q].value == pytest.approx(r[q].value, abs=1e-9)
+
+
+def test_memory_splitting_gives_the_same_numbers_and_too_big_is_refused():
+    est = MatrixRenyi(sigma_x="alignment", batch_size=40)
+    t, units = _layer(120, conv=True), list(range(5))
+    whole = est.units_information(t, _probe(120), units, "map", memory_budget=2**30)
+    from infoscope.estimators.renyi_units import unit_bytes
+
+    one = unit_bytes(120, 12, 40)
+    split = est.units_information(t, _probe(120), units, "map", memory_budget=one)  # one unit per group
+    _assert_same(split, whole, tol=1e-12)
+    with pytest.raises(MemoryBudgetError, match=r"one unit needs about .* MiB \(120 samples of 12 values, chunks of 40\)"):
+        est.units_information(t, _probe(120), units, "map", memory_budget=one - 1)
+
+
+def test_recorder_units_equal_direct_calls():
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(4 * 36, 3))
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(90, 1, 8, 8, generator=g), torch.randint(0, 3, (90,), generator=g)
+    est = MatrixRenyi(batch_size=30)
+    with Recorder(model, (x, y), layers=["1"], estimators=[est], store=None) as rec:
+        rows, warnings, _ = rec.measure()
+    assert not warnings
+    acts = torch.relu(model[0](x)).detach()
+    direct = Estimator.units_information(est, acts, ProbeContext.build(x, y), list(range(4)), "map")
+    got = {(r.unit, r.quantity): r.value for r in rows if r.unit is not None}
+    for u in range(4):
+        for q in QUANTITIES:
+            assert got[(u, q)] == pytest.approx(direct[u][q].value, abs=1e-6)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
+def test_cuda_results_match_the_cpu_and_stay_on_the_device():
+    est = MatrixRenyi(sigma_x="alignment", batch_size=50)
+    t = _layer(200, conv=True)
+    cpu = est.units_information(t, _probe(200), list(range(5)), "map")
+    gpu = est.units_information(t.cuda(), _probe(200, device="cuda"), list(range(5)), "map")
+    for c, g in zip(cpu, gpu):
+        for q in QUANTITIES:
+            assert g[q].value == pytest.approx(c[q].value, rel=1e-6, abs=1e-9)
+    ctx = _probe(200, device="cuda")
+    layer = est.layer_information(t.cuda(), ctx)
+    assert all(math.isfinite(r.value) for r in layer.values())
+    grams = [v for v in ctx.cache.values() if isinstance(v, list)][0][0]
+    assert grams.x.is_cuda  # chunk contexts, and the Grams cached on them, live on the device
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
+def test_cuda_recording_equals_the_cpu_recording():
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Conv2d(1, 6, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(6 * 36, 3), torch.nn.Tanh())
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(150, 1, 8, 8, generator=g), torch.randint(0, 3, (150,), generator=g)
+    from infoscope import KDE, Binning
+
+    ests = [MatrixRenyi(sigma_x="alignment", batch_size=50), KDE(), Binning(n_bins=8)]
+    with Recorder(model, (x, y), estimators=ests, store=None) as rec:
+        cpu, _, _ = rec.measure()
+    with Recorder(model.cuda(), (x, y), estimators=ests, store=None) as rec:
+        assert rec.device.type == "cuda"
+        gpu, _, _ = rec.measure()
+    assert [(r.layer, r.unit, r.quantity, r.estimator) for r in cpu] == [(r.layer, r.unit, r.quantity, r.estimator) for r in gpu]
+    for c, g_ in zip(cpu, gpu):
+        assert g_.value == pytest.approx(c.value, rel=1e-6, abs=1e-6), (c.layer, c.unit, c.quantity, c.estimator)
