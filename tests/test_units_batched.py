@@ -181,3 +181,20 @@ def test_cuda_recording_equals_the_cpu_recording():
     assert [(r.layer, r.unit, r.quantity, r.estimator) for r in cpu] == [(r.layer, r.unit, r.quantity, r.estimator) for r in gpu]
     for c, g_ in zip(cpu, gpu):
         assert g_.value == pytest.approx(c.value, rel=1e-6, abs=1e-6), (c.layer, c.unit, c.quantity, c.estimator)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
+def test_cuda_bisection_equals_the_eigensolver():
+    g = torch.Generator().manual_seed(2)
+    x = torch.randn(300, 100, 8, generator=g, dtype=torch.float64).cuda()
+    a = torch.exp(-torch.cdist(x, x) ** 2 / 8) / 100
+    from infoscope.estimators.tridiagonal import eigenvalues_by_bisection
+
+    assert float((eigenvalues_by_bisection(a) - torch.linalg.eigvalsh(a)).abs().max()) < 1e-13
+    t = _layer(300, conv=True).cuda()
+    exact = MatrixRenyi(sigma_x="alignment", batch_size=100).units_information(t, _probe(300, device="cuda"), list(range(5)))
+    fast = MatrixRenyi(sigma_x="alignment", batch_size=100, unit_solver="bisection").units_information(
+        t, _probe(300, device="cuda"), list(range(5)))
+    for b, r in zip(fast, exact):
+        for q in QUANTITIES:
+            assert b[q].value == pytest.approx(r[q].value, abs=1e-9)

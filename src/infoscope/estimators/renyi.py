@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from .._validation import as_labels, check_choice, check_positive, check_same_length, check_samples, check_whole
+from .._validation import ArrayLike, as_labels, check_choice, check_positive, check_same_length, check_samples, check_whole
 from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext
 from .grams import DEFAULT_LABEL_SIGMA, KERNELS, SigmaSpec, check_sigma_spec, is_rule, sample_gram
 from .kernels import hadamard_normalize, normalize_gram
@@ -455,19 +455,38 @@ class MatrixRenyi(Estimator):
             I_TY: self._result(s_t + pg.label_entropy - s_ty, sigma_y=pg.label_sigma, n_samples=n, **chosen),
         }
 
+    def _batches(self) -> bool:
+        """Whether the batched engine (:mod:`.renyi_units`) computes these settings: the RBF
+        (tensor) kernel, exact eigenvalues and one σ (a number or a rule)."""
+        return self.kernel == "rbf" and self.approx is None and isinstance(self.sigma_x, (str, int, float))
+
     def units_information(
         self, t: torch.Tensor, probe: ProbeContext, units: list[int], pooling: str = "map", memory_budget: int | None = None
     ) -> list[dict[str, Estimate]]:
         """Per-unit H(T), I(X;T), I(T;Y) of layer activations ``t``, all units in one batched
         computation (:mod:`.renyi_units`) for the RBF kernel with exact eigenvalues; other
         settings go unit by unit (see :meth:`Estimator.units_information`)."""
-        if self.kernel != "rbf" or self.approx is not None or not isinstance(self.sigma_x, (str, int, float)) or not units:
+        if not self._batches() or not units:
             return super().units_information(t, probe, units, pooling, memory_budget)
         from .renyi_units import units_information
 
         tt = check_samples(t, "layer activations")
         check_same_length(tt, probe.x, ("layer activations", "probe inputs"))
         return units_information(self, tt, probe, list(units), pooling, memory_budget or _DEFAULT_UNIT_MEMORY)
+
+    def layer_information(self, t: ArrayLike, probe: ProbeContext) -> dict[str, Estimate]:
+        """H(T), I(X;T), I(T;Y) in bits (see :meth:`Estimator.layer_information`); on chunks, all
+        chunks of the layer are one batched computation when it fits in memory."""
+        tt = check_samples(t, "layer activations")
+        n = tt.shape[0]
+        if self._batches() and self.batch_size is not None and n > self.batch_size:
+            from .renyi_units import unit_bytes, units_information
+
+            check_same_length(tt, probe.x, ("layer activations", "probe inputs"))
+            flat = tt.reshape(n, 1, -1)
+            if unit_bytes(n, flat.shape[-1], self.batch_size) <= _DEFAULT_UNIT_MEMORY:
+                return units_information(self, flat, probe, [0], "map", _DEFAULT_UNIT_MEMORY)[0]
+        return super().layer_information(tt, probe)
 
     def probe_grams(self, probe: ProbeContext, device: torch.device) -> ProbeGrams:
         """The probe's input and label Grams and entropies under this estimator, cached on the probe."""
