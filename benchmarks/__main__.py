@@ -192,8 +192,10 @@ def case_vgg16_layers(n: int):
     acts = probe_activations(model, x.to(DEVICE), "auto", store_device=DEVICE)
     est = MatrixRenyi(alpha=ALPHA, sigma_x="alignment", sigma_input=SIGMA_X, batch_size=100)
 
+    prepared = ProbeContext.build(x, y)  # once per probe, as the Recorder does
+
     def run(device: torch.device):
-        ctx = ProbeContext.build(x, y).to(device)
+        ctx = prepared.to(device)
         return [r.value for t in acts.values() for r in est.layer_information(t.to(device), ctx).values()]
 
     what = f"VGG16, {len(acts)} layers, N={n}, σ_T=alignment, chunks of 100 (ref: CPU)"

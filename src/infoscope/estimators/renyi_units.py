@@ -35,6 +35,9 @@ __all__ = ["units_information", "batched_squared_distances", "matrix_entropies",
 #: Class blocks up to this size always use the framework's eigensolver (batched Jacobi on a GPU).
 _SMALL_BLOCK = 32
 
+#: Bytes of one group of units on a CPU.
+_CPU_GROUP_BYTES = 2**26
+
 #: N×N float64 matrices alive at once per unit and chunk (distances, Gram, normalised Gram,
 #: Hadamard product, the eigensolver's copy and workspace, alignment scores).
 _LIVE_MATRICES = 8
@@ -199,7 +202,8 @@ def units_information(
             f"{est.batch_size or n}) but the memory budget is {memory_budget / 2**20:.1f} MiB; use batch_size=100, "
             "unit_pooling='mean', a smaller probe, or a larger budget"
         )
-    group = max(1, memory_budget // need)
+    # on a CPU, groups larger than its caches only cost memory: LAPACK solves one matrix at a time
+    group = max(1, (min(memory_budget, _CPU_GROUP_BYTES) if t.device.type == "cpu" else memory_budget) // need)
     idx = chunk_indices(n, est.batch_size)
     contexts = probe.chunks(est.batch_size) if idx is not None else [probe]
     idx = idx if idx is not None else [torch.arange(n)]
