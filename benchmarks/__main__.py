@@ -366,7 +366,7 @@ def main() -> None:
         if "overhead" in name:  # one process alternates plain and recorded training
             _, (plain, recorded), _, _, what = measure(name, "ours", sizes[name])
             print(f"{name:<17} {what:<46} {plain:>8.2f} {recorded:>8.2f} {recorded / plain:>6.2f}× {'—':>11} {'—':>8} "
-                  f"{'—':>7} {'—':>7} {'—':>8}  (recorded / plain training time, medians of 5)", flush=True)
+                  f"{'—':>7} {'—':>7} {'—':>8}  (recorded / plain training time, medians of alternating runs)", flush=True)
             continue
         t_ours, v_ours, m_ours, data_mb, what = measure(name, "ours", sizes[name])
         if name in NO_REFERENCE:  # no reference: the unit-by-unit path would take minutes

@@ -143,10 +143,10 @@ def cnn_db(tmp_path_factory):
 
 def test_analyze_real_run_stores_its_warnings(cnn_db):
     a = analyze(cnn_db, "cnn", window=2)
-    assert set(a.phases.layer) == {"1", "4", "7", "10"}
+    assert set(a.phases.layer) == {"relu1", "relu2", "relu3", "fc"}
     assert {"train", "test"} <= set(a.compression.columns)
     assert not a.units.empty and a.candidates
-    assert all(c.layer != "10" for c in a.candidates)  # never the output layer
+    assert all(c.layer != "fc" for c in a.candidates)  # never the output layer
     with infoscope.load(cnn_db) as st:
         stored = st.warnings("cnn").message
         assert sum(m.startswith(WARNING_PREFIX) for m in stored) == len(a.warnings)
@@ -158,7 +158,7 @@ def test_analyze_real_run_stores_its_warnings(cnn_db):
 def test_prune_check_compares_with_random(cnn_db):
     res = prune_check(infoscope.load(cnn_db), "cnn", fraction=0.25, seeds=3)
     t = res.table
-    assert list(t.layer) == ["1", "4", "7", "all"]
+    assert list(t.layer) == ["relu1", "relu2", "relu3", "all"]
     assert (t.n_masked == [2, 4, 8, 14]).all()
     assert t.acc.nunique() == 1 and 0.1 < res.baseline <= 1.0
     assert ((t.acc_rand_sd >= 0) & t.acc_mi_low.between(0, 1) & t.acc_mi_high.between(0, 1)).all()

@@ -100,3 +100,91 @@ def test_capture_context_removes_hooks():
 def test_empty_probe():
     with pytest.raises(ValueError, match="probe set is empty"):
         probe_activations(nn.Sequential(nn.Linear(2, 2)), torch.zeros(0, 2), "auto")
+
+
+# --- modules called several times per forward pass ------------------------------------------
+
+def _resnet():
+    from infoscope.experiments.models import resnet18
+
+    torch.manual_seed(0)
+    return resnet18(width=4).eval()
+
+
+def test_reused_relu_is_one_layer_per_call_with_the_tensors_of_each_call():
+    from infoscope import Recorder
+
+    model = _resnet()
+    x, y = torch.randn(30, 3, 32, 32), torch.randint(0, 10, (30,))
+    acts = probe_activations(model, x, "auto", batch_size=7)
+    assert "layer1.0.relu:0" in acts and "layer1.0.relu:1" in acts and "layer1.0.relu" not in acts
+    assert len(acts) == 18 and all(a.shape[0] == 30 for a in acts.values())
+    with torch.no_grad():  # the same tensors by hand
+        stem = model.relu(model.bn1(model.conv1(x)))
+        block = model.layer1[0]
+        first = block.relu(block.bn1(block.conv1(stem)))
+        second = block.relu(block.bn2(block.conv2(first)) + stem)
+    assert torch.allclose(acts["relu"], stem) and torch.allclose(acts["layer1.0.relu:0"], first)
+    assert torch.allclose(acts["layer1.0.relu:1"], second)
+    with Recorder(model, (x, y), estimators=["binning"], units=False, store=None) as rec:
+        rows, warnings, _ = rec.measure()
+    assert not warnings
+    recorded = {r.layer for r in rows}
+    assert recorded == set(acts) and "layer4.1.relu:1" in recorded
+
+
+def test_a_module_called_in_a_loop_and_plain_names_refused():
+    class Loop(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.step = nn.Linear(4, 4)
+            self.act = nn.Tanh()
+
+        def forward(self, x):
+            for _ in range(3):
+                x = self.act(self.step(x))
+            return x
+
+    torch.manual_seed(0)
+    net, x = Loop(), torch.randn(12, 4)
+    acts = probe_activations(net, x, "auto", batch_size=5)
+    assert list(acts) == ["act:0", "act:1", "act:2"]
+    h = x
+    with torch.no_grad():
+        for i in range(3):
+            h = torch.tanh(net.step(h))
+            assert torch.allclose(acts[f"act:{i}"], h)
+    assert torch.allclose(probe_activations(net, x, ["step:2"])["step:2"], net.step(torch.tanh(net.step(torch.tanh(net.step(x))))).detach())
+    from infoscope.capture import count_calls
+
+    calls = count_calls(net, x[:2])
+    with pytest.raises(ValueError, match=r"module 'act' is called 3 times per forward pass.*name them act:0, act:1, act:2"):
+        resolve_layers(net, ["act"], calls)
+    with pytest.raises(ValueError, match=r"called 3 time\(s\) per forward pass \(calls 0 to 2\)"):
+        resolve_layers(net, ["act:3"], calls)
+
+
+def test_blocks_of_a_resnet():
+    from infoscope.capture import block_layers
+
+    assert block_layers(_resnet()) == [f"layer{s}.{b}" for s in range(1, 5) for b in (0, 1)] + ["fc"]
+    seq = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2))
+    assert block_layers(seq) == auto_layers(seq)  # no stages: the activation layers
+
+
+def test_a_layer_without_one_row_per_sample_is_refused():
+    from infoscope import Recorder
+
+    class TimeMajor(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.cell = nn.Linear(3, 3)
+            self.head = nn.Linear(3, 2)
+
+        def forward(self, x):  # x: (N, T=4, 3), the cell sees (N*T, 3)
+            h = self.cell(x.reshape(-1, 3)).reshape(x.shape[0], 4, 3)
+            return self.head(h.mean(1))
+
+    x, y = torch.randn(20, 4, 3), torch.randint(0, 2, (20,))
+    with pytest.raises(ValueError, match=r"layer 'cell' gives 8 rows for 2 probe samples.*choose another layer"):
+        Recorder(TimeMajor(), (x, y), layers=["cell", "head"], store=None)

@@ -74,4 +74,71 @@ def test_digits_and_registry():
     assert load_digits().x_train.shape[1] == 64
     assert load_dataset("tishby").n_classes == 2
     with pytest.raises(ValueError, match="unknown dataset"):
-        load_dataset("cifar")
+        load_dataset("imagenet")
+
+
+# --- CIFAR from its python batches --------------------------------------------------------------
+
+from tests.fixtures.cifar import write_cifar as _write_cifar  # noqa: E402
+
+
+@pytest.mark.parametrize("classes", [10, 100])
+def test_cifar_fixture_shapes_dtype_and_labels(tmp_path, classes):
+    from infoscope.datasets import load_cifar
+
+    folder = _write_cifar(tmp_path, classes)
+    for where in (tmp_path, folder):  # the parent folder or the batches' own folder
+        d = load_cifar(where, classes=classes)
+        n_train = 20 if classes == 10 else 4
+        assert d.x_train.shape == (n_train, 3, 32, 32) and d.x_test.shape == (4, 3, 32, 32)
+        assert d.x_train.dtype == np.float32 and 0.0 <= d.x_train.min() and d.x_train.max() <= 1.0
+        assert d.y_train.dtype == np.int64 and 0 <= d.y_train.min() and d.y_train.max() < classes
+        assert d.name == f"cifar{classes}" and d.n_classes == classes
+    raw = __import__("pickle").loads((folder / ("test_batch" if classes == 10 else "test")).read_bytes())
+    assert np.allclose(d.x_test.reshape(4, -1) * 255, raw[b"data"])  # pixel order kept: channel, row, column
+
+
+def test_cifar_from_the_environment_variable(tmp_path, monkeypatch):
+    from infoscope.datasets import cifar_or_synthetic, load_cifar
+
+    _write_cifar(tmp_path)
+    monkeypatch.setenv("INFOSCOPE_DATA", str(tmp_path))
+    assert load_cifar().name == "cifar10" and cifar_or_synthetic(None).name == "cifar10"
+    assert cifar_or_synthetic("synthetic", n_train=30, n_test=10).name == "cifar10-synthetic"
+    monkeypatch.delenv("INFOSCOPE_DATA")
+    assert cifar_or_synthetic(None, n_train=30, n_test=10).name == "cifar10-synthetic"
+
+
+def test_cifar_errors_name_the_files(tmp_path, monkeypatch):
+    from infoscope.datasets import CIFARFormatError, load_cifar
+
+    monkeypatch.delenv("INFOSCOPE_DATA", raising=False)
+    with pytest.raises(CIFARFormatError, match="pass --data PATH"):
+        load_cifar()
+    with pytest.raises(CIFARFormatError, match=r"holds no CIFAR-10 python batches: expected data_batch_1, .*test_batch"):
+        load_cifar(tmp_path)
+    folder = _write_cifar(tmp_path)
+    (folder / "data_batch_3").write_bytes(b"not a pickle")
+    with pytest.raises(CIFARFormatError, match="data_batch_3 is not a CIFAR python batch"):
+        load_cifar(tmp_path)
+    import os
+    import pickle
+
+    class Evil:
+        def __reduce__(self):
+            return (os.system, ("echo owned",))
+
+    (folder / "data_batch_3").write_bytes(pickle.dumps({b"data": Evil(), b"labels": []}))
+    with pytest.raises(CIFARFormatError, match="refers to posix.system"):
+        load_cifar(tmp_path)
+
+
+def test_synthetic_cifar_is_learnable_and_seeded():
+    from infoscope.datasets import synthetic_cifar
+
+    a, b = synthetic_cifar(200, 50, seed=3), synthetic_cifar(200, 50, seed=3)
+    assert np.array_equal(a.x_train, b.x_train) and np.array_equal(a.y_test, b.y_test)
+    # nearest class mean on the training split classifies held-out images far above chance
+    means = np.stack([a.x_train[a.y_train == c].mean(0).ravel() for c in range(10)])
+    pred = np.argmin(((a.x_test.reshape(50, -1)[:, None] - means[None]) ** 2).sum(-1), axis=1)
+    assert (pred == a.y_test).mean() > 0.5

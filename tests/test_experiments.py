@@ -18,7 +18,10 @@ from infoscope.cli import main
 from infoscope.experiments import EXPERIMENTS, run_experiment
 
 
-@pytest.mark.parametrize("name", list(EXPERIMENTS))
+CIFAR = [n for n in EXPERIMENTS if n.startswith("cifar")]  # CIFAR-size networks: one epoch is minutes on 2 cores
+
+
+@pytest.mark.parametrize("name", [n for n in EXPERIMENTS if n not in CIFAR] + [pytest.param(n, marks=pytest.mark.slow) for n in CIFAR])
 def test_every_experiment_runs_one_epoch(tmp_path, name):
     res = run_experiment(name, store=tmp_path / "r.db", epochs=1, probe_size=40)
     with infoscope.load(tmp_path / "r.db") as st:
@@ -30,6 +33,28 @@ def test_every_experiment_runs_one_epoch(tmp_path, name):
         assert not st.measurements(run=res.run, units=True).empty
         assert st.run_info(res.run)["status"] == "finished"
         assert set(st.metrics(run=res.run).name) >= {"train_loss", "test_acc"}
+
+
+@pytest.mark.parametrize("name", CIFAR)
+def test_cifar_experiments_record_every_layer_on_synthetic_or_real_data(tmp_path, name, capsys):
+    from tests.fixtures.cifar import write_cifar as _write_cifar
+
+    res = run_experiment(name, store=tmp_path / "r.db", epochs=0, probe_size=24, data="synthetic", units=False)
+    with infoscope.load(tmp_path / "r.db") as st:
+        info = st.run_info(res.run)
+        assert info["config"]["dataset"] == "cifar10-synthetic" and info["config"]["data"] == "synthetic"
+        layers = list(st.layers(res.run).name)
+        assert len(layers) == (16 if name == "cifar-vgg16" else 18)
+        if name == "cifar-resnet18":
+            assert "layer1.0.relu:0" in layers and "layer1.0.relu:1" in layers
+        assert set(st.measurements(run=res.run).layer) == set(layers)
+    assert main(["show", str(tmp_path / "r.db"), res.run]) == 0
+    assert "data: cifar10-synthetic (synthetic: not the real data set)" in " ".join(capsys.readouterr().out.split())
+    folder = tmp_path / "cifar"
+    _write_cifar(folder, per_batch=6)
+    res = run_experiment(name, store=tmp_path / "r.db", run="real", epochs=0, probe_size=24, data=str(folder), units=False)
+    with infoscope.load(tmp_path / "r.db") as st:
+        assert st.run_info("real")["config"]["dataset"] == "cifar10"
 
 
 def _values(db, run):
@@ -178,10 +203,10 @@ def test_export_tensorboard(tmp_path, capsys):
     acc = EventAccumulator(str(tmp_path / "tb" / "t"))
     acc.Reload()
     tags = acc.Tags()["scalars"]
-    assert "train/1/I(T;Y)/binning" in tags and "metrics/test_acc" in tags
-    events = acc.Scalars("train/1/I(T;Y)/binning")
+    assert "train/tanh1/I(T;Y)/binning" in tags and "metrics/test_acc" in tags
+    events = acc.Scalars("train/tanh1/I(T;Y)/binning")
     with infoscope.load(db) as st:
-        m = st.measurements(run="t", layer="1", quantity="I(T;Y)", probe="train")
+        m = st.measurements(run="t", layer="tanh1", quantity="I(T;Y)", probe="train")
     assert [e.step for e in events] == [0, 1, 2]
     assert [e.value for e in events] == pytest.approx(m.sort_values("epoch").value.tolist(), rel=1e-6)
 
@@ -212,7 +237,7 @@ def test_analyze_checkpoints_matches_live_recording(tmp_path, capsys):
     with infoscope.load(db) as st:
         m = st.measurements(run="past")
         assert sorted(m.epoch.unique()) == [0, 1, 2]
-        assert list(st.layers("past").name) == ["1", "3", "5", "7", "9", "11"]
+        assert list(st.layers("past").name) == ["tanh1", "tanh2", "tanh3", "tanh4", "tanh5", "softmax"]
     # the first checkpoint is the untrained seeded model: equal to a live recording of it
     live = run_experiment("tishby", store=tmp_path / "live.db", run="live", epochs=0, probe_size=300, units=False)
     with infoscope.load(tmp_path / "live.db") as st:

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import infoscope
 from infoscope.cli import main
 from infoscope.experiments import run_experiment
 from infoscope.plots import PLOT_KINDS, plot, save
@@ -45,7 +46,7 @@ def test_plane_has_one_panel_per_estimator_and_a_colour_bar(db):
 
 
 def test_units_heatmap_rows_are_units_sorted_by_final_value(db):
-    fig = plot(db, "tanh", "units", estimator="binning", layers=["1"])
+    fig = plot(db, "tanh", "units", estimator="binning", layers=["tanh1"])
     mesh = fig.axes[0].collections[0]
     image = np.asarray(mesh.get_array()).reshape(10, -1)  # ten units in the first layer, one column per epoch
     final = image[:, -1]
@@ -79,3 +80,17 @@ def test_cli_plot(db, tmp_path, capsys):
     assert main(["plot", str(db), "tanh,relu", "compare", "-o", str(tmp_path / "c.png"), "--estimator", "binning"]) == 0
     assert main(["plot", str(db), "nope", "plane"]) == 2
     assert "no run named 'nope'" in capsys.readouterr().err
+
+
+def test_layer_labels_in_legends_and_the_report(db):
+    from infoscope.plots import information_plane, mi_curves
+    from infoscope.report import build_report
+
+    with infoscope.load(db) as st:
+        labels = st.layer_labels("tanh")
+    assert labels["tanh1"] == "tanh1 · Tanh · 10" and labels["softmax"] == "softmax · Softmax · 2"
+    legend = [t.get_text() for ax in information_plane(db, "tanh").axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+    assert "tanh1 · Tanh · 10" in legend
+    curves = [t.get_text() for ax in mi_curves(db, "tanh").axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+    assert any(t.startswith("tanh2 · Tanh · 7") for t in curves)
+    assert "tanh3 · Tanh · 5" in build_report(db, ["tanh"])

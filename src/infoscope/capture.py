@@ -9,6 +9,13 @@ Layers are addressed by their names in ``model.named_modules()``. ``"auto"`` pic
 user would call the layers of an information-plane analysis: every activation module (the
 layer's output after its non-linearity) and the final Linear/Conv output; for models that
 apply activations functionally (no activation modules) every Linear and Conv module.
+``"blocks"`` picks the outputs of a network's blocks: the container children of its
+``nn.Sequential`` stages (the residual blocks of a ResNet), and the output layer.
+
+A module called k > 1 times in one forward pass (torchvision's BasicBlock applies one
+``self.relu`` twice; a module applied in a loop) is k layers, one per call, named
+``"<name>:<call>"`` with the call counted from 0 (``"layer1.0.relu:1"``); :func:`count_calls`
+finds how often each module is called.
 """
 
 from __future__ import annotations
@@ -19,7 +26,10 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["ACTIVATION_TYPES", "WEIGHT_TYPES", "auto_layers", "resolve_layers", "LayerCapture", "probe_activations"]
+__all__ = [
+    "ACTIVATION_TYPES", "WEIGHT_TYPES", "auto_layers", "block_layers", "count_calls", "split_call", "resolve_layers",
+    "LayerCapture", "probe_activations",
+]
 
 ACTIVATION_TYPES: tuple[type[nn.Module], ...] = (
     nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.PReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU, nn.Mish,
@@ -51,33 +61,136 @@ def auto_layers(model: nn.Module) -> list[str]:
     return chosen
 
 
-def resolve_layers(model: nn.Module, layers: str | Sequence[str]) -> list[str]:
-    """Check layer names against ``model.named_modules()`` (or expand ``"auto"``).
+def block_layers(model: nn.Module) -> list[str]:
+    """Layer names chosen by ``layers="blocks"``: the container children of every
+    ``nn.Sequential`` (a ResNet's residual blocks, a Transformer's layers) and the final
+    Linear/Conv output after them, in forward order; ``"auto"``'s choice for a model without
+    such stages.
+
+    Examples
+    --------
+    >>> block = lambda: nn.Sequential(nn.Linear(4, 4), nn.ReLU())
+    >>> m = nn.Sequential(nn.Sequential(block(), block()), nn.Linear(4, 2))
+    >>> block_layers(m)
+    ['0.0', '0.1', '1']
+    """
+    names = [n for n, _ in model.named_modules()]
+    container = lambda m: any(True for _ in m.children())  # noqa: E731
+    stage = lambda m: isinstance(m, nn.Sequential) and any(container(c) for c in m.children())  # noqa: E731
+    blocks = []
+    for name, module in model.named_modules():
+        if isinstance(module, nn.Sequential):
+            blocks += [f"{name}.{k}" if name else k for k, child in module.named_children() if container(child) and not stage(child)]
+    if not blocks:
+        return auto_layers(model)
+    blocks = sorted(set(blocks), key=names.index)
+    weights = [n for n, m in model.named_modules() if isinstance(m, WEIGHT_TYPES)]
+    if weights and names.index(weights[-1]) > names.index(blocks[-1]) and not weights[-1].startswith(blocks[-1] + "."):
+        blocks.append(weights[-1])
+    return blocks
+
+
+def split_call(layer: str) -> tuple[str, int | None]:
+    """A layer name as (module name, call index or None): ``"a.relu:1"`` → ``("a.relu", 1)``.
+
+    Examples
+    --------
+    >>> split_call("layer1.0.relu:1"), split_call("fc")
+    (('layer1.0.relu', 1), ('fc', None))
+    """
+    base, sep, call = layer.rpartition(":")
+    if sep and call.isdigit():
+        return base, int(call)
+    return layer, None
+
+
+def count_calls(model: nn.Module, x: torch.Tensor) -> dict[str, int]:
+    """How many times each named module is called in one forward pass of ``x`` (eval mode,
+    no gradients; the model's mode and grad state are restored).
+
+    Examples
+    --------
+    >>> class Twice(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__(); self.lin = nn.Linear(2, 2); self.act = nn.ReLU()
+    ...     def forward(self, x):
+    ...         return self.act(self.lin(self.act(x)))
+    >>> count_calls(Twice(), torch.zeros(2, 2))
+    {'lin': 1, 'act': 2}
+    """
+    counts: dict[str, int] = {}
+    handles = []
+
+    def counter(name: str):
+        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+            counts[name] = counts.get(name, 0) + 1
+        return hook
+
+    try:
+        for name, module in model.named_modules():
+            if name:
+                handles.append(module.register_forward_hook(counter(name)))
+        _forward(model, x, lambda: model(x.to(_model_device(model, x))))
+    finally:
+        for h in handles:
+            h.remove()
+    order = [n for n, _ in model.named_modules() if n in counts]
+    return {n: counts[n] for n in order}
+
+
+def resolve_layers(model: nn.Module, layers: str | Sequence[str], calls: dict[str, int] | None = None) -> list[str]:
+    """Check layer names against ``model.named_modules()`` (or expand ``"auto"``/``"blocks"``).
+
+    Parameters
+    ----------
+    model : nn.Module
+    layers : "auto", "blocks" or sequence of str
+        Module names, or ``"<name>:<call>"`` for one call of a module called several times.
+    calls : dict, optional
+        :func:`count_calls` of the model: with it, "auto" and "blocks" give one layer per call
+        of a module called several times, modules never called are left out, and a plain name
+        of a module called several times is refused.
 
     Raises
     ------
     ValueError
-        For unknown names, listing the valid ones.
+        For unknown names (listing the valid ones), calls that do not happen, or a module
+        called several times named without its call.
     """
     if isinstance(layers, str):
-        if layers == "auto":
-            names = auto_layers(model)
+        if layers in ("auto", "blocks"):
+            names = auto_layers(model) if layers == "auto" else block_layers(model)
+            if calls is not None:
+                names = [f"{n}:{i}" if calls[n] > 1 else n for n in names if calls.get(n, 0) for i in range(calls[n])]
             if not names:
-                raise ValueError("layers='auto' found no Linear, Conv or activation modules; name the layers to record")
+                raise ValueError(f"layers={layers!r} found no Linear, Conv or activation modules; name the layers to record")
             return names
         layers = [layers]
     modules = dict(model.named_modules())
     valid = [n for n in modules if n]
-    unknown = [n for n in layers if n not in modules or n == ""]
+    unknown = [n for n in layers if split_call(n)[0] not in modules or split_call(n)[0] == ""]
     if unknown:
         raise ValueError(
             f"unknown layer name(s) {', '.join(repr(u) for u in unknown)}; valid names are: "
-            f"{', '.join(valid)} (or 'auto')"
+            f"{', '.join(valid)} (or 'auto', 'blocks'; '<name>:<call>' for one call of a module called several times)"
         )
     if not layers:
         raise ValueError("no layers to record; name at least one layer or use 'auto'")
     if len(set(layers)) != len(layers):
         raise ValueError(f"layer names repeat: {list(layers)}")
+    if calls is not None:
+        for name in layers:
+            base, call = split_call(name)
+            k = calls.get(base, 0)
+            if k == 0:
+                raise ValueError(f"layer {name!r} is not called in the model's forward pass; choose another layer")
+            if call is None and k > 1:
+                raise ValueError(
+                    f"module {base!r} is called {k} times per forward pass, so its outputs are {k} layers; "
+                    f"name them {', '.join(f'{base}:{i}' for i in range(k))}"
+                )
+            if call is not None and call >= k:
+                raise ValueError(f"layer {name!r}: module {base!r} is called {k} time(s) per forward pass (calls 0 to {k - 1})")
     return list(layers)
 
 
@@ -102,13 +215,15 @@ class LayerCapture:
     """Context manager holding forward hooks on named layers; collects their outputs.
 
     Outputs are detached and copied at hook time (so later in-place operations, such as
-    ``ReLU(inplace=True)``, cannot change them) and moved to ``store_device``.
+    ``ReLU(inplace=True)``, cannot change them) and moved to ``store_device``. A layer
+    ``"<name>:<call>"`` is that call of a module called several times per forward pass (calls
+    are counted from 0 in each call of the model).
 
     Parameters
     ----------
     model : torch.nn.Module
     layers : sequence of str
-        Names from ``model.named_modules()`` (validated).
+        Names from ``model.named_modules()``, with ``:<call>`` where needed (validated).
     store_device : torch.device or str, optional
         Where captured tensors are kept (default: where the layer produced them).
 
@@ -127,9 +242,21 @@ class LayerCapture:
         self.store_device = store_device
         self._handles: list[Any] = []
         self._chunks: dict[str, list[torch.Tensor]] = {n: [] for n in self.layers}
+        self._calls: dict[str, int] = {}
+        self._wanted: dict[str, dict[int | None, str]] = {}  # module → call (None: any single call) → layer
+        for layer in self.layers:
+            base, call = split_call(layer)
+            self._wanted.setdefault(base, {})[call] = layer
 
-    def _hook(self, name: str):
+    def _hook(self, base: str):
+        wanted = self._wanted[base]
+
         def hook(module: nn.Module, inputs: Any, output: Any) -> None:
+            call = self._calls.get(base, 0)
+            self._calls[base] = call + 1
+            name = wanted.get(call, wanted.get(None) if call == 0 else None)
+            if name is None:
+                return
             t = _first_tensor(output)
             if t is None:
                 raise TypeError(f"layer {name!r} ({type(module).__name__}) returned no tensor; choose another layer")
@@ -139,11 +266,15 @@ class LayerCapture:
 
         return hook
 
+    def _new_pass(self, module: nn.Module, inputs: Any) -> None:
+        self._calls.clear()  # every call of the model counts module calls from 0
+
     def __enter__(self) -> LayerCapture:
         modules = dict(self.model.named_modules())
         try:
-            for name in self.layers:
-                self._handles.append(modules[name].register_forward_hook(self._hook(name)))
+            self._handles.append(self.model.register_forward_pre_hook(self._new_pass))
+            for base in self._wanted:
+                self._handles.append(modules[base].register_forward_hook(self._hook(base)))
         except BaseException:
             self.remove()
             raise
@@ -166,6 +297,26 @@ class LayerCapture:
         return {n: torch.cat(c, dim=0) for n, c in self._chunks.items()}
 
 
+def _model_device(model: nn.Module, x: torch.Tensor) -> torch.device:
+    param = next(model.parameters(), None)
+    return param.device if param is not None else x.device
+
+
+def _forward(model: nn.Module, x: torch.Tensor, run: Any) -> Any:
+    """``run()`` with the model in eval mode and gradients off; both restored afterwards."""
+    if len(x) == 0:
+        raise ValueError("the probe set is empty; pass at least two probe samples")
+    was_training = model.training
+    grad_enabled = torch.is_grad_enabled()
+    try:
+        model.eval()
+        torch.set_grad_enabled(False)
+        return run()
+    finally:
+        model.train(was_training)
+        torch.set_grad_enabled(grad_enabled)
+
+
 def probe_activations(
     model: nn.Module,
     x: torch.Tensor,
@@ -180,7 +331,9 @@ def probe_activations(
     model : torch.nn.Module
     x : torch.Tensor, shape (N, ...)
         Probe inputs (moved to the model's device batch by batch).
-    layers : "auto" or sequence of str
+    layers : "auto", "blocks" or sequence of str
+        Layer names (see :func:`resolve_layers`); "auto" and "blocks" give one layer per call
+        of a module called several times.
     batch_size : int
         Samples per forward pass (bounds memory).
     store_device : device, default "cpu"
@@ -200,22 +353,16 @@ def probe_activations(
     """
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-    names = resolve_layers(model, layers)
     if len(x) == 0:
         raise ValueError("the probe set is empty; pass at least two probe samples")
-    try:
-        device = next(model.parameters()).device
-    except StopIteration:
-        device = x.device
-    was_training = model.training
-    grad_enabled = torch.is_grad_enabled()
-    try:
-        model.eval()
-        torch.set_grad_enabled(False)
+    calls = count_calls(model, x[:2]) if isinstance(layers, str) and layers in ("auto", "blocks") else None
+    names = resolve_layers(model, layers, calls)
+    device = _model_device(model, x)
+
+    def run() -> dict[str, torch.Tensor]:
         with LayerCapture(model, names, store_device) as cap:
             for start in range(0, len(x), batch_size):
                 model(x[start : start + batch_size].to(device))
         return cap.outputs()
-    finally:
-        model.train(was_training)
-        torch.set_grad_enabled(grad_enabled)
+
+    return _forward(model, x, run)

@@ -74,6 +74,8 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+DataOpt = Annotated[str | None, typer.Option(help="CIFAR folder for the CIFAR experiments, or 'synthetic' (default: $INFOSCOPE_DATA, else synthetic).")]
+
 DeviceOpt = Annotated[str | None, typer.Option(help="Where to train and measure: cpu, cuda, cuda:1 … (default: cuda if available, else cpu).")]
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the estimate and every parameter used as JSON.")]
@@ -203,15 +205,16 @@ def _last_epoch_table(store, run: str, title: str) -> Table:
     final = store.final_values(run)
     if final.empty:
         return Table(title=f"{title}: no measurements yet")
+    labels = store.layer_labels(run)
     table = Table("probe", "layer", "estimator", "H(T)", "I(X;T)", "I(T;Y)", title=f"{title}, epoch {int(final.epoch.iloc[0])} (bits)")
     for _, row in final.iterrows():
-        table.add_row(row.probe, row.layer, row.estimator, *(f"{row.get(q, float('nan')):.3f}" for q in ("H(T)", "I(X;T)", "I(T;Y)")))
+        table.add_row(row.probe, labels.get(row.layer, row.layer), row.estimator, *(f"{row.get(q, float('nan')):.3f}" for q in ("H(T)", "I(X;T)", "I(T;Y)")))
     return table
 
 
 @app.command("run")
 def run_command(
-    experiment: Annotated[str, typer.Argument(help="tishby, mnist-mlp, mnist-cnn or digits-mlp.")],
+    experiment: Annotated[str, typer.Argument(help="tishby, mnist-mlp, mnist-cnn, mnist-vgg, digits-mlp, cifar-vgg16 or cifar-resnet18.")],
     epochs: Annotated[int | None, typer.Option(help="Training epochs (default: the experiment's).")] = None,
     estimator: Annotated[list[str] | None, typer.Option("--estimator", "-e", help="Estimator(s) to record; repeat for several.")] = None,
     probe_size: Annotated[int | None, typer.Option(help="Samples in each probe set (train and held-out).")] = None,
@@ -229,6 +232,7 @@ def run_command(
     name: Annotated[str | None, typer.Option("--name", help="Run name (default: experiment-activation-sSEED).")] = None,
     resume: Annotated[bool, typer.Option(help="Continue the run of that name from its last stored epoch.")] = False,
     device: DeviceOpt = None,
+    data: DataOpt = None,
 ) -> None:
     """Train a reference experiment and record MI of every layer each epoch, and of every unit on the experiment's cadence."""
     given = {"estimators": estimator or None, "unit_every": unit_every, "noise_variance": noise_variance,
@@ -236,7 +240,7 @@ def run_command(
     options = {k: v for k, v in given.items() if v is not None}  # the rest: the experiment's defaults
     result = _run_with_progress(
         experiment, store=out, run=name, epochs=epochs, probe_size=probe_size, seed=seed, activation=activation, resume=resume,
-        device=device or default_device(),
+        device=device or default_device(), data=data,
         every=every if every == "epoch" else _positive_int(every, "--every"), units=units, bootstrap=bootstrap,
         sensitivity=sensitivity, unit_probes=[p.strip() for p in unit_probes.split(",") if p.strip()], **options,
     )
@@ -294,7 +298,9 @@ def show_command(
         warnings = store.warnings(run=run)
         for w in warnings.itertuples():
             console.print(f"[yellow]warning[/yellow] (epoch {w.epoch}): {w.message}")
-    console.print(f"status: {info['status']}; seed {info['seed']}; infoscope {info['versions'].get('infoscope', '?')}")
+    data = info["config"].get("dataset")
+    console.print(f"status: {info['status']}; seed {info['seed']}; infoscope {info['versions'].get('infoscope', '?')}"
+                  + (f"; data: {data}" + (" (synthetic: not the real data set)" if "synthetic" in data else "") if data else ""))
 
 
 @app.command("export")
@@ -446,11 +452,12 @@ def reproduce_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the database, figures and summary.")] = Path("reproduce"),
     seed: Annotated[int, typer.Option(help="Seed of weights, batch order and probes.")] = 0,
     device: DeviceOpt = None,
+    data: DataOpt = None,
 ) -> None:
     """Reproduce a published result: run it, analyse it, draw it, and say whether the claim held."""
     from .reproduce import reproduce
 
-    result = reproduce(study, out, full=full, seed=seed, device=device or default_device())
+    result = reproduce(study, out, full=full, seed=seed, device=device or default_device(), data=data)
     _console().print(f"[bold]Verdict: the claim {'held' if result.held else 'did not hold'} here.[/bold] {result.verdict}")
     _console().print(f"wrote {result.summary} and the figures beside it ({', '.join(result.figures)})")
 

@@ -1,14 +1,20 @@
-"""Offline data sets: IDX (MNIST-format) files, the 12-bit task, scikit-learn's digits.
+"""Offline data sets: IDX (MNIST-format) files, CIFAR-10/100, the 12-bit task, scikit-learn's digits.
 
 Everything here reads files that ship with the package or that the user points at; nothing
 downloads. The shipped files are the MNIST test set (10,000 images, from which the train and
-held-out subsets are drawn) and Shwartz-Ziv & Tishby's 12-bit task (``var_u.mat``).
+held-out subsets are drawn) and Shwartz-Ziv & Tishby's 12-bit task (``var_u.mat``). CIFAR-10
+and CIFAR-100 are read from the standard "python version" folders wherever the user keeps them
+(``--data PATH`` or the ``INFOSCOPE_DATA`` environment variable); without them, experiments
+use :func:`synthetic_cifar`, CIFAR-shaped data that is stored and shown as synthetic.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import gzip
+import io
+import os
+import pickle
 from importlib import resources
 from pathlib import Path
 
@@ -21,6 +27,10 @@ __all__ = [
     "load_mnist_subset",
     "load_tishby",
     "load_digits",
+    "load_cifar",
+    "synthetic_cifar",
+    "cifar_or_synthetic",
+    "CIFARFormatError",
     "DATASETS",
     "load_dataset",
 ]
@@ -217,11 +227,144 @@ def load_digits(test_fraction: float = 0.25, seed: int = 0) -> Dataset:
     return Dataset("digits", x[tr], y[tr], x[te], y[te], 10)
 
 
-DATASETS = {"mnist": load_mnist_subset, "tishby": load_tishby, "digits": load_digits}
+class CIFARFormatError(ValueError):
+    """A CIFAR folder or batch file that is missing or not in the expected format."""
+
+
+#: The files of each CIFAR variant's "python version" folder, and its label key.
+_CIFAR = {
+    10: ("cifar-10-batches-py", [f"data_batch_{i}" for i in range(1, 6)], ["test_batch"], b"labels"),
+    100: ("cifar-100-python", ["train"], ["test"], b"fine_labels"),
+}
+#: What a CIFAR batch file may contain besides plain Python values: NumPy arrays.
+_ALLOWED_PICKLE_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+    ("numpy.core.multiarray", "scalar"), ("numpy._core.multiarray", "scalar"),
+    ("numpy", "ndarray"), ("numpy", "dtype"),
+}
+
+
+class _BatchUnpickler(pickle.Unpickler):
+    """Reads a CIFAR batch without running anything a batch file has no reason to contain."""
+
+    def find_class(self, module: str, name: str):
+        if (module, name) in _ALLOWED_PICKLE_GLOBALS:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"it refers to {module}.{name}, which a CIFAR batch never holds")
+
+
+def _read_cifar_batch(path: Path, label_key: bytes) -> tuple[np.ndarray, np.ndarray]:
+    try:
+        batch = _BatchUnpickler(io.BytesIO(path.read_bytes()), encoding="bytes").load()
+        data = np.asarray(batch[b"data"], dtype=np.uint8)
+        labels = np.asarray(batch[label_key], dtype=np.int64)
+    except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
+        raise CIFARFormatError(f"{path} is not a CIFAR python batch ({exc}); expected a pickled dict with "
+                               f"b'data' (N×3072 bytes) and {label_key!r}") from None
+    if data.ndim != 2 or data.shape[1] != 3072 or len(labels) != len(data):
+        raise CIFARFormatError(f"{path}: expected data of shape (N, 3072) and N labels, got {data.shape} and {labels.shape}")
+    return (data.reshape(-1, 3, 32, 32).astype(np.float32) / 255.0), labels
+
+
+def _cifar_folder(path: str | Path | None, classes: int) -> Path:
+    """The folder holding the batches: ``path`` (or ``$INFOSCOPE_DATA``) itself or its standard subfolder."""
+    folder_name, train, test, _ = _CIFAR[classes]
+    given = path if path is not None else os.environ.get("INFOSCOPE_DATA")
+    if not given:
+        raise CIFARFormatError(f"no CIFAR-{classes} folder given: pass --data PATH (or set INFOSCOPE_DATA) to the "
+                               f"folder {folder_name}/ with {', '.join(train + test)}, or use --data synthetic")
+    root = Path(given).expanduser()
+    for folder in (root, root / folder_name):
+        if all((folder / f).is_file() for f in train + test):
+            return folder
+    missing = [f for f in train + test if not (root / f).is_file() and not (root / folder_name / f).is_file()]
+    raise CIFARFormatError(f"{root} holds no CIFAR-{classes} python batches: expected {', '.join(train + test)} in it "
+                           f"or in {root / folder_name}; missing {', '.join(missing)}")
+
+
+def load_cifar(
+    path: str | Path | None = None, classes: int = 10, n_train: int | None = None, n_test: int | None = None, seed: int = 0
+) -> Dataset:
+    """CIFAR-10 or CIFAR-100 from its standard python batches (nothing is downloaded).
+
+    Parameters
+    ----------
+    path : path, optional
+        The ``cifar-10-batches-py`` / ``cifar-100-python`` folder or the folder above it;
+        default: the ``INFOSCOPE_DATA`` environment variable.
+    classes : {10, 100}
+    n_train, n_test : int, optional
+        Seeded subsets (default: all 50,000 and 10,000 images).
+    seed : int
+
+    Returns
+    -------
+    Dataset
+        Images float32 (N, 3, 32, 32) in [0, 1], labels int64 (fine labels for CIFAR-100).
+
+    Raises
+    ------
+    CIFARFormatError
+        Naming the files expected, for a missing folder or a malformed batch.
+    """
+    if classes not in _CIFAR:
+        raise ValueError(f"classes must be 10 or 100, got {classes!r}")
+    folder = _cifar_folder(path, classes)
+    _, train, test, key = _CIFAR[classes]
+    parts = {name: [_read_cifar_batch(folder / f, key) for f in files] for name, files in (("train", train), ("test", test))}
+    (x_tr, y_tr), (x_te, y_te) = ((np.concatenate([p[0] for p in v]), np.concatenate([p[1] for p in v])) for v in parts.values())
+    rng = np.random.default_rng(seed)
+    if n_train is not None:
+        keep = np.sort(rng.permutation(len(x_tr))[:n_train])
+        x_tr, y_tr = x_tr[keep], y_tr[keep]
+    if n_test is not None:
+        keep = np.sort(rng.permutation(len(x_te))[:n_test])
+        x_te, y_te = x_te[keep], y_te[keep]
+    return Dataset(f"cifar{classes}", x_tr, y_tr, x_te, y_te, classes)
+
+
+def synthetic_cifar(n_train: int = 5000, n_test: int = 1000, classes: int = 10, seed: int = 0) -> Dataset:
+    """CIFAR-shaped synthetic images: each class a smooth random colour pattern, each image its
+    class's pattern, randomly shifted, scaled and noised, in [0, 1] (a learnable stand-in for
+    CIFAR when the real data is not at hand; its name says it is synthetic).
+
+    Examples
+    --------
+    >>> d = synthetic_cifar(20, 10)
+    >>> d.name, d.x_train.shape, d.x_train.dtype, int(d.y_train.max()) < 10
+    ('cifar10-synthetic', (20, 3, 32, 32), dtype('float32'), True)
+    """
+    rng = np.random.default_rng(seed)
+    coarse = rng.normal(size=(classes, 3, 4, 4))
+    patterns = np.kron(coarse, np.ones((1, 1, 8, 8)))  # blocky class templates, 32×32
+
+    def draw(n: int) -> tuple[np.ndarray, np.ndarray]:
+        y = rng.integers(0, classes, n)
+        shift = rng.integers(-4, 5, size=(n, 2))
+        x = np.stack([np.roll(patterns[c], tuple(s), axis=(1, 2)) for c, s in zip(y, shift)])
+        x = x * rng.uniform(0.5, 1.5, size=(n, 1, 1, 1)) + rng.normal(scale=1.0, size=x.shape)
+        return (1.0 / (1.0 + np.exp(-x))).astype(np.float32), y.astype(np.int64)
+
+    x_tr, y_tr = draw(n_train)
+    x_te, y_te = draw(n_test)
+    return Dataset(f"cifar{classes}-synthetic", x_tr, y_tr, x_te, y_te, classes)
+
+
+def cifar_or_synthetic(data: str | Path | None, classes: int = 10, seed: int = 0, n_train: int | None = None,
+                       n_test: int | None = None) -> Dataset:
+    """Real CIFAR from ``data`` (or ``$INFOSCOPE_DATA``), or :func:`synthetic_cifar` when ``data``
+    is ``"synthetic"`` or neither is given."""
+    if str(data) == "synthetic" or (data is None and not os.environ.get("INFOSCOPE_DATA")):
+        return synthetic_cifar(n_train or 5000, n_test or 1000, classes, seed)
+    return load_cifar(data, classes, n_train, n_test, seed)
+
+
+DATASETS = {"mnist": load_mnist_subset, "tishby": load_tishby, "digits": load_digits, "cifar": load_cifar,
+            "cifar-synthetic": synthetic_cifar}
 
 
 def load_dataset(name: str, **kwargs) -> Dataset:
-    """Load a shipped data set by name (``"mnist"``, ``"tishby"``, ``"digits"``)."""
+    """Load a data set by name (``"mnist"``, ``"tishby"``, ``"digits"``, ``"cifar"``, ``"cifar-synthetic"``)."""
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
     return DATASETS[name](**kwargs)

@@ -23,7 +23,7 @@ from torch import nn
 
 from ._version import __version__
 from .budget import MemoryBudgetError, check_budget, default_budget, device_budget
-from .capture import probe_activations, resolve_layers
+from .capture import count_calls, probe_activations, resolve_layers, split_call
 from .distributed import Processes, TaskSplit
 from .estimators.base import ProbeContext
 from .estimators.discrete import plugin_entropy
@@ -121,7 +121,7 @@ class Recorder:
         self.options = recording_options(options, **overrides)
         self.probes = as_probes(probe)
         self.seed = seed
-        self.layers = resolve_layers(self.model, self.options.layers)
+        self.layers = resolve_layers(self.model, self.options.layers, count_calls(self.model, self.probes[0].x[:2]))
         self.unit_layers = self._unit_layers()
         self.unit_probes = self._unit_probes()
         self.device = torch.device(self.options.device) if self.options.device else _model_device(self.model)
@@ -167,6 +167,14 @@ class Recorder:
     def _layer_shapes(self) -> dict[str, tuple[int, ...]]:
         """Each layer's activation shape without N, from a forward pass of two probe samples."""
         acts = probe_activations(self.model, self.probes[0].x[:2], self.layers, store_device=self.device)
+        wrong = {k: v.shape[0] if v.ndim else 0 for k, v in acts.items() if v.ndim == 0 or v.shape[0] != 2}
+        if wrong:
+            k, got = next(iter(wrong.items()))
+            raise ValueError(
+                f"layer {k!r} gives {got} rows for 2 probe samples: its output does not hold one row per sample on "
+                f"axis 0 (a module applied to reshaped or time-major tensors), so its information cannot be measured; "
+                f"choose another layer (e.g. the block around it)" + (f"; also {sorted(wrong)[1:]}" if len(wrong) > 1 else "")
+            )
         self._templates = {k: v[:0] for k, v in acts.items()}  # shape and dtype of an empty shard
         return {k: tuple(v.shape[1:]) for k, v in acts.items()}
 
@@ -180,7 +188,7 @@ class Recorder:
     def _layer_rows(self, shapes: dict[str, tuple[int, ...]]) -> list[tuple[str, list[int], str, int]]:
         """(name, shape without N, module kind, number of units) of every recorded layer."""
         modules = dict(self.model.named_modules())
-        return [(name, list(shapes[name]), type(modules[name]).__name__, shapes[name][0] if shapes[name] else 1)
+        return [(name, list(shapes[name]), type(modules[split_call(name)[0]]).__name__, shapes[name][0] if shapes[name] else 1)
                 for name in self.layers]
 
     def _config(self, config: dict[str, Any] | None) -> dict[str, Any]:

@@ -43,6 +43,7 @@ class StudyRun:
     quick_epochs: int
     full_epochs: int
     probe_size: int | None = None
+    full_experiment: str | None = None  # the paper's own setting, for --full
 
 
 @dataclasses.dataclass(frozen=True)
@@ -193,7 +194,8 @@ STUDIES: dict[str, Study] = {
             "wickstrom-cnn", "Wickstrøm et al. 2023",
             "with tensor kernels the layers of a deep (VGG-style) CNN show a fitting and a compression phase",
             (StudyRun("vgg", "mnist-vgg", "relu",
-                      _recording([MatrixRenyi(sigma_x="alignment", sigma_input=8.0 / 2**0.5)], sigma_smoothing=0.9), 6, 50),),
+                      _recording([MatrixRenyi(sigma_x="alignment", sigma_input=8.0 / 2**0.5)], sigma_smoothing=0.9),
+                      6, 50, full_experiment="cifar-vgg16"),),
             _check_wickstrom_cnn,
         ),
         Study(
@@ -242,12 +244,13 @@ class ReproduceResult:
 
 def reproduce(
     name: str, out_dir: str | Path = "reproduce", full: bool = False, seed: int = 0,
-    epochs: int | None = None, probe_size: int | None = None, device: str | None = None,
+    epochs: int | None = None, probe_size: int | None = None, device: str | None = None, data: str | None = None,
 ) -> ReproduceResult:
     """Run a study and write ``<out_dir>/<name>/``: ``runs.db``, figures and ``summary.md``.
 
     ``epochs`` and ``probe_size`` override the study's settings (for smoke tests; the summary
-    says so); ``device`` is where the networks train and are measured (default: the CPU).
+    says so); ``device`` is where the networks train and are measured (default: the CPU);
+    ``data`` is the CIFAR folder (or "synthetic") for studies whose full version runs on CIFAR.
     """
     if name not in STUDIES:
         raise ValueError(f"unknown study {name!r}; choose one of: {', '.join(STUDIES)}")
@@ -261,10 +264,11 @@ def reproduce(
     runs, lines = {}, []
     for r in study.runs:
         n_epochs = epochs if epochs is not None else (r.full_epochs if full else r.quick_epochs)
-        res = run_experiment(r.experiment, store=db, run=f"{name}-{r.name}", epochs=n_epochs, activation=r.activation,
-                             probe_size=probe_size or r.probe_size, seed=seed, device=device, options=r.options)
+        experiment = r.full_experiment if full and r.full_experiment else r.experiment
+        res = run_experiment(experiment, store=db, run=f"{name}-{r.name}", epochs=n_epochs, activation=r.activation,
+                             probe_size=probe_size or r.probe_size, seed=seed, device=device, data=data, options=r.options)
         runs[r.name] = res.run
-        lines.append(f"| {res.run} | {r.experiment} ({r.activation}) | {n_epochs} | {res.metrics['train_acc']:.3f} | "
+        lines.append(f"| {res.run} | {experiment} ({r.activation}) | {n_epochs} | {res.metrics['train_acc']:.3f} | "
                      f"{res.metrics['test_acc']:.3f} | {res.seconds:.0f} |")
     with Store(db) as st:
         analyses = {key: analyze_run(st, run) for key, run in runs.items()}  # once per run, warnings stored

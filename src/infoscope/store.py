@@ -38,7 +38,7 @@ from typing import Any
 
 import pandas as pd
 
-__all__ = ["SCHEMA_VERSION", "StoreError", "Store", "MeasurementRow", "BandRow", "load", "opened", "last_per_epoch"]
+__all__ = ["SCHEMA_VERSION", "StoreError", "Store", "MeasurementRow", "BandRow", "load", "opened", "last_per_epoch", "layer_label"]
 
 SCHEMA_VERSION = 2
 
@@ -155,6 +155,18 @@ class MeasurementRow:
     params: dict[str, Any]
     value: float
     seconds: float
+
+
+def layer_label(name: str, kind: str | None, shape: Sequence[int]) -> str:
+    """How a layer is shown: name, module kind and output shape (without N).
+
+    Examples
+    --------
+    >>> layer_label("conv2", "ReLU", [16, 14, 14])
+    'conv2 · ReLU · 16×14×14'
+    """
+    dims = "×".join(str(int(d)) for d in shape) if len(shape) else "1"
+    return " · ".join([name] + ([kind] if kind else []) + [dims])
 
 
 def last_per_epoch(df: pd.DataFrame, by: Sequence[str] = ()) -> pd.DataFrame:
@@ -497,7 +509,13 @@ class Store:
             [self.run_id(run)],
         )
         df["shape"] = df["shape"].map(json.loads)
+        df["label"] = [layer_label(n, k, sh) for n, k, sh in zip(df.name, df.kind, df["shape"])]
         return df
+
+    def layer_labels(self, run: str) -> dict[str, str]:
+        """Layer name → readable label (:func:`layer_label`) for a run's layers."""
+        layers = self.layers(run)
+        return dict(zip(layers.name, layers.label))
 
     def measurements(
         self,

@@ -81,7 +81,7 @@ def unit_redundancy(acts: torch.Tensor) -> np.ndarray:
 
 
 def unit_health_warnings(acts: dict[str, torch.Tensor], kinds: dict[str, str], saturation: float = 0.99,
-                         share: float = 0.5) -> list[tuple[int | None, str, str]]:
+                         share: float = 0.5, labels: dict[str, str] | None = None) -> list[tuple[int | None, str, str]]:
     """Dead ReLU units (zero on every probe sample) and saturated tanh/sigmoid units
     (beyond ``saturation`` of their range on more than ``share`` of the samples).
 
@@ -91,7 +91,10 @@ def unit_health_warnings(acts: dict[str, torch.Tensor], kinds: dict[str, str], s
         Layer → activations (N, U, ...) of the final model on the probe.
     kinds : dict
         Layer → module class name (``"ReLU"``, ``"Tanh"``, …).
+    labels : dict, optional
+        Layer → how messages name it (default: its name).
     """
+    labels = labels or {}
     out = []
     for layer, t in acts.items():
         if t.ndim < 2:
@@ -101,14 +104,14 @@ def unit_health_warnings(acts: dict[str, torch.Tensor], kinds: dict[str, str], s
         if kind in ("ReLU", "ReLU6", "LeakyReLU"):
             dead = [int(u) for u in torch.nonzero((flat <= 0).all(dim=2).all(dim=0)).flatten()]
             if dead:
-                out.append((None, layer, f"{len(dead)} of {t.shape[1]} units of layer {layer} are dead (zero on every probe sample): {dead[:20]}"))
+                out.append((None, layer, f"{len(dead)} of {t.shape[1]} units of layer {labels.get(layer, layer)} are dead (zero on every probe sample): {dead[:20]}"))
         elif kind in ("Tanh", "Sigmoid", "Hardtanh"):
             lo, hi = (-1.0, 1.0) if kind != "Sigmoid" else (0.0, 1.0)
             mid, half = (hi + lo) / 2, (hi - lo) / 2
             frac = ((flat - mid).abs() >= saturation * half).float().mean(dim=(0, 2))
             sat = [int(u) for u in torch.nonzero(frac > share).flatten()]
             if sat:
-                out.append((None, layer, f"{len(sat)} of {t.shape[1]} units of layer {layer} are saturated "
+                out.append((None, layer, f"{len(sat)} of {t.shape[1]} units of layer {labels.get(layer, layer)} are saturated "
                                          f"(|a| ≥ {saturation} of range on > {int(share * 100)}% of samples): {sat[:20]}"))
     return out
 
@@ -127,7 +130,7 @@ def model_findings(store: Store, run: str, threshold: float = 0.9) -> ModelFindi
     layers = store.layers(run)
     order = list(layers.name)
     acts = probe_activations(trained.model, trained.probes[0].x, order)
-    warnings = unit_health_warnings(acts, dict(zip(layers.name, layers.kind)))
+    warnings = unit_health_warnings(acts, dict(zip(layers.name, layers.kind)), labels=dict(zip(layers.name, layers.label)))
     pairs = {layer: redundant_pairs(unit_redundancy(acts[layer]), threshold) for layer in order[:-1]
              if acts[layer].ndim >= 2 and acts[layer].shape[1] <= MAX_PAIRWISE_UNITS}
     return ModelFindings(warnings, pairs)

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from ..analysis.redundancy import rank_units
+from ..capture import split_call
 from ..store import Store
 from .runner import evaluate as loss_and_accuracy
 from .trained import load_trained
@@ -37,18 +38,32 @@ class mask_units:
     """
 
     def __init__(self, model: nn.Module, masks: dict[str, Sequence[int]]):
-        self.model, self.masks, self.handles = model, masks, []
+        self.model, self.handles = model, []
+        self.masks: dict[str, dict[int | None, torch.Tensor]] = {}  # module → call (None: every call) → units
+        for layer, units in masks.items():
+            base, call = split_call(layer)
+            self.masks.setdefault(base, {})[call] = torch.as_tensor(list(units), dtype=torch.long)
+        self.calls: dict[str, int] = {}
 
     def __enter__(self) -> mask_units:
         modules = dict(self.model.named_modules())
-        for layer, units in self.masks.items():
-            idx = torch.as_tensor(list(units), dtype=torch.long)
-            self.handles.append(modules[layer].register_forward_hook(lambda mod, inp, out, idx=idx: out.index_fill(1, idx, 0.0)))
+        self.handles.append(self.model.register_forward_pre_hook(lambda mod, inp: self.calls.clear()))
+        for base, per_call in self.masks.items():
+            self.handles.append(modules[base].register_forward_hook(self._hook(base, per_call)))
         return self
+
+    def _hook(self, base: str, per_call: dict[int | None, torch.Tensor]):
+        def hook(module: nn.Module, inputs, out):
+            call = self.calls.get(base, 0)
+            self.calls[base] = call + 1
+            idx = per_call.get(call, per_call.get(None))
+            return out if idx is None else out.index_fill(1, idx.to(out.device), 0.0)
+        return hook
 
     def __exit__(self, *exc) -> None:
         for h in self.handles:
             h.remove()
+        self.handles.clear()
 
 
 @dataclasses.dataclass

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..datasets import Dataset, load_digits, load_mnist_subset, load_tishby
+from ..datasets import Dataset, cifar_or_synthetic, load_digits, load_mnist_subset, load_tishby
 from ..estimators import Binning, Estimator, MatrixRenyi
 from ..measurement import Probe
 from ..options import RecordingOptions
@@ -27,7 +27,8 @@ class Experiment:
     ----------
     name, description : str
     dataset : callable
-        ``dataset(seed) -> Dataset``.
+        ``dataset(seed, data) -> Dataset``; ``data`` is where the user keeps the data set
+        (``--data``), ``"synthetic"``, or None (only the CIFAR experiments read it).
     model : callable
         ``model(activation) -> nn.Module``.
     activation : str
@@ -47,7 +48,7 @@ class Experiment:
 
     name: str
     description: str
-    dataset: Callable[[int], Dataset]
+    dataset: Callable[..., Dataset]
     model: Callable[[str], nn.Module]
     activation: str
     optimizer: str
@@ -97,7 +98,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         Experiment(
             name="tishby",
             description="12-10-7-5-4-3-2 on the 12-bit task (Shwartz-Ziv & Tishby), binning",
-            dataset=lambda seed: load_tishby(seed=seed),
+            dataset=lambda seed, data=None: load_tishby(seed=seed),
             model=models.tishby_net,
             activation="tanh",
             optimizer="adam",
@@ -111,7 +112,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         Experiment(
             name="mnist-mlp",
             description="784-1024-20-20-20-10 MLP with batch norm (Wickstrøm et al.) on 8,000/2,000 MNIST",
-            dataset=lambda seed: load_mnist_subset(8000, 2000, seed=seed),
+            dataset=lambda seed, data=None: load_mnist_subset(8000, 2000, seed=seed),
             model=models.mnist_mlp,
             activation="relu",
             optimizer="sgd",
@@ -125,7 +126,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         Experiment(
             name="mnist-cnn",
             description="3 conv blocks (8/16/32 channels) + dense on 8,000/2,000 MNIST; every channel a unit",
-            dataset=lambda seed: load_mnist_subset(8000, 2000, seed=seed),
+            dataset=lambda seed, data=None: load_mnist_subset(8000, 2000, seed=seed),
             model=models.mnist_cnn,
             activation="relu",
             optimizer="adam",
@@ -139,7 +140,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         Experiment(
             name="mnist-vgg",
             description="VGG-style CNN (2×16, 2×32, 2×64 conv, pooling, dense) on 8,000/2,000 MNIST",
-            dataset=lambda seed: load_mnist_subset(8000, 2000, seed=seed),
+            dataset=lambda seed, data=None: load_mnist_subset(8000, 2000, seed=seed),
             model=models.mnist_vgg,
             activation="relu",
             optimizer="adam",
@@ -153,7 +154,7 @@ EXPERIMENTS: dict[str, Experiment] = {
         Experiment(
             name="digits-mlp",
             description="64-32-16-10 MLP on scikit-learn's 8x8 digits (quick)",
-            dataset=lambda seed: load_digits(seed=seed),
+            dataset=lambda seed, data=None: load_digits(seed=seed),
             model=models.digits_mlp,
             activation="relu",
             optimizer="adam",
@@ -162,6 +163,37 @@ EXPERIMENTS: dict[str, Experiment] = {
             epochs=20,
             probe_size=400,
             estimators=lambda act: [MatrixRenyi(sigma_x="silverman")],
+        ),
+        # CIFAR-size networks: the real CIFAR-10 when --data (or INFOSCOPE_DATA) gives it, else
+        # synthetic CIFAR-shaped data (5,000 / 1,000 images), whose name the run stores
+        Experiment(
+            name="cifar-vgg16",
+            description="Wickstrøm et al.'s VGG16 with batch norm on CIFAR-10 (13 conv, 2×4096 dense with dropout; 16 layers)",
+            dataset=lambda seed, data=None: cifar_or_synthetic(data, 10, seed),
+            model=models.vgg16,
+            activation="relu",
+            optimizer="sgd",
+            lr=0.09,
+            batch_size=100,
+            epochs=10,
+            probe_size=1000,
+            estimators=lambda act: [MatrixRenyi(sigma_x="alignment", batch_size=100)],
+            unit_every=5,
+        ),
+        Experiment(
+            name="cifar-resnet18",
+            description="ResNet-18 on CIFAR-10: every call of each block's shared ReLU is a layer (18 layers)",
+            dataset=lambda seed, data=None: cifar_or_synthetic(data, 10, seed),
+            model=models.resnet18,
+            activation="relu",
+            optimizer="sgd",
+            lr=0.05,
+            momentum=0.9,
+            batch_size=128,
+            epochs=10,
+            probe_size=1000,
+            estimators=lambda act: [MatrixRenyi(sigma_x="alignment", batch_size=100)],
+            unit_every=5,
         ),
     )
 }

@@ -152,6 +152,7 @@ def run_experiment(
     seed: int = 0,
     activation: str | None = None,
     device: str | torch.device | None = None,
+    data: str | Path | None = None,
     options: RecordingOptions | None = None,
     resume: bool = False,
     on_epoch: EpochCallback | None = None,
@@ -175,6 +176,9 @@ def run_experiment(
         Where the network trains and, unless ``options.device`` says otherwise, where its
         activations are measured (default: the CPU). The same seed gives the same numbers on
         the CPU; GPU kernels may differ in the last bits.
+    data : path or "synthetic", optional
+        Where the experiment's data set is (the CIFAR experiments: the CIFAR folder; default
+        ``$INFOSCOPE_DATA``, else synthetic CIFAR-shaped data). Stored with the run.
     options : RecordingOptions, optional
         What to record (default: the experiment's, :meth:`Experiment.recording`: its
         estimators, per-unit values on the train probe every ``unit_every`` epochs). Per-unit
@@ -202,14 +206,14 @@ def run_experiment(
     run = run or f"{name}-{activation}-s{seed}"
     opts = recording_options(options or exp.recording(activation), **overrides)
 
-    data = exp.dataset(0)
+    dataset = exp.dataset(0, data)
     device = torch.device(device or "cpu")
-    tensors = [torch.from_numpy(a).to(device) for a in (data.x_train, data.y_train, data.x_test, data.y_test)]
+    tensors = [torch.from_numpy(a).to(device) for a in (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test)]
     training = _Training(exp, build_model(exp, activation, seed).to(device), seed, *tensors, activation)
     config = {**exp.config(), "activation": activation, "epochs": epochs, "probe_size": probe_size, "seed": seed,
-              "device": str(device)}
+              "device": str(device), "dataset": dataset.name, "data": None if data is None else str(data)}
     with Store(store) as db:
-        recorder = Recorder(training.model, make_probes(data, probe_size, seed), opts, store=db, run=run,
+        recorder = Recorder(training.model, make_probes(dataset, probe_size, seed), opts, store=db, run=run,
                             experiment=name, config=config, seed=seed, resume=resume)
         checkpoint = db.checkpoint(run) if recorder.resumed else None
         if checkpoint is not None:

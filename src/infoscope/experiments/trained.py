@@ -46,12 +46,12 @@ def load_trained(store: Store, run: str) -> TrainedRun:
     if ckpt is None:
         raise ValueError(f"run {run!r} has no stored weights; re-run it with this version of infoscope")
     exp = get_experiment(info["experiment"])
+    cfg, seed = info["config"], int(info["seed"] or 0)
     state = torch.load(io.BytesIO(ckpt[1]), weights_only=False, map_location="cpu")
     activation = state.get("activation") or info["config"].get("activation") or exp.activation
     model = exp.model(activation)
     model.load_state_dict(state["model"])
     model.eval()
-    cfg, seed = info["config"], int(info["seed"] or 0)
-    data = exp.dataset(0)
+    data = exp.dataset(0, cfg.get("data"))
     probes = make_probes(data, int(cfg.get("probe_size", exp.probe_size)), seed)
     return TrainedRun(exp, model, data, probes, int(state["epoch"]), activation)

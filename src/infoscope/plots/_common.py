@@ -21,13 +21,15 @@ def layer_order(store: Store, run: str) -> list[str]:
 
 
 def layer_measurements(store: Store, run: str, probe: str | None = None, estimator: str | None = None) -> pd.DataFrame:
-    """Whole-layer measurements of a run, with a ``layer_pos`` column in forward order."""
+    """Whole-layer measurements of a run, with ``layer_pos`` (forward order) and ``label``
+    (name · kind · shape) columns."""
     m = store.measurements(run=run, probe=probe, estimator=estimator)
     if m.empty:
         raise ValueError(f"run {run!r} has no layer measurements{f' for probe {probe!r}' if probe else ''}"
                          f"{f' and estimator {estimator!r}' if estimator else ''}; record some epochs first")
-    order = {n: i for i, n in enumerate(layer_order(store, run))}
-    m["layer_pos"] = m.layer.map(order)
+    layers = store.layers(run)
+    m["layer_pos"] = m.layer.map({n: i for i, n in enumerate(layers.name)})
+    m["label"] = m.layer.map(dict(zip(layers.name, layers.label))).fillna(m.layer)
     return m
 
 

@@ -43,10 +43,11 @@ def mi_curves(store: Store | str | Path, run: str, estimator: str | None = None)
     for quantity, ax in zip(("I(X;T)", "I(T;Y)"), axes[:2]):
         for probe in sorted(m.probe.unique()):
             vals = epoch_values(m[m.probe == probe], quantity)
+            labels = dict(zip(m.layer, m["label"]))
             for i, layer in enumerate(layers.layer):
                 g = vals[vals.layer == layer].sort_values("epoch")
                 ax.plot(g.epoch, g.value, LINESTYLES.get(probe, ":"), color=colors(i % 10),
-                        marker=MARKERS[i % len(MARKERS)], ms=3, label=f"{layer} ({probe})")
+                        marker=MARKERS[i % len(MARKERS)], ms=3, label=f"{labels.get(layer, layer)} ({probe})")
                 for kind, alpha in (("sensitivity", 0.08), ("bootstrap", 0.25)):
                     b = bands[(quantity, kind)]
                     b = b[(b.probe == probe) & (b.layer == layer)]

@@ -23,6 +23,7 @@ def draw_plane(ax: Axes, m, norm, cmap="viridis", label_layers: bool = True, ban
     ixt = epoch_values(m, "I(X;T)")
     ity = epoch_values(m, "I(T;Y)")
     both = ixt.merge(ity, on=["layer_pos", "layer", "epoch"], suffixes=("_x", "_y"))
+    labels = dict(zip(m.layer, m["label"])) if "label" in m else {}
     for pos, (layer, g) in enumerate(both.groupby(["layer_pos", "layer"], sort=True)):
         g = g.sort_values("epoch")
         marker = MARKERS[pos % len(MARKERS)]
@@ -35,7 +36,7 @@ def draw_plane(ax: Axes, m, norm, cmap="viridis", label_layers: bool = True, ban
                         ecolor="0.5", elinewidth=0.6, alpha=0.6, zorder=1)
         ax.plot(g.value_x, g.value_y, "-", color="0.6", lw=0.8, zorder=1)
         ax.scatter(g.value_x, g.value_y, c=g.epoch, cmap=cmap, norm=norm, marker=marker, s=28,
-                   edgecolors="none", zorder=2, label=f"layer {layer[1]}" if label_layers else None)
+                   edgecolors="none", zorder=2, label=labels.get(layer[1], f"layer {layer[1]}") if label_layers else None)
         ax.scatter(g.value_x.iloc[:1], g.value_y.iloc[:1], marker=marker, s=90, facecolors="none",
                    edgecolors="black", lw=1.2, zorder=3)
         ax.scatter(g.value_x.iloc[-1:], g.value_y.iloc[-1:], marker=marker, s=110, c="red",

@@ -50,7 +50,7 @@ def resolution_plot(store: Store | str | Path, run: str, probe: str = "train") -
         sub = m[m.estimator == est]
         for i, (_, g) in enumerate(sub.sort_values("layer_pos").groupby("layer_pos")):
             g = last_per_epoch(g)
-            ax.plot(g.epoch, g.resolution, marker=MARKERS[i % len(MARKERS)], ms=3, label=f"layer {g.layer.iloc[0]}")
+            ax.plot(g.epoch, g.resolution, marker=MARKERS[i % len(MARKERS)], ms=3, label=g["label"].iloc[0])
         ax.set_yscale("log")
         ax.set_xlabel("epoch")
         ax.set_ylabel(f"{labels[est]} (activation units)")

@@ -75,7 +75,9 @@ def _analysis_html(st: Store, run: str) -> str:
     parts = ["<h3>Analysis</h3>", f"<p><b>Convergence.</b> {html.escape(net['verdict'])}. Loss plateau: "
              f"{since(net['loss_since'])}; accuracy plateau: {since(net['accuracy_since'])}.</p>"]
     cols = ["probe", "estimator", "layer", "peak_epoch", "peak", "final", "drop", "drop_fraction", "compression_epochs", "verdict"]
-    parts.append("<p><b>Phases</b> (I(X;T), bits)</p>" + _table(a.phases[cols], left=("probe", "estimator", "layer", "verdict")))
+    labels = st.layer_labels(run)
+    parts.append("<p><b>Phases</b> (I(X;T), bits)</p>" + _table(a.phases[cols].assign(layer=a.phases.layer.map(labels).fillna(a.phases.layer)),
+                                                               left=("probe", "estimator", "layer", "verdict")))
     if a.candidates:
         cand = pd.DataFrame([c.__dict__ for c in a.candidates])
         parts.append("<p><b>Prune candidates</b></p>" + _table(cand, left=("layer", "unit", "reason")))
@@ -102,7 +104,9 @@ def _run_section(st: Store, run: str) -> str:
     metrics = st.metrics(run=run)
     if not final.empty:
         epoch = int(final.epoch.iloc[0])
-        parts.append(f"<h3>Final values (epoch {epoch}, bits)</h3>" + _table(final.drop(columns="epoch"), left=("probe", "layer", "estimator")))
+        labels = st.layer_labels(run)
+        shown = final.drop(columns="epoch").assign(layer=final.layer.map(labels).fillna(final.layer))
+        parts.append(f"<h3>Final values (epoch {epoch}, bits)</h3>" + _table(shown, left=("probe", "layer", "estimator")))
     if not metrics.empty:
         last = metrics[metrics.epoch == metrics.epoch.max()].groupby("name").value.last().reset_index()
         parts.append("<h3>Final metrics</h3>" + _table(last, left=("name",)))
