@@ -131,7 +131,8 @@ def analyze(
         m = st.measurements(run=run)
         if m.empty:
             raise ValueError(f"run {run!r} has no measurements to analyse")
-        order = list(st.layers(run).name)
+        layers = st.layers(run)
+        order, labels = list(layers.name), dict(zip(layers.name, layers.label))
         bands, metrics = st.bands(run=run), st.metrics(run=run)
         units = st.measurements(run=run, units=True, probe="train")
     convergence, phase_df = _series_verdicts(m, bands, order, window, rtol, atol)
@@ -147,7 +148,8 @@ def analyze(
     findings = findings or ModelFindings(unavailable="no trained model was given")
     if findings.unavailable:
         notes.append(f"redundant pairs and unit health need the trained model: {findings.unavailable}")
-    warnings = bound_warnings(m, info["config"].get("probes", {})) + dpi_warnings(m, order) + grid_edge_warnings(m)
+    warnings = (bound_warnings(m, info["config"].get("probes", {})) + dpi_warnings(m, order, labels=labels)
+                + grid_edge_warnings(m, labels=labels))
     warnings += findings.warnings
     candidates = prune_candidates(ranks[ranks.layer.isin(order[:-1])], fraction, findings.pairs) if not ranks.empty else []
     return Analysis(run, convergence, network, phase_df, comp, ranks, findings.pairs, candidates, warnings, notes)

@@ -52,7 +52,8 @@ def bound_warnings(m: pd.DataFrame, probes: dict, tol: float = 0.01) -> list[tup
     return out
 
 
-def dpi_warnings(m: pd.DataFrame, order: Sequence[str], floor: float = 0.05) -> list[tuple[int | None, str, str]]:
+def dpi_warnings(m: pd.DataFrame, order: Sequence[str], floor: float = 0.05,
+                 labels: dict[str, str] | None = None) -> list[tuple[int | None, str, str]]:
     """Data-processing violations beyond noise at the last epoch: a later layer with more
     I(X;T) or I(T;Y) than the layer before it (the network is a Markov chain X → T1 → T2 …).
 
@@ -70,19 +71,19 @@ def dpi_warnings(m: pd.DataFrame, order: Sequence[str], floor: float = 0.05) -> 
             excess = series[b][-1] - series[a][-1]
             if excess > noise:
                 out.append((last_epoch, b,
-                            f"{q} by {est} ({probe} probe) rises from layer {a} ({series[a][-1]:.3f}) to layer {b} "
+                            f"{q} by {est} ({probe} probe) rises from layer {(labels or {}).get(a, a)} ({series[a][-1]:.3f}) to layer {(labels or {}).get(b, b)} "
                             f"({series[b][-1]:.3f} bits) at epoch {last_epoch}: a data-processing violation beyond "
                             f"noise ({noise:.3f}); the estimator's resolution differs between the layers"))
     return out
 
 
-def grid_edge_warnings(m: pd.DataFrame) -> list[tuple[int | None, str, str]]:
+def grid_edge_warnings(m: pd.DataFrame, labels: dict[str, str] | None = None) -> list[tuple[int | None, str, str]]:
     """Kernel widths chosen at the edge of the alignment grid (the optimum may lie outside)."""
     out = []
     for (probe, layer), g in m[m.quantity == "I(T;Y)"].groupby(["probe", "layer"]):
         edges = g[g.params.map(lambda p: bool(np.any(p.get("sigma_x_at_grid_edge", False))))]
         if not edges.empty:
             out.append((int(edges.epoch.min()), layer,
-                        f"σ of layer {layer} ({probe} probe) sits at the edge of the alignment grid in {len(edges)} of "
+                        f"σ of layer {(labels or {}).get(layer, layer)} ({probe} probe) sits at the edge of the alignment grid in {len(edges)} of "
                         f"{len(g)} measurements: the best width may lie outside 0.1–10 × the mean distance"))
     return out

@@ -313,12 +313,13 @@ class MatrixRenyi(Estimator):
         do on minibatches of 100 (see :mod:`.chunking`). The cost falls from O(N³) to
         O(N·B²); each value is then a B-sample estimate (at most log2 B bits) averaged over
         N/B chunks, recorded with ``n_batches`` and ``batch_std``. None: the whole sample.
-    unit_solver : {"eigh", "bisection"}, default "eigh"
+    unit_solver : {"auto", "eigh", "bisection"}, default "auto"
         How the batched per-unit path (:meth:`units_information`) gets its spectra: the
         framework's eigensolver, or Householder tridiagonalisation and Sturm bisection as
         batched tensor operations (:mod:`.tridiagonal`), which keeps a GPU busy with thousands
-        of small matrices at once. Within 1e-9 bits of each other (bound in that module);
-        on a CPU "eigh" is faster.
+        of small matrices at once. Within 1e-9 bits of each other (bound in that module).
+        "auto": bisection for per-unit spectra on a GPU, the eigensolver on a CPU (where it is
+        faster) and for whole layers.
 
     Notes
     -----
@@ -364,7 +365,7 @@ class MatrixRenyi(Estimator):
     approx_deflate: int = 16
     random_state: int = 0
     batch_size: int | None = None
-    unit_solver: str = "eigh"
+    unit_solver: str = "auto"
 
     def __post_init__(self) -> None:
         self.alpha = _check_alpha(self.alpha)
@@ -381,7 +382,7 @@ class MatrixRenyi(Estimator):
         self.batch_size = check_whole(self.batch_size, "batch_size", 2, none_ok=True)
         if self.approx is not None:
             check_choice(self.approx, "approx", ("slq",))
-        check_choice(self.unit_solver, "unit_solver", ("eigh", "bisection"))
+        check_choice(self.unit_solver, "unit_solver", ("auto", "eigh", "bisection"))
         self.approx_probes = check_whole(self.approx_probes, "approx_probes", 1)
         self.approx_steps = check_whole(self.approx_steps, "approx_steps", 2)
         self.approx_deflate = check_whole(self.approx_deflate, "approx_deflate", 0)
@@ -485,7 +486,9 @@ class MatrixRenyi(Estimator):
             check_same_length(tt, probe.x, ("layer activations", "probe inputs"))
             flat = tt.reshape(n, 1, -1)
             if unit_bytes(n, flat.shape[-1], self.batch_size) <= _DEFAULT_UNIT_MEMORY:
-                return units_information(self, flat, probe, [0], "map", _DEFAULT_UNIT_MEMORY)[0]
+                # a layer's few matrices: the eigensolver (bisection's reduction is launch-bound there)
+                solver = self if self.unit_solver != "auto" else dataclasses.replace(self, unit_solver="eigh")
+                return units_information(solver, flat, probe, [0], "map", _DEFAULT_UNIT_MEMORY)[0]
         return super().layer_information(tt, probe)
 
     def probe_grams(self, probe: ProbeContext, device: torch.device) -> ProbeGrams:

@@ -95,7 +95,7 @@ def _integer_power_sum(a: torch.Tensor, alpha: int) -> torch.Tensor:
 
 def _eigenvalues(a: torch.Tensor, solver: str) -> torch.Tensor:
     """Eigenvalues of symmetric matrices (..., n, n) by the chosen solver."""
-    if solver == "bisection":
+    if solver == "bisection" or (solver == "auto" and a.is_cuda):
         return eigenvalues_by_bisection(a.reshape(-1, *a.shape[-2:])).reshape(a.shape[:-1])
     return torch.linalg.eigvalsh(a)
 
@@ -105,7 +105,7 @@ def matrix_entropies(a: torch.Tensor, alpha: float, solver: str = "eigh") -> tor
 
     Eigenvalues below n · eps · λ_max of their matrix count as zeros; integer α ≥ 2 uses
     tr(A^α) without an eigensolver, as :func:`~infoscope.estimators.renyi.matrix_entropy`.
-    ``solver`` is ``"eigh"`` or ``"bisection"`` (:mod:`.tridiagonal`).
+    ``solver`` is ``"eigh"``, ``"bisection"`` (:mod:`.tridiagonal`) or ``"auto"`` (bisection on a GPU).
     """
     if float(alpha).is_integer() and alpha >= 2:
         return _power_entropies(_integer_power_sum(a, int(alpha)), alpha)

@@ -142,6 +142,13 @@ class _Training:
                 recorder.record(self.epoch, step=self.step, metrics={"batch_loss": float(loss)})
 
 
+def _setup(exp: Experiment, activation: str, seed: int, data: str | Path | None, device: torch.device):
+    """The experiment's data set, and its seeded network with the data on ``device``."""
+    dataset = exp.dataset(0, data)
+    tensors = [torch.from_numpy(a).to(device) for a in (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test)]
+    return dataset, _Training(exp, build_model(exp, activation, seed).to(device), seed, *tensors, activation)
+
+
 def run_experiment(
     name: str,
     *,
@@ -198,20 +205,14 @@ def run_experiment(
     exp = get_experiment(name)
     activation = activation or exp.activation
     epochs = exp.epochs if epochs is None else int(epochs)
-    if epochs < 0:
-        raise ValueError(f"epochs must be >= 0, got {epochs}")
     probe_size = exp.probe_size if probe_size is None else int(probe_size)
-    if probe_size < 2:
-        raise ValueError(f"probe_size must be at least 2, got {probe_size}")
+    if epochs < 0 or probe_size < 2:
+        raise ValueError(f"epochs must be >= 0, got {epochs}" if epochs < 0 else f"probe_size must be at least 2, got {probe_size}")
     run = run or f"{name}-{activation}-s{seed}"
     opts = recording_options(options or exp.recording(activation), **overrides)
-
-    dataset = exp.dataset(0, data)
-    device = torch.device(device or "cpu")
-    tensors = [torch.from_numpy(a).to(device) for a in (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test)]
-    training = _Training(exp, build_model(exp, activation, seed).to(device), seed, *tensors, activation)
+    dataset, training = _setup(exp, activation, seed, data, torch.device(device or "cpu"))
     config = {**exp.config(), "activation": activation, "epochs": epochs, "probe_size": probe_size, "seed": seed,
-              "device": str(device), "dataset": dataset.name, "data": None if data is None else str(data)}
+              "device": str(training.x_train.device), "dataset": dataset.name, "data": None if data is None else str(data)}
     with Store(store) as db:
         recorder = Recorder(training.model, make_probes(dataset, probe_size, seed), opts, store=db, run=run,
                             experiment=name, config=config, seed=seed, resume=resume)
