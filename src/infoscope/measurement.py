@@ -41,12 +41,11 @@ from ._validation import check_same_length, check_samples
 from .distributed import TaskSplit
 from .estimators import Estimator
 from .estimators.base import Estimate, ProbeContext
-from .estimators.units import unit_view
 from .options import RecordingOptions
 from .store import BandRow, MeasurementRow
 from .uncertainty import SigmaSmoother, Subsample, bootstrap_bands, sensitivity_bands
 
-__all__ = ["Probe", "as_probes", "unit_view", "noisy", "Measurement", "ProbeMeasurement"]  # unit_view: see estimators.units
+__all__ = ["Probe", "as_probes", "noisy", "Measurement", "ProbeMeasurement"]
 
 #: A warning of a measurement: (layer or None, message).
 Warning = tuple[str | None, str]

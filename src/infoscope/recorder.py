@@ -27,7 +27,8 @@ from .capture import count_calls, probe_activations, resolve_layers, split_call
 from .distributed import Processes, TaskSplit
 from .estimators.base import ProbeContext
 from .estimators.discrete import plugin_entropy
-from .measurement import Measurement, Probe, ProbeMeasurement, as_probes, noisy, unit_view
+from .estimators.units import unit_view
+from .measurement import Measurement, Probe, ProbeMeasurement, as_probes, noisy
 from .options import DEFAULT_UNIT_POOLING, RecordingOptions, recording_options
 from .store import Store
 from .uncertainty import SigmaSmoother, subsamples
