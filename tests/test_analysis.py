@@ -189,3 +189,27 @@ def test_analyze_missing_database_creates_nothing(tmp_path):
     with pytest.raises(infoscope.StoreError, match="no database"):
         analyze(tmp_path / "missing.db", "r")
     assert not (tmp_path / "missing.db").exists()
+
+
+# --- what a series does -----------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", range(3))
+@pytest.mark.parametrize("shape, series", [
+    ("rise then fall", lambda e: np.where(e < 10, 2 + 0.3 * e, 5 - 0.1 * (e - 10))),
+    ("fall only", lambda e: 5 - 0.1 * e),
+    ("fall then rise", lambda e: np.where(e < 8, 5 - 0.3 * e, 2.6 + 0.1 * (e - 8))),    # the demo's pattern
+    ("fall then rise", lambda e: np.where(e < 8, 5 - 0.3 * e, 2.6 + 0.2 * (e - 8))),    # ends above its start
+    ("rise only", lambda e: 2 + 3 * (1 - np.exp(-e / 5))),
+    ("flat", lambda e: np.full(len(e), 3.0)),
+])
+def test_phase_shapes_on_constructed_series(seed, shape, series):
+    e = np.arange(30)
+    v = series(e) + np.random.default_rng(seed).normal(0, 0.005, 30)
+    p = phases(e, v)
+    assert p.shape == shape
+    if shape != "rise then fall":
+        assert "compression of" not in p.verdict  # only a fitting phase followed by a fall is compression
+    if shape == "fall only":
+        assert p.peak_epoch == 0 and p.verdict.startswith("no fitting phase")
+    if shape == "fall then rise":
+        assert "rises again" in p.verdict and p.trough_epoch in range(6, 11)

@@ -243,3 +243,31 @@ def test_sigma_smoothing_is_an_exponential_moving_average(tmp_path):
     assert m.value.iloc[-1] == pytest.approx(MatrixRenyi(sigma_x=used[2]).mutual_information(t, y), abs=1e-9)
     with pytest.raises(ValueError, match="sigma_smoothing"):
         Recorder(model, (x, y), store=tmp_path / "r.db", run="bad", sigma_smoothing=1.0)
+
+
+def test_sigma_smoothing_weighs_by_optimisation_steps_and_flags_a_lagging_sigma(tmp_path):
+    torch.manual_seed(0)
+    x, y = _data(150)
+
+    def run(name: str, steps: tuple[int, int]):
+        model = nn.Sequential(nn.Linear(6, 4), nn.Tanh())
+        with torch.no_grad():
+            model[0].weight.mul_(1e-3)  # tiny activations at the first record, as at initialisation
+        with Recorder(model, (x, y), estimators=[MatrixRenyi(sigma_x="alignment")], units=False,
+                      store=tmp_path / "r.db", run=name, sigma_smoothing=0.99) as rec:
+            rec.record(epoch=0, step=steps[0])
+            with torch.no_grad():
+                model[0].weight.mul_(1e3)  # the distances grow 1000× within the epoch
+            rec.record(epoch=1, step=steps[1])
+        with infoscope.load(tmp_path / "r.db") as st:
+            return [p for p in st.measurements(run=name, quantity="I(T;Y)").sort_values("epoch").params]
+
+    one_step = run("lag", (0, 1))
+    assert one_step[1]["sigma_smoothing_weight"] == pytest.approx(0.99)
+    assert one_step[1]["sigma_x"] == pytest.approx(0.99 * one_step[0]["sigma_x"] + 0.01 * one_step[1]["sigma_x_rule"])
+    assert one_step[1]["sigma_x_outside_grid"] and one_step[1]["sigma_x_over_mean_distance"] < 0.1
+    epoch = run("epoch", (0, 80))  # one record per epoch of 80 steps: w^80
+    w = 0.99**80
+    assert epoch[1]["sigma_smoothing_weight"] == pytest.approx(w)
+    assert epoch[1]["sigma_x"] == pytest.approx(w * epoch[0]["sigma_x"] + (1 - w) * epoch[1]["sigma_x_rule"])
+    assert not epoch[1]["sigma_x_outside_grid"] and not epoch[0]["sigma_x_outside_grid"]

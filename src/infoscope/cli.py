@@ -390,7 +390,7 @@ def analyze_command(
     console.print(f"[bold]Convergence[/bold]: {net['verdict']}. Loss plateau: {since(net['loss_since'])}; "
                   f"accuracy plateau: {since(net['accuracy_since'])}.")
     console.print(_frame_table(a.convergence, "Epoch from which each MI series stays on its plateau (— = still changing)"))
-    cols = ["probe", "estimator", "layer", "peak_epoch", "peak", "final", "drop", "drop_fraction", "compression_epochs", "compressed"]
+    cols = ["probe", "estimator", "layer", "shape", "peak_epoch", "peak", "final", "drop", "drop_fraction", "compression_epochs", "compressed"]
     console.print(_frame_table(a.phases[cols], "Fitting and compression of I(X;T) (bits)"))
     if a.candidates:
         console.print(_frame_table(pd.DataFrame([c.__dict__ for c in a.candidates]), "Prune candidates"))

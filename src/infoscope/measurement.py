@@ -126,6 +126,8 @@ class ProbeMeasurement:
     smoother : SigmaSmoother, optional
     unit_memory : int, optional
         Bytes a batched per-unit computation may hold at once.
+    step : int
+        The optimisation step of this measurement (σ smoothing weighs by steps).
     """
 
     options: RecordingOptions
@@ -137,6 +139,7 @@ class ProbeMeasurement:
     subsamples: list[Subsample]
     smoother: SigmaSmoother | None = None
     unit_memory: int | None = None
+    step: int = 0
     rows: list[tuple[int, list[MeasurementRow]]] = dataclasses.field(default_factory=list)
     bands: list[tuple[int, list[BandRow]]] = dataclasses.field(default_factory=list)
     warnings: list[Warning] = dataclasses.field(default_factory=list)
@@ -177,7 +180,7 @@ class ProbeMeasurement:
         start = time.perf_counter()
         results = est.layer_information(t, self.ctx)
         if self.smoother is not None and self.smoother.applies(est):
-            results = self.smoother.smooth(est, (self.probe, layer, index), t, self.ctx, results)
+            results = self.smoother.smooth(est, (self.probe, layer, index), t, self.ctx, results, self.step)
         rows = self._to_rows(est, results, layer, None, None, time.perf_counter() - start)
         bands = bootstrap_bands(est, t, results, self.subsamples, self.options.bootstrap_fraction, self.probe, layer)
         if self.options.sensitivity:

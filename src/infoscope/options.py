@@ -64,8 +64,9 @@ class RecordingOptions:
         Also store, per layer value, the range over the estimator at half and twice its key
         setting (bins, σ, noise variance, k) as a ``"sensitivity"`` band.
     sigma_smoothing : float, optional
-        For matrix-Rényi estimators with a σ rule: weight w in [0, 1) of an exponential moving
-        average of each layer's σ across record calls (Wickstrøm et al.: 0.9).
+        For matrix-Rényi estimators with a σ rule: weight w in [0, 1) per optimisation step of
+        an exponential moving average of each layer's σ (Wickstrøm et al.: 0.9); records k
+        steps apart use w^k (:class:`~infoscope.uncertainty.SigmaSmoother`).
     memory_budget : int, optional
         Bytes one record call may use (default: half the machine's memory).
     on_error : {"warn", "raise"}

@@ -255,7 +255,7 @@ class Recorder:
             ctx = self._contexts[probe.name]
             subs = subsamples(ctx, opts.bootstrap, opts.bootstrap_fraction, (self.seed or 0, epoch, step)) if opts.bootstrap else []
             part = ProbeMeasurement(opts, probe.name, ctx, tasks, with_units and probe.name in self.unit_probes,
-                                    self.unit_layers, subs, self._smoother, device_budget(self.device, opts.memory_budget))
+                                    self.unit_layers, subs, self._smoother, device_budget(self.device, opts.memory_budget), step)
             acts = self._capture(probe)
             for li, layer in enumerate(self.layers):
                 t = noisy(acts[layer], opts.noise_variance, opts.draws, (self.seed or 0, epoch, step, li))

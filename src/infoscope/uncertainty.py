@@ -88,20 +88,30 @@ def sensitivity_bands(
 
 
 class SigmaSmoother:
-    """Exponential moving average of rule-chosen Rényi σ per (probe, layer, estimator).
+    """Exponential moving average of rule-chosen Rényi σ per (probe, layer, estimator), per
+    optimisation step.
 
-    σ ← w·σ_previous + (1 − w)·σ_rule; the first call keeps the rule's σ. Values are
-    re-estimated with the smoothed σ, and the rule's own choice is kept as ``sigma_x_rule``.
+    Wickstrøm et al. smooth once per iteration, σ ← w·σ_previous + (1 − w)·σ_rule. Between two
+    records ``k`` steps apart the rule's σ is only seen at the records, so the update uses the
+    weight of ``k`` steps: σ ← w^k·σ_previous + (1 − w^k)·σ_rule (one record per epoch of 80
+    steps then follows the layer's scale instead of lagging behind it). The first call keeps
+    the rule's σ. Values are re-estimated with the smoothed σ, stored with the rule's own
+    choice (``sigma_x_rule``), the weight used (``sigma_smoothing_weight``), the σ over the
+    layer's mean pairwise distance and a flag when that leaves the rule's grid of 0.1 to 10
+    (``sigma_x_outside_grid``: every Gram then tends to the identity or to all-ones).
 
     Parameters
     ----------
     weight : float
-        w in [0, 1).
+        w in [0, 1), per optimisation step.
     """
+
+    #: The σ range of the rules' grid, in units of the layer's mean pairwise distance.
+    GRID = (0.1, 10.0)
 
     def __init__(self, weight: float):
         self.weight = weight
-        self._sigma: dict[tuple[str, str, int], float] = {}
+        self._state: dict[tuple[str, str, int], tuple[float, int]] = {}
 
     @staticmethod
     def applies(est: Estimator) -> bool:
@@ -109,18 +119,29 @@ class SigmaSmoother:
         return est.name == "renyi" and isinstance(est.get_params()["sigma_x"], str)
 
     def smooth(self, est: Estimator, key: tuple[str, str, int], t: torch.Tensor, ctx: ProbeContext,
-               results: dict[str, Estimate]) -> dict[str, Estimate]:
-        """``results`` re-estimated with the smoothed σ (per-channel widths are left alone)."""
+               results: dict[str, Estimate], step: int = 0) -> dict[str, Estimate]:
+        """``results`` re-estimated with the smoothed σ at optimisation ``step`` (per-channel
+        widths are left alone)."""
         chosen = results[next(iter(results))].params["sigma_x"]
         if not isinstance(chosen, float):
             return results
-        prev = self._sigma.get(key)
-        sigma = chosen if prev is None else self.weight * prev + (1 - self.weight) * chosen
-        self._sigma[key] = sigma
+        prev = self._state.get(key)
+        w = self.weight ** max(1, step - prev[1]) if prev is not None else 0.0
+        sigma = chosen if prev is None else w * prev[0] + (1 - w) * chosen
+        self._state[key] = (sigma, step)
         if prev is not None:
             results = dataclasses.replace(est, sigma_x=sigma, sigma_scale=1.0).layer_information(t, ctx)
-        extra: dict[str, Any] = {"sigma_x_rule": chosen, "sigma_smoothing": self.weight,
-                                 "sigma_x_rule_name": est.get_params()["sigma_x"]}
+        scale = sigma / _mean_distance(t)
+        extra: dict[str, Any] = {"sigma_x_rule": chosen, "sigma_smoothing": self.weight, "sigma_smoothing_weight": w,
+                                 "sigma_x_rule_name": est.get_params()["sigma_x"], "sigma_x_over_mean_distance": scale,
+                                 "sigma_x_outside_grid": bool(not self.GRID[0] <= scale <= self.GRID[1])}
         for r in results.values():
             r.params.update(extra)
         return results
+
+
+def _mean_distance(t: torch.Tensor, max_samples: int = 256) -> float:
+    """Mean pairwise Euclidean distance of the samples (of the first ``max_samples``)."""
+    flat = t[:max_samples].reshape(min(len(t), max_samples), -1).to(torch.float64)
+    d = torch.pdist(flat)
+    return float(d.mean()) if d.numel() and float(d.mean()) > 0 else 1.0

@@ -7,7 +7,10 @@ import dataclasses
 import numpy as np
 from scipy.ndimage import median_filter
 
-__all__ = ["noise_level", "Phases", "phases", "MIN_NOISE"]
+__all__ = ["noise_level", "Phases", "phases", "MIN_NOISE", "SHAPES"]
+
+#: What a series can do, as :attr:`Phases.shape` names it.
+SHAPES = ("flat", "rise then fall", "rise only", "fall only", "fall then rise")
 
 #: The smallest change in bits that counts as real, whatever the series' jitter.
 MIN_NOISE = 0.05
@@ -52,6 +55,12 @@ class Phases:
         Whether the drop exceeds ``noise``.
     noise : float
         The change that noise alone could explain.
+    shape : str
+        What the series does, beyond noise (one of :data:`SHAPES`): only "rise then fall" is a
+        fitting phase followed by compression; a series whose peak is its first record has no
+        fitting phase ("fall only", or "fall then rise" when it recovers).
+    trough_epoch : int
+        Epoch of the (smoothed) minimum.
     """
 
     peak_epoch: int
@@ -62,13 +71,21 @@ class Phases:
     compression_epochs: int
     compressed: bool
     noise: float
+    shape: str = "flat"
+    trough_epoch: int = 0
 
     @property
     def verdict(self) -> str:
-        if not self.compressed:
-            return f"no compression (drop {self.drop:.3f} bits ≤ noise {self.noise:.3f})"
-        return (f"fitting until epoch {self.peak_epoch}, then compression of {self.drop:.3f} bits "
-                f"({100 * self.drop_fraction:.0f}%) over {self.compression_epochs} epochs")
+        if self.shape == "rise then fall":
+            return (f"fitting until epoch {self.peak_epoch}, then compression of {self.drop:.3f} bits "
+                    f"({100 * self.drop_fraction:.0f}%) over {self.compression_epochs} epochs")
+        if self.shape == "fall only":
+            return f"no fitting phase: falls {self.drop:.3f} bits from the first record (not compression after fitting)"
+        if self.shape == "fall then rise":
+            return f"falls until epoch {self.trough_epoch}, then rises again: no fitting-then-compression"
+        if self.shape == "rise only":
+            return f"fitting (rises to {self.peak:.3f} bits), no compression (drop {self.drop:.3f} bits ≤ noise {self.noise:.3f})"
+        return f"flat within noise ({self.noise:.3f} bits): no phases"
 
 
 def phases(epochs: np.ndarray, ixt: np.ndarray, noise: float | None = None, smooth: int = 3) -> Phases:
@@ -105,9 +122,28 @@ def phases(epochs: np.ndarray, ixt: np.ndarray, noise: float | None = None, smoo
     peak, final = float(ixt[k]), float(ixt[-1])  # located on the smoothed series, read on the raw one
     drop = peak - final
     compressed = drop > noise
+    j = int(np.argmin(sm))
     return Phases(
         peak_epoch=int(epochs[k]), peak=peak, final=final, drop=drop,
         drop_fraction=drop / peak if peak > 0 else 0.0,
         compression_epochs=int(epochs[-1] - epochs[k]) if compressed else 0,
-        compressed=bool(compressed), noise=noise,
+        compressed=bool(compressed), noise=noise, shape=_shape(sm, k, j, noise), trough_epoch=int(epochs[j]),
     )
+
+
+def _shape(sm: np.ndarray, k: int, j: int, noise: float) -> str:
+    """Name what a smoothed series does beyond ``noise``: its rise to the peak (k), its fall from
+    the peak to the end, and a recovery from its trough (j)."""
+    if sm.max() - sm.min() <= noise:
+        return "flat"
+    rise = sm[k] - sm[: k + 1].min() > noise and sm[k] - sm[0] > noise
+    fall = sm[k] - sm[-1] > noise
+    dips_first = sm[0] - sm[j] > noise and j < k  # falls to a trough before the peak
+    recovers = sm[-1] - sm[j] > noise and j < len(sm) - 1
+    if rise and fall:
+        return "rise then fall"
+    if dips_first and recovers:
+        return "fall then rise"
+    if rise:
+        return "rise only"
+    return "fall then rise" if recovers else "fall only"
