@@ -213,3 +213,11 @@ def test_phase_shapes_on_constructed_series(seed, shape, series):
         assert p.peak_epoch == 0 and p.verdict.startswith("no fitting phase")
     if shape == "fall then rise":
         assert "rises again" in p.verdict and p.trough_epoch in range(6, 11)
+
+
+def test_a_saturated_series_is_never_a_phase():
+    e = np.arange(20)
+    v = np.where(e < 8, 2 + 0.5 * e, 6 - 0.2 * (e - 8))  # would be "rise then fall"
+    assert phases(e, v).shape == "rise then fall"
+    p = phases(e, v, saturated=e < 12)
+    assert p.shape == "saturated" and not p.compressed and "no phase" in p.verdict

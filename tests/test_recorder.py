@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 import infoscope
-from infoscope import KDE, Binning, MatrixRenyi, Recorder
+from infoscope import KDE, KSG, Binning, MatrixRenyi, Recorder
 from infoscope.recorder import unit_view
 
 
@@ -271,3 +271,32 @@ def test_sigma_smoothing_weighs_by_optimisation_steps_and_flags_a_lagging_sigma(
     assert epoch[1]["sigma_smoothing_weight"] == pytest.approx(w)
     assert epoch[1]["sigma_x"] == pytest.approx(w * epoch[0]["sigma_x"] + (1 - w) * epoch[1]["sigma_x_rule"])
     assert not epoch[1]["sigma_x_outside_grid"] and not epoch[0]["sigma_x_outside_grid"]
+
+
+def test_saturation_flags_identity_and_all_ones_grams():
+    from infoscope.measurement import saturation
+
+    torch.manual_seed(0)
+    x, y = _data(64)
+    spread = nn.Sequential(nn.Linear(6, 6))  # distinct samples under a tiny σ: the Gram is the identity
+    with torch.no_grad():
+        spread[0].weight.copy_(torch.eye(6) * 100)
+    with Recorder(spread, (x, y), layers=["0"], estimators=[MatrixRenyi(sigma_x=1e-3), Binning(n_bins=1000), KSG()],
+                  units=False, store=None) as rec:
+        rows, _, _ = rec.measure()
+    flags = {(r.estimator, r.quantity): r.params["saturated"] for r in rows}
+    assert flags[("renyi", "H(T)")] == "log2 n" and flags[("renyi", "I(T;Y)")] == "log2 n"
+    assert flags[("binning", "H(T)")] == "log2 n"
+    const = nn.Sequential(nn.Linear(6, 3))  # every sample maps to one point: the Gram is all ones
+    with torch.no_grad():
+        const[0].weight.zero_()
+    with Recorder(const, (x, y), layers=["0"], estimators=[MatrixRenyi(), Binning(n_bins=10), KSG()], units=False,
+                  store=None) as rec:
+        rows, _, _ = rec.measure()
+    flags = {(r.estimator, r.quantity): r.params["saturated"] for r in rows}
+    assert flags[("renyi", "H(T)")] == "zero" and flags[("binning", "I(X;T)")] == "zero"
+    assert flags[("ksg", "I(T;Y)")] == "zero"
+    from infoscope.estimators.base import Estimate
+
+    mid = {"H(T)": Estimate(3.0, "renyi", {"n_samples": 64})}
+    assert saturation("renyi", mid) == {"H(T)": None}  # 3 bits of at most 6: not saturated

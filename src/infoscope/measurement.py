@@ -45,7 +45,7 @@ from .options import RecordingOptions
 from .store import BandRow, MeasurementRow
 from .uncertainty import SigmaSmoother, Subsample, bootstrap_bands, sensitivity_bands
 
-__all__ = ["Probe", "as_probes", "noisy", "Measurement", "ProbeMeasurement"]
+__all__ = ["Probe", "as_probes", "noisy", "saturation", "Measurement", "ProbeMeasurement"]
 
 #: A warning of a measurement: (layer or None, message).
 Warning = tuple[str | None, str]
@@ -92,6 +92,44 @@ def noisy(t: torch.Tensor, variance: float | None, draws: int, seed_key: tuple) 
     g = torch.Generator(device="cpu").manual_seed(hash(seed_key) % (2**63))
     noise = torch.randn(t.shape, generator=g, dtype=torch.float64)
     return t + math.sqrt(variance) * noise.to(t.device)
+
+
+#: Bits from a bound within which a value counts as saturated.
+SATURATION_TOLERANCE = 0.01
+
+
+def saturation(method: str, results: dict[str, Estimate], tol: float = SATURATION_TOLERANCE) -> dict[str, str | None]:
+    """Which values of one layer (or unit) sit at a bound where they can no longer change.
+
+    For the bounded estimators (``renyi``, ``binning``, ``kde``) T itself is judged: H(T) within
+    ``tol`` of log2 n (n the samples of one estimate, a chunk's when chunked) means every sample
+    is resolved on its own — a Gram close to the identity, one bin per sample — and H(T)
+    within ``tol`` of 0 means none is (a Gram close to all-ones, a single bin); all three
+    values of T carry that flag. For KSG each value at 0 is flagged.
+
+    Returns
+    -------
+    dict
+        Quantity → ``"log2 n"``, ``"zero"`` or None.
+
+    Examples
+    --------
+    >>> from infoscope.estimators.base import Estimate
+    >>> r = {"H(T)": Estimate(6.6435, "renyi", {"n_samples": 100}), "I(T;Y)": Estimate(1.0, "renyi", {"n_samples": 100})}
+    >>> saturation("renyi", r)
+    {'H(T)': 'log2 n', 'I(T;Y)': 'log2 n'}
+    """
+    if method == "ksg":
+        return {q: ("zero" if abs(r.value) <= tol else None) for q, r in results.items()}
+    h = results.get("H(T)")
+    flag = None
+    if h is not None and method in ("renyi", "binning", "kde"):
+        n = h.params.get("n_samples", 0) / max(1, h.params.get("n_batches", 1))
+        if n > 1 and h.value >= math.log2(n) - tol:
+            flag = "log2 n"
+        elif h.value <= tol:
+            flag = "zero"
+    return {q: flag for q in results}
 
 
 class Measurement(NamedTuple):
@@ -209,5 +247,7 @@ class ProbeMeasurement:
         if unit is not None:
             extra["unit_pooling"] = pooling
         per_value = seconds / len(results)
-        return [MeasurementRow(self.probe, layer, unit, quantity, est.name, {**r.params, **extra}, r.value, per_value)
+        flags = saturation(est.name, results)
+        return [MeasurementRow(self.probe, layer, unit, quantity, est.name, {**r.params, **extra, "saturated": flags[quantity]},
+                               r.value, per_value)
                 for quantity, r in results.items()]

@@ -165,9 +165,10 @@ def _series_verdicts(m: pd.DataFrame, bands: pd.DataFrame, order: list[str], win
             c = converged_since(e, v, window, rtol, atol)
             conv_rows.append({"probe": probe, "estimator": est, "layer": layer, "quantity": q,
                               "since": c.since, "plateau": c.plateau, "tolerance": c.tolerance})
-        e, v = _series(g[g.quantity == "I(X;T)"])
+        ixt = last_per_epoch(g[g.quantity == "I(X;T)"])
+        e, v = ixt.epoch.to_numpy(), ixt.value.to_numpy()
         noise = max(noise_level(v), _band_noise(bands, probe, est, layer, "I(X;T)"))
-        p = phases(e, v, noise=noise)
+        p = phases(e, v, noise=noise, saturated=ixt.params.map(lambda q: bool(q.get("saturated"))).to_numpy())
         phase_rows.append({"probe": probe, "estimator": est, "layer": layer, **dataclasses.asdict(p), "verdict": p.verdict})
     pos = {n: i for i, n in enumerate(order)}
     by_layer = lambda s: s.map(pos) if s.name == "layer" else s  # noqa: E731

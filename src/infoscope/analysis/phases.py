@@ -10,7 +10,7 @@ from scipy.ndimage import median_filter
 __all__ = ["noise_level", "Phases", "phases", "MIN_NOISE", "SHAPES"]
 
 #: What a series can do, as :attr:`Phases.shape` names it.
-SHAPES = ("flat", "rise then fall", "rise only", "fall only", "fall then rise")
+SHAPES = ("flat", "rise then fall", "rise only", "fall only", "fall then rise", "saturated")
 
 #: The smallest change in bits that counts as real, whatever the series' jitter.
 MIN_NOISE = 0.05
@@ -85,10 +85,13 @@ class Phases:
             return f"falls until epoch {self.trough_epoch}, then rises again: no fitting-then-compression"
         if self.shape == "rise only":
             return f"fitting (rises to {self.peak:.3f} bits), no compression (drop {self.drop:.3f} bits ≤ noise {self.noise:.3f})"
+        if self.shape == "saturated":
+            return "saturated: the estimate sits at its bound (log2 n or 0) in most records, so no phase can be read"
         return f"flat within noise ({self.noise:.3f} bits): no phases"
 
 
-def phases(epochs: np.ndarray, ixt: np.ndarray, noise: float | None = None, smooth: int = 3) -> Phases:
+def phases(epochs: np.ndarray, ixt: np.ndarray, noise: float | None = None, smooth: int = 3,
+           saturated: np.ndarray | None = None) -> Phases:
     """Find the end of fitting (peak of I(X;T)) and the amount and duration of compression.
 
     Parameters
@@ -99,6 +102,9 @@ def phases(epochs: np.ndarray, ixt: np.ndarray, noise: float | None = None, smoo
         Smallest drop that counts (default: :func:`noise_level` of the series).
     smooth : int
         Width of the running median applied before locating the peak.
+    saturated : array_like of bool, shape (E,), optional
+        Which values sit at their estimator's bound; a series saturated in at least half of
+        its records gets the shape "saturated" and no compression.
 
     Returns
     -------
@@ -123,11 +129,14 @@ def phases(epochs: np.ndarray, ixt: np.ndarray, noise: float | None = None, smoo
     drop = peak - final
     compressed = drop > noise
     j = int(np.argmin(sm))
+    at_bound = saturated is not None and len(saturated) and float(np.mean(np.asarray(saturated, dtype=bool))) >= 0.5
+    compressed = compressed and not at_bound
     return Phases(
         peak_epoch=int(epochs[k]), peak=peak, final=final, drop=drop,
         drop_fraction=drop / peak if peak > 0 else 0.0,
         compression_epochs=int(epochs[-1] - epochs[k]) if compressed else 0,
-        compressed=bool(compressed), noise=noise, shape=_shape(sm, k, j, noise), trough_epoch=int(epochs[j]),
+        compressed=bool(compressed), noise=noise, shape="saturated" if at_bound else _shape(sm, k, j, noise),
+        trough_epoch=int(epochs[j]),
     )
 
 
