@@ -300,3 +300,25 @@ def test_saturation_flags_identity_and_all_ones_grams():
 
     mid = {"H(T)": Estimate(3.0, "renyi", {"n_samples": 64})}
     assert saturation("renyi", mid) == {"H(T)": None}  # 3 bits of at most 6: not saturated
+
+
+def test_chance_band_of_label_information():
+    g = torch.Generator().manual_seed(3)
+    x = torch.randn(200, 4, generator=g)
+    model = nn.Sequential(nn.Linear(4, 4))
+    with torch.no_grad():
+        model[0].weight.copy_(torch.eye(4))
+        model[0].bias.zero_()
+    est = MatrixRenyi(sigma_x=1.0)
+    results = {}
+    for name, y in (("independent", torch.randint(0, 2, (200,), generator=g)), ("deterministic", (x[:, 0] > 0).long())):
+        with Recorder(model, (x, y), layers=["0"], estimators=[est], units=False, store=None, chance=20, seed=1) as rec:
+            rows, _, bands = rec.measure()
+        value = next(r for r in rows if r.quantity == "I(T;Y)")
+        band = next(b for b in bands if b.kind == "chance")
+        results[name] = (value, band)
+        assert band.quantity == "I(T;Y)" and band.detail["n"] == 20 and band.low <= band.high
+    value, band = results["independent"]
+    assert not value.params["above_chance"] and value.value <= band.high  # indistinguishable from chance
+    value, band = results["deterministic"]
+    assert value.params["above_chance"] and value.value > band.high + 0.1

@@ -227,6 +227,7 @@ def run_command(
     noise_variance: Annotated[float | None, typer.Option(help="Add Gaussian noise of this variance to T (noise-injected variant).")] = None,
     bootstrap: Annotated[int, typer.Option(help="Probe subsamples for bootstrap bands of layer values (0: none).")] = 0,
     sensitivity: Annotated[bool, typer.Option("--sensitivity", help="Record sensitivity bands (bins, σ, noise, k at ½× and 2×).")] = False,
+    chance: Annotated[int, typer.Option(min=0, help="Label permutations for a chance band of I(T;Y) (0: none).")] = 0,
     memory_budget: Annotated[float | None, typer.Option(help="MiB one measurement may use (default: half the memory).")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="SQLite database to write.")] = Path("runs.db"),
     name: Annotated[str | None, typer.Option("--name", help="Run name (default: experiment-activation-sSEED).")] = None,
@@ -242,7 +243,7 @@ def run_command(
         experiment, store=out, run=name, epochs=epochs, probe_size=probe_size, seed=seed, activation=activation, resume=resume,
         device=device or default_device(), data=data,
         every=every if every == "epoch" else _positive_int(every, "--every"), units=units, bootstrap=bootstrap,
-        sensitivity=sensitivity, unit_probes=[p.strip() for p in unit_probes.split(",") if p.strip()], **options,
+        sensitivity=sensitivity, chance=chance, unit_probes=[p.strip() for p in unit_probes.split(",") if p.strip()], **options,
     )
     from .store import load
 

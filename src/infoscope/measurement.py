@@ -43,7 +43,7 @@ from .estimators import Estimator
 from .estimators.base import Estimate, ProbeContext
 from .options import RecordingOptions
 from .store import BandRow, MeasurementRow
-from .uncertainty import SigmaSmoother, Subsample, bootstrap_bands, sensitivity_bands
+from .uncertainty import SigmaSmoother, Subsample, bootstrap_bands, chance_band, sensitivity_bands
 
 __all__ = ["Probe", "as_probes", "noisy", "saturation", "Measurement", "ProbeMeasurement"]
 
@@ -166,6 +166,8 @@ class ProbeMeasurement:
         Bytes a batched per-unit computation may hold at once.
     step : int
         The optimisation step of this measurement (σ smoothing weighs by steps).
+    permuted : list of ProbeContext
+        The probe with permuted labels, for the chance level of I(T;Y) (empty: none).
     """
 
     options: RecordingOptions
@@ -178,6 +180,7 @@ class ProbeMeasurement:
     smoother: SigmaSmoother | None = None
     unit_memory: int | None = None
     step: int = 0
+    permuted: list[ProbeContext] = dataclasses.field(default_factory=list)
     rows: list[tuple[int, list[MeasurementRow]]] = dataclasses.field(default_factory=list)
     bands: list[tuple[int, list[BandRow]]] = dataclasses.field(default_factory=list)
     warnings: list[Warning] = dataclasses.field(default_factory=list)
@@ -219,8 +222,10 @@ class ProbeMeasurement:
         results = est.layer_information(t, self.ctx)
         if self.smoother is not None and self.smoother.applies(est):
             results = self.smoother.smooth(est, (self.probe, layer, index), t, self.ctx, results, self.step)
-        rows = self._to_rows(est, results, layer, None, None, time.perf_counter() - start)
-        bands = bootstrap_bands(est, t, results, self.subsamples, self.options.bootstrap_fraction, self.probe, layer)
+        seconds = time.perf_counter() - start
+        chance = chance_band(est, t, self.permuted, results, self.probe, layer)  # marks results' I(T;Y)
+        rows = self._to_rows(est, results, layer, None, None, seconds)
+        bands = chance + bootstrap_bands(est, t, results, self.subsamples, self.options.bootstrap_fraction, self.probe, layer)
         if self.options.sensitivity:
             bands += sensitivity_bands(est, t, self.ctx, results, self.probe, layer)
         self.rows.append((self.tasks.task, rows))

@@ -31,7 +31,7 @@ from .estimators.units import unit_view
 from .measurement import Measurement, Probe, ProbeMeasurement, as_probes, noisy
 from .options import DEFAULT_UNIT_POOLING, RecordingOptions, recording_options
 from .store import Store
-from .uncertainty import SigmaSmoother, subsamples
+from .uncertainty import SigmaSmoother, permuted_labels, subsamples
 
 __all__ = ["Probe", "Recorder", "DEFAULT_UNIT_POOLING", "unit_view", "library_versions", "MemoryBudgetError"]
 
@@ -133,6 +133,7 @@ class Recorder:
             p.name: ProbeContext.build(p.x.repeat_interleave(draws, dim=0), p.y.repeat_interleave(draws, dim=0)).to(self.device)
             for p in self.probes
         }
+        self._permuted = {name: permuted_labels(ctx, self.options.chance, seed or 0) for name, ctx in self._contexts.items()}
         weight = self.options.sigma_smoothing
         self._smoother = SigmaSmoother(weight) if weight is not None else None
         lead = self.processes.lead
@@ -255,7 +256,8 @@ class Recorder:
             ctx = self._contexts[probe.name]
             subs = subsamples(ctx, opts.bootstrap, opts.bootstrap_fraction, (self.seed or 0, epoch, step)) if opts.bootstrap else []
             part = ProbeMeasurement(opts, probe.name, ctx, tasks, with_units and probe.name in self.unit_probes,
-                                    self.unit_layers, subs, self._smoother, device_budget(self.device, opts.memory_budget), step)
+                                    self.unit_layers, subs, self._smoother, device_budget(self.device, opts.memory_budget), step,
+                                    self._permuted[probe.name])
             acts = self._capture(probe)
             for li, layer in enumerate(self.layers):
                 t = noisy(acts[layer], opts.noise_variance, opts.draws, (self.seed or 0, epoch, step, li))

@@ -7,6 +7,9 @@
   median scaled by √(m/N) (m-out-of-n).
 * **Sensitivity** (:func:`sensitivity_bands`): the range of the value over the estimator at
   half and twice its key setting (bins, σ, noise variance, k).
+* **Chance level** (:func:`permuted_labels`, :func:`chance_band`): I(T;Y) estimated again with
+  the labels permuted; the 5th–95th percentiles are a ``"chance"`` band, and a value not above
+  them is marked ``above_chance=False`` (indistinguishable from chance).
 * **σ smoothing** (:class:`SigmaSmoother`): rule-chosen Rényi widths smoothed across record
   calls with an exponential moving average, as Wickstrøm et al. do.
 """
@@ -21,10 +24,10 @@ import numpy as np
 import torch
 
 from .estimators import Estimator
-from .estimators.base import Estimate, ProbeContext
+from .estimators.base import I_TY, Estimate, ProbeContext
 from .store import BandRow
 
-__all__ = ["subsamples", "bootstrap_bands", "sensitivity_bands", "SigmaSmoother"]
+__all__ = ["subsamples", "bootstrap_bands", "sensitivity_bands", "permuted_labels", "chance_band", "SigmaSmoother"]
 
 Subsample = tuple[torch.Tensor, ProbeContext]
 
@@ -85,6 +88,29 @@ def sensitivity_bands(
         bands.append(BandRow(probe, layer, q, est.name, "sensitivity", min(vals), max(vals),
                              {"variants": [v.get_params() for v in variants], "values": vals[1:]}))
     return bands
+
+
+def permuted_labels(ctx: ProbeContext, count: int, seed: int) -> list[ProbeContext]:
+    """``count`` copies of a probe with its labels permuted (seeded), for :func:`chance_band`."""
+    out = []
+    for b in range(count):
+        g = torch.Generator().manual_seed(hash((seed, "chance", b)) % (2**63))
+        perm = torch.randperm(ctx.y.shape[0], generator=g).to(ctx.y.device)
+        out.append(ProbeContext(x=ctx.x, y=ctx.y[perm], x_ids=ctx.x_ids))
+    return out
+
+
+def chance_band(est: Estimator, t: torch.Tensor, permuted: list[ProbeContext], base: dict[str, Estimate], probe: str,
+                layer: str) -> list[BandRow]:
+    """The chance level of I(T;Y), in bits: its estimates under permuted labels (5th–95th
+    percentiles), and ``above_chance`` set on the value in ``base``."""
+    if not permuted:
+        return []
+    vals = np.array([est.layer_information(t, ctx)[I_TY].value for ctx in permuted])
+    p5, p50, p95 = np.percentile(vals, [5, 50, 95])
+    base[I_TY].params["above_chance"] = bool(base[I_TY].value > p95)
+    return [BandRow(probe, layer, I_TY, est.name, "chance", float(p5), float(p95),
+                    {"n": len(vals), "median": float(p50), "max": float(vals.max())})]
 
 
 class SigmaSmoother:

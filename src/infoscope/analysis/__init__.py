@@ -21,7 +21,7 @@ from ..store import Store, last_per_epoch, opened
 from .convergence import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_WINDOW, Convergence, converged_since
 from .phases import Phases, noise_level, phases
 from .redundancy import Candidate, prune_candidates, rank_units, redundant_pairs
-from .sanity import bound_warnings, dpi_warnings, grid_edge_warnings
+from .sanity import bound_warnings, chance_warnings, dpi_warnings, grid_edge_warnings
 
 __all__ = [
     "Analysis", "ModelFindings", "analyze", "converged_since", "Convergence", "phases", "Phases", "noise_level",
@@ -149,7 +149,7 @@ def analyze(
     if findings.unavailable:
         notes.append(f"redundant pairs and unit health need the trained model: {findings.unavailable}")
     warnings = (bound_warnings(m, info["config"].get("probes", {})) + dpi_warnings(m, order, labels=labels)
-                + grid_edge_warnings(m, labels=labels))
+                + grid_edge_warnings(m, labels=labels) + chance_warnings(m, labels=labels))
     warnings += findings.warnings
     candidates = prune_candidates(ranks[ranks.layer.isin(order[:-1])], fraction, findings.pairs) if not ranks.empty else []
     return Analysis(run, convergence, network, phase_df, comp, ranks, findings.pairs, candidates, warnings, notes)

@@ -10,7 +10,7 @@ import pandas as pd
 
 from .phases import noise_level
 
-__all__ = ["bound_warnings", "dpi_warnings", "grid_edge_warnings"]
+__all__ = ["bound_warnings", "dpi_warnings", "grid_edge_warnings", "chance_warnings"]
 
 #: Estimators whose H(T) and I(X;T) cannot exceed log2 N.
 _BOUNDED = ("renyi", "binning", "kde")
@@ -86,4 +86,25 @@ def grid_edge_warnings(m: pd.DataFrame, labels: dict[str, str] | None = None) ->
             out.append((int(edges.epoch.min()), layer,
                         f"σ of layer {(labels or {}).get(layer, layer)} ({probe} probe) sits at the edge of the alignment grid in {len(edges)} of "
                         f"{len(g)} measurements: the best width may lie outside 0.1–10 × the mean distance"))
+    return out
+
+
+def chance_warnings(m: pd.DataFrame, labels: dict[str, str] | None = None) -> list[tuple[int | None, str, str]]:
+    """Layers whose final I(T;Y) is not above its chance level (recorded with ``chance=k``).
+
+    Examples
+    --------
+    >>> m = pd.DataFrame({"probe": ["train"], "layer": ["fc"], "estimator": ["renyi"], "quantity": ["I(T;Y)"],
+    ...                   "epoch": [3], "step": [3], "value": [0.02], "params": [{"above_chance": False}]})
+    >>> chance_warnings(m)[0][2]
+    'I(T;Y) of layer fc by renyi on the train probe (0.020 bits at epoch 3) is not above its chance level under label permutations'
+    """
+    out = []
+    ity = m[m.quantity == "I(T;Y)"]
+    for (probe, layer, est), g in ity.groupby(["probe", "layer", "estimator"], sort=False):
+        last = g.sort_values(["epoch", "step"]).iloc[-1]
+        if last.params.get("above_chance") is False:
+            out.append((int(last.epoch), layer, f"I(T;Y) of layer {(labels or {}).get(layer, layer)} by {est} on the {probe} probe "
+                                                f"({last.value:.3f} bits at epoch {int(last.epoch)}) is not above its chance level "
+                                                "under label permutations"))
     return out
