@@ -180,3 +180,28 @@ def test_readme_layout_lists_every_module():
     present = {p.relative_to(SRC).as_posix() for p in SRC.rglob("*.py")}
     present -= {"__init__.py", "__main__.py", "experiments/__init__.py", "integrations/__init__.py", "report/__init__.py"}
     assert listed == present
+
+
+def test_calibration_matches_known_gaussian_mi_and_is_stored_with_a_run(tmp_path, capsys):
+    from infoscope.calibration import calibrate, gaussian_pair
+    from infoscope.report import build_report
+
+    # the construction: the empirical Gaussian MI of one pair equals the truth
+    x, y, bits = gaussian_pair(20000, 1, target_bits=1.0, seed=1)
+    rho = np.corrcoef(x[:, 0], y[:, 0])[0, 1]
+    assert -0.5 * np.log2(1 - rho**2) == pytest.approx(bits, abs=0.02)
+    # an invertible transform leaves MI unchanged: KSG (rank-based neighbours in each marginal) agrees
+    t = calibrate(["ksg"], 3000, 1, cases=["sparse", "sparse-sinh"], target_bits=1.0)
+    assert (t.error_bits.abs() < 0.1).all()
+    assert calibrate(["ksg"], 1000, 25, cases=["sparse"]).error_bits.iloc[0] < -1.0  # known failure at 25+25 dims
+    assert np.isnan(calibrate(["renyi"], 300, 2, cases=["dense"]).error_bits.iloc[0])  # not a Shannon estimate
+    model = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2))
+    xs, ys = torch.randn(120, 4), torch.randint(0, 2, (120,))
+    with Recorder(model, (xs, ys), estimators=["ksg", "binning"], units=False, store=tmp_path / "r.db", run="c", calibrate=True) as rec:
+        rec.record(epoch=0)
+    with infoscope.load(tmp_path / "r.db") as st:
+        cal = st.run_info("c")["config"]["calibration"]
+    assert {(r["n"], r["d"]) for r in cal} == {(120, 3), (120, 2)} and {r["estimator"] for r in cal} == {"ksg", "binning"}
+    assert "Calibration: each estimator on Gaussian pairs" in build_report(tmp_path / "r.db", ["c"])
+    assert main(["calibrate", "--n", "300", "--d", "2", "-e", "ksg", "-e", "renyi"]) == 0
+    assert "not Shannon" in capsys.readouterr().out

@@ -167,6 +167,22 @@ def entropy_command(
     _print_estimate("H(X)", _estimator(**options).estimate_entropy(load_array(x_path, "X")), as_json)
 
 
+@app.command("calibrate")
+def calibrate_command(
+    n: Annotated[int, typer.Option("--n", min=2, help="Samples.")] = 1000,
+    d: Annotated[int, typer.Option("--d", min=1, help="Dimensions of each of X and Y.")] = 5,
+    estimator: Annotated[list[str] | None, typer.Option("--estimator", "-e", help="Estimator(s); default all four.")] = None,
+    bits: Annotated[float, typer.Option("--bits", min=0.0, help="The true I(X;Y) of every case, in bits.")] = 2.0,
+    seed: Annotated[int, typer.Option(help="Seed of the samples.")] = 0,
+) -> None:
+    """Each estimator against the known MI of Gaussian pairs (dense, sparse, sinh-transformed) at N samples of D+D dimensions."""
+    from .calibration import calibrate
+
+    table = calibrate(estimator or list(ESTIMATORS), n, d, target_bits=bits, seed=seed)
+    shown = table.drop(columns=["shannon"]).assign(error_bits=table.error_bits.map(lambda v: "— (not Shannon)" if v != v else f"{v:+.3f}"))
+    _console().print(_frame_table(shown, f"Estimates of a known I(X;Y) = {bits:g} bits at N={n}, D={d}+{d}"))
+
+
 @app.command("estimators")
 def estimators_command() -> None:
     """List the estimators and their parameters with defaults."""
@@ -228,6 +244,7 @@ def run_command(
     bootstrap: Annotated[int, typer.Option(help="Probe subsamples for bootstrap bands of layer values (0: none).")] = 0,
     sensitivity: Annotated[bool, typer.Option("--sensitivity", help="Record sensitivity bands (bins, σ, noise, k at ½× and 2×).")] = False,
     chance: Annotated[int, typer.Option(min=0, help="Label permutations for a chance band of I(T;Y) (0: none).")] = 0,
+    calibrate: Annotated[bool, typer.Option("--calibrate", help="Store every estimator's error on Gaussians of known MI at each layer's N and D.")] = False,
     memory_budget: Annotated[float | None, typer.Option(help="MiB one measurement may use (default: half the memory).")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="SQLite database to write.")] = Path("runs.db"),
     name: Annotated[str | None, typer.Option("--name", help="Run name (default: experiment-activation-sSEED).")] = None,
@@ -243,7 +260,7 @@ def run_command(
         experiment, store=out, run=name, epochs=epochs, probe_size=probe_size, seed=seed, activation=activation, resume=resume,
         device=device or default_device(), data=data,
         every=every if every == "epoch" else _positive_int(every, "--every"), units=units, bootstrap=bootstrap,
-        sensitivity=sensitivity, chance=chance, unit_probes=[p.strip() for p in unit_probes.split(",") if p.strip()], **options,
+        sensitivity=sensitivity, chance=chance, calibrate=calibrate, unit_probes=[p.strip() for p in unit_probes.split(",") if p.strip()], **options,
     )
     from .store import load
 

@@ -66,6 +66,9 @@ class RecordingOptions:
     chance : int
         Label permutations for a ``"chance"`` band of each layer's I(T;Y) (0: none); values not
         above its 95th percentile are stored with ``above_chance=False``.
+    calibrate : bool
+        When the run starts, measure every estimator on Gaussian pairs of known MI at each
+        layer's N and D (:mod:`~infoscope.calibration`) and store the table with the run.
     sigma_smoothing : float, optional
         For matrix-Rényi estimators with a σ rule: weight w in [0, 1) per optimisation step of
         an exponential moving average of each layer's σ (Wickstrøm et al.: 0.9); records k
@@ -103,6 +106,7 @@ class RecordingOptions:
     bootstrap_fraction: float = 0.8
     sensitivity: bool = False
     chance: int = 0
+    calibrate: bool = False
     sigma_smoothing: float | None = None
     memory_budget: int | None = None
     on_error: str = "warn"
@@ -131,7 +135,7 @@ class RecordingOptions:
         self.bootstrap_fraction = check_interval(self.bootstrap_fraction, "bootstrap_fraction", 0.1, 1.0)
         if self.sigma_smoothing is not None:
             self.sigma_smoothing = check_interval(self.sigma_smoothing, "sigma_smoothing", 0.0, 1.0)
-        self.sensitivity = bool(self.sensitivity)
+        self.sensitivity, self.calibrate = bool(self.sensitivity), bool(self.calibrate)
         self.chance = check_whole(self.chance, "chance", 0)
         check_choice(self.on_error, "on_error", ("warn", "raise"))
 
@@ -169,7 +173,7 @@ def recording_options(base: RecordingOptions | None = None, **overrides: Any) ->
     >>> recording_options(unit_evry=2)
     Traceback (most recent call last):
     ...
-    TypeError: unknown recording option(s) unit_evry; the options are: layers, estimators, units, max_units, every, unit_every, unit_probes, batch_size, noise_variance, noise_draws, unit_pooling, bootstrap, bootstrap_fraction, sensitivity, chance, sigma_smoothing, memory_budget, on_error, device
+    TypeError: unknown recording option(s) unit_evry; the options are: layers, estimators, units, max_units, every, unit_every, unit_probes, batch_size, noise_variance, noise_draws, unit_pooling, bootstrap, bootstrap_fraction, sensitivity, chance, calibrate, sigma_smoothing, memory_budget, on_error, device
     """
     names = [f.name for f in dataclasses.fields(RecordingOptions)]
     unknown = sorted(set(overrides) - set(names))

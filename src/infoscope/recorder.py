@@ -23,6 +23,7 @@ from torch import nn
 
 from ._version import __version__
 from .budget import MemoryBudgetError, check_budget, default_budget, device_budget
+from .calibration import calibration_records
 from .capture import count_calls, probe_activations, resolve_layers, split_call
 from .distributed import Processes, TaskSplit
 from .estimators.base import ProbeContext
@@ -183,6 +184,7 @@ class Recorder:
     def _check_budget(self, shapes: dict[str, tuple[int, ...]]) -> None:
         """Refuse up front what would not fit (see :func:`~infoscope.budget.check_budget`)."""
         per_sample = {k: int(np.prod(s)) if s else 1 for k, s in shapes.items()}
+        self._values_per_sample = per_sample
         probes = [(p.name, len(p.x) * self.options.draws, int(np.prod(p.x.shape[1:]))) for p in self.probes]
         budget = default_budget() if self.options.memory_budget is None else int(self.options.memory_budget)
         check_budget(per_sample, probes, [e.name for e in self.options.estimators], budget)
@@ -196,8 +198,13 @@ class Recorder:
     def _config(self, config: dict[str, Any] | None) -> dict[str, Any]:
         probes = {p.name: {"n": len(p.x), "label_entropy_bits": plugin_entropy(self._contexts[p.name].y.cpu().numpy())}
                   for p in self.probes}
+        extra = {}
+        if self.options.calibrate:  # at the train probe's N and each layer's D
+            n = len(self.probes[0].x) * self.options.draws
+            extra["calibration"] = calibration_records(self.options.estimators, [(n, d) for d in self._values_per_sample.values()],
+                                                       self.seed or 0)
         return {**self.options.as_config(), "layers": self.layers, "units": self.unit_layers,
-                "unit_probes": self.unit_probes, "probes": probes, **(config or {})}
+                "unit_probes": self.unit_probes, "probes": probes, **extra, **(config or {})}
 
     @property
     def distributed(self) -> bool:

@@ -96,7 +96,8 @@ def _run_section(st: Store, run: str) -> str:
         f'<p>experiment <b>{html.escape(str(info["experiment"]))}</b>, seed {info["seed"]}, status <b>{html.escape(info["status"])}</b>; '
         f'started {when(info["started_at"])}, ended {when(info["ended_at"])}.</p>'
     )
-    config = pd.DataFrame({"setting": list(info["config"]), "value": [json.dumps(v) for v in info["config"].values()]})
+    shown_config = {k: v for k, v in info["config"].items() if k != "calibration"}
+    config = pd.DataFrame({"setting": list(shown_config), "value": [json.dumps(v) for v in shown_config.values()]})
     versions = pd.DataFrame({"library": list(info["versions"]), "version": list(info["versions"].values())})
     parts.append("<h3>Configuration</h3>" + _table(config, left=("setting", "value")))
     parts.append("<h3>Library versions</h3>" + _table(versions, left=("library", "version")))
@@ -110,6 +111,11 @@ def _run_section(st: Store, run: str) -> str:
     if not metrics.empty:
         last = metrics[metrics.epoch == metrics.epoch.max()].groupby("name").value.last().reset_index()
         parts.append("<h3>Final metrics</h3>" + _table(last, left=("name",)))
+    if info["config"].get("calibration"):
+        cal = pd.DataFrame(info["config"]["calibration"]).drop(columns=["shannon"], errors="ignore")
+        parts.append("<h3>Calibration: each estimator on Gaussian pairs of known MI at these N and D (bits)</h3>"
+                     "<p class='muted'>error = estimate − truth; matrix Rényi is not a Shannon estimate: its value "
+                     "stands beside the Shannon MI, no error is given.</p>" + _table(cal, left=("case", "estimator")))
     parts.append(_analysis_html(st, run))
     warnings = st.warnings(run=run)
     parts.append("<h3>Recorded warnings</h3>")
