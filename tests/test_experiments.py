@@ -247,3 +247,14 @@ def test_analyze_checkpoints_matches_live_recording(tmp_path, capsys):
     assert len(both) == len(l0) and np.allclose(both.value_x, both.value_y, rtol=1e-9)
     assert main(["analyze-checkpoints", str(tmp_path), "--model", "x:y", "--experiment", "tishby", "--out", str(db)]) == 2
     assert "no checkpoint files" in capsys.readouterr().err
+
+
+def test_a_schedule_dense_in_the_first_epoch(tmp_path):
+    res = run_experiment("tishby", store=tmp_path / "r.db", epochs=2, probe_size=200, units=False, early_every=4)
+    with infoscope.load(tmp_path / "r.db") as st:
+        rec = st.records(res.run)
+    per_epoch = rec.groupby("epoch").step.apply(sorted).to_dict()
+    steps_per_epoch = per_epoch[2][-1] // 2
+    assert per_epoch[0] == [0]
+    assert per_epoch[1] == sorted({s for s in range(4, steps_per_epoch + 1, 4)} | {steps_per_epoch})  # every 4 steps, and the end
+    assert per_epoch[2] == [2 * steps_per_epoch]  # once per epoch afterwards

@@ -9,7 +9,8 @@ from infoscope.cli import main
 from infoscope.reproduce import STUDIES, reproduce
 
 
-@pytest.mark.parametrize("name, first", [("saxe-relu", "tanh"), ("estimator-disagreement", "tanh"), ("wickstrom-mlp", "mlp")])
+@pytest.mark.parametrize("name, first", [("saxe-relu", "tanh"), ("estimator-disagreement", "tanh"), ("wickstrom-mlp", "mlp"),
+                                         ("lorenzen-quantized", "quant")])
 def test_study_machinery(tmp_path, name, first):
     result = reproduce(name, tmp_path, epochs=2, probe_size=150)
     summary = result.summary
@@ -38,3 +39,29 @@ def test_tishby_tanh_quick_keeps_data_processing_order(tmp_path):
         values = [last[layer] for layer in order]
     assert all(a >= b - 0.05 for a, b in zip(values, values[1:]))
     assert "I(X;T) keeps the data-processing order across hidden layers at the end: yes" in summary.read_text()
+
+
+def test_quantized_network_exact_mi_equals_a_direct_count(tmp_path):
+    import numpy as np
+    import torch
+
+    from infoscope.estimators.discrete import plugin_entropy, plugin_mutual_information, symbols
+    from infoscope.experiments import run_experiment
+    from infoscope.experiments.trained import load_trained
+
+    res = run_experiment("tishby-quantized", store=tmp_path / "r.db", epochs=3, probe_size=600, units=False)
+    with infoscope.load(tmp_path / "r.db") as st:
+        trained = load_trained(st, res.run)
+        m = st.measurements(run=res.run, probe="train", estimator="discrete")
+    last = m[m.epoch == 3].set_index(["layer", "quantity"]).value
+    probe = trained.probes[0]
+    with torch.no_grad():
+        h = probe.x
+        for name, module in trained.model.named_children():
+            h = module(h)
+            if name.startswith("quant"):
+                levels = np.round((h.numpy() + 1) * 127.5).astype(int)  # the 256 levels, counted directly
+                sym = symbols(levels)
+                assert last[(name, "H(T)")] == pytest.approx(plugin_entropy(sym), abs=1e-12)
+                assert last[(name, "I(X;T)")] == pytest.approx(plugin_entropy(sym), abs=1e-12)  # deterministic, distinct inputs
+                assert last[(name, "I(T;Y)")] == pytest.approx(plugin_mutual_information(sym, probe.y.numpy()), abs=1e-12)

@@ -10,6 +10,7 @@ from .estimators import (
     KDE,
     KSG,
     Binning,
+    Discrete,
     Estimate,
     Estimator,
     MatrixRenyi,
@@ -26,6 +27,7 @@ from .store import Store, StoreError, load
 __all__ = [
     "ESTIMATORS",
     "Binning",
+    "Discrete",
     "Estimate",
     "Estimator",
     "KDE",

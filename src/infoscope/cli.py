@@ -230,7 +230,7 @@ def _last_epoch_table(store, run: str, title: str) -> Table:
 
 @app.command("run")
 def run_command(
-    experiment: Annotated[str, typer.Argument(help="tishby, mnist-mlp, mnist-cnn, mnist-vgg, digits-mlp, cifar-vgg16 or cifar-resnet18.")],
+    experiment: Annotated[str, typer.Argument(help="tishby, tishby-quantized, mnist-mlp, mnist-cnn, mnist-vgg, digits-mlp, cifar-vgg16 or cifar-resnet18.")],
     epochs: Annotated[int | None, typer.Option(help="Training epochs (default: the experiment's).")] = None,
     estimator: Annotated[list[str] | None, typer.Option("--estimator", "-e", help="Estimator(s) to record; repeat for several.")] = None,
     probe_size: Annotated[int | None, typer.Option(help="Samples in each probe set (train and held-out).")] = None,
@@ -465,7 +465,7 @@ def analyze_checkpoints_command(
 
 @app.command("reproduce")
 def reproduce_command(
-    study: Annotated[str, typer.Argument(help="tishby-tanh, saxe-relu, fang-units, estimator-disagreement, wickstrom-mlp or wickstrom-cnn.")],
+    study: Annotated[str, typer.Argument(help="tishby-tanh, saxe-relu, fang-units, estimator-disagreement, wickstrom-mlp, wickstrom-cnn or lorenzen-quantized.")],
     full: Annotated[bool, typer.Option("--full", help="The paper-sized version (much longer).")] = False,
     out: Annotated[Path, typer.Option("--out", "-o", help="Folder for the database, figures and summary.")] = Path("reproduce"),
     seed: Annotated[int, typer.Option(help="Seed of weights, batch order and probes.")] = 0,

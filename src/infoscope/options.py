@@ -41,6 +41,12 @@ class RecordingOptions:
     every : "epoch" or int
         ``"epoch"``: every ``record`` call measures; N: only calls whose ``step`` is a
         multiple of N.
+    early_every : int, optional
+        Also record every ``early_every`` optimisation steps during the first ``early_epochs``
+        epochs (a schedule dense early, then ``every``): most change happens in the first
+        steps, which once-per-epoch records cannot see.
+    early_epochs : int
+        How many epochs the dense schedule lasts (default 1).
     unit_every : int
         Per-unit values on every ``unit_every``-th measurement only (epochs that are multiples
         of it under ``every="epoch"``, else measurements whose ``step // every`` is); the
@@ -96,6 +102,8 @@ class RecordingOptions:
     units: bool | Sequence[str] = True
     max_units: int | None = 256
     every: str | int = "epoch"
+    early_every: int | None = None
+    early_epochs: int = 1
     unit_every: int = 1
     unit_probes: Sequence[str] | None = None
     batch_size: int = 256
@@ -123,6 +131,8 @@ class RecordingOptions:
         if self.every != "epoch" and (isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1):
             raise ValueError(f"every must be 'epoch' or a whole number of steps >= 1, got {self.every!r}")
         self.unit_every = check_whole(self.unit_every, "unit_every", 1)
+        self.early_every = check_whole(self.early_every, "early_every", 1, none_ok=True)
+        self.early_epochs = check_whole(self.early_epochs, "early_epochs", 1)
         self.max_units = check_whole(self.max_units, "max_units", 0, none_ok=True)
         self.memory_budget = check_whole(self.memory_budget, "memory_budget", 1, none_ok=True)
         self.batch_size = check_whole(self.batch_size, "batch_size", 1)
@@ -173,7 +183,7 @@ def recording_options(base: RecordingOptions | None = None, **overrides: Any) ->
     >>> recording_options(unit_evry=2)
     Traceback (most recent call last):
     ...
-    TypeError: unknown recording option(s) unit_evry; the options are: layers, estimators, units, max_units, every, unit_every, unit_probes, batch_size, noise_variance, noise_draws, unit_pooling, bootstrap, bootstrap_fraction, sensitivity, chance, calibrate, sigma_smoothing, memory_budget, on_error, device
+    TypeError: unknown recording option(s) unit_evry; the options are: layers, estimators, units, max_units, every, early_every, early_epochs, unit_every, unit_probes, batch_size, noise_variance, noise_draws, unit_pooling, bootstrap, bootstrap_fraction, sensitivity, chance, calibrate, sigma_smoothing, memory_budget, on_error, device
     """
     names = [f.name for f in dataclasses.fields(RecordingOptions)]
     unknown = sorted(set(overrides) - set(names))

@@ -234,6 +234,15 @@ class Recorder:
         every = self.options.every
         return every == "epoch" or (step is not None and step % int(every) == 0)
 
+    def due_within_epoch(self, epoch: int, step: int) -> bool:
+        """Whether a training loop should record after optimisation ``step`` of ``epoch`` (counted
+        from 1): every ``every`` steps, and every ``early_every`` steps in the first
+        ``early_epochs`` epochs (a schedule dense early, when nearly all change happens)."""
+        every, early = self.options.every, self.options.early_every
+        if every != "epoch" and step % int(every) == 0:
+            return True
+        return early is not None and epoch <= self.options.early_epochs and step % early == 0
+
     def units_due(self, epoch: int, step: int) -> bool:
         """Whether a measurement at (``epoch``, ``step``) includes per-unit values under ``unit_every``."""
         every = self.options.every

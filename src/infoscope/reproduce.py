@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from .estimators import KDE, KSG, Binning, Estimator, MatrixRenyi
+from .estimators import KDE, KSG, Binning, Discrete, Estimator, MatrixRenyi
 from .experiments import run_experiment
 from .experiments.inspection import analyze_run
 from .experiments.pruning import prune_check
@@ -157,6 +157,25 @@ def _check_wickstrom_cnn(store: Store, runs: dict, analyses: dict) -> tuple[bool
     return not both.empty, text
 
 
+def _check_lorenzen(store: Store, runs: dict, analyses: dict) -> tuple[bool, str]:
+    run = runs["quant"]
+    m = store.measurements(run=run, probe="train")
+    exact = m[m.estimator == "discrete"].set_index(["epoch", "step", "layer", "quantity"]).value
+    errors = []
+    for est, g in m[m.estimator != "discrete"].groupby("estimator"):
+        diff = (g.set_index(["epoch", "step", "layer", "quantity"]).value - exact).dropna()
+        per_q = diff.groupby(level="quantity").apply(lambda d: float(d.abs().mean()))
+        errors.append(f"{est}: mean |error| I(X;T) {per_q.get('I(X;T)', float('nan')):.2f}, I(T;Y) {per_q.get('I(T;Y)', float('nan')):.2f} bits")
+    p = _phase_table(analyses["quant"], "discrete")
+    shapes = analyses["quant"].phases
+    shapes = shapes[(shapes.probe == "train") & (shapes.estimator == "discrete")]
+    held = bool(p.compressed.any())
+    text = ("Exact plane (counts of the 8-bit activations over the probe): "
+            + ", ".join(f"{r.layer} {r.shape}" + (f" (drop {r.drop:.2f} bits)" if r.compressed else "") for r in shapes.itertuples())
+            + ". Estimators against it: " + "; ".join(errors) + ".")
+    return held, text
+
+
 STUDIES: dict[str, Study] = {
     s.name: s
     for s in (
@@ -197,6 +216,14 @@ STUDIES: dict[str, Study] = {
                       _recording([MatrixRenyi(sigma_x="alignment", sigma_input=8.0 / 2**0.5)], sigma_smoothing=0.9),
                       6, 50, full_experiment="cifar-vgg16"),),
             _check_wickstrom_cnn,
+        ),
+        Study(
+            "lorenzen-quantized", "Lorenzen, Igel & Nielsen 2022 (ICLR)",
+            "in a network whose activations are quantised to 8 bits the information plane is exact, not estimated; with "
+            "tanh on the 12-bit task the exact plane of the hidden layers shows compression",
+            (StudyRun("quant", "tishby-quantized", "tanh",
+                      _recording([Discrete(), Binning(30, (-1.0, 1.0)), KDE(), MatrixRenyi(), KSG()]), 40, 1500, probe_size=1000),),
+            _check_lorenzen,
         ),
         Study(
             "estimator-disagreement", "Geiger 2021 (review); Saxe et al. 2018",

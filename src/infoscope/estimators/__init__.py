@@ -13,7 +13,7 @@ from typing import Any
 
 from .._validation import ArrayLike
 from .base import Estimate, Estimator
-from .binning import Binning
+from .binning import Binning, Discrete
 from .kde import KDE
 from .ksg import KSG
 from .renyi import MatrixRenyi
@@ -24,6 +24,7 @@ __all__ = [
     "Estimator",
     "MatrixRenyi",
     "Binning",
+    "Discrete",
     "KDE",
     "KSG",
     "make_estimator",

@@ -20,7 +20,7 @@ from .._validation import as_labels, check_whole, flatten_samples
 from .base import Estimator
 from .discrete import plugin_entropy, plugin_mutual_information, symbols
 
-__all__ = ["Binning", "bin_codes"]
+__all__ = ["Binning", "Discrete", "bin_codes"]
 
 
 def bin_codes(
@@ -129,3 +129,31 @@ class Binning(Estimator):
         sx, rx = self._symbols(tx, x_labels)
         sy, ry = self._symbols(ty, y_labels)
         return plugin_mutual_information(sx, sy), {"value_range_x": rx, "value_range_y": ry}
+
+
+@dataclasses.dataclass
+class Discrete(Binning):
+    """Plug-in entropies of the values themselves, in bits: every distinct pattern one symbol.
+
+    Exact for activations that are discrete already (quantised networks, Lorenzen et al.
+    2022): over the samples of a probe their entropies and mutual informations are counts, not
+    estimates. On continuous values every distinct sample is its own symbol (H = log2 N).
+    ``n_bins`` and ``value_range`` are not used.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.repeat(np.array([[-1.0, 0.5], [0.5, 0.5], [1.0, -1.0], [0.0, 0.0]]), 25, axis=0)
+    >>> Discrete().entropy(t), Discrete().mutual_information(t, np.repeat([0, 0, 1, 1], 25))
+    (2.0, 1.0)
+    """
+
+    name: ClassVar[str] = "discrete"
+
+    def _symbols(self, t, labels: bool) -> tuple[np.ndarray, tuple[float, float] | None]:
+        if labels:
+            return as_labels(t), None
+        return symbols(flatten_samples(t).cpu().numpy().astype(np.float64, copy=False)), None
+
+    def variants(self, scales=(0.5, 2.0)) -> list[Estimator]:
+        return []

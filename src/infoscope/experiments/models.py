@@ -13,7 +13,7 @@ from torch import nn
 
 __all__ = [
     "ACTIVATIONS", "tishby_net", "mnist_mlp", "mnist_cnn", "mnist_vgg", "digits_mlp", "vgg16", "VGG16_CHANNELS",
-    "BasicBlock", "resnet18",
+    "BasicBlock", "resnet18", "Quantize", "tishby_quantized",
 ]
 
 ACTIVATIONS = {"tanh": nn.Tanh, "relu": nn.ReLU}
@@ -44,6 +44,40 @@ def tishby_net(activation: str = "tanh") -> nn.Sequential:
     layers: list[tuple[str, nn.Module]] = []
     for i, (a, b) in enumerate(zip(sizes, sizes[1:]), start=1):
         layers += [(f"fc{i}", nn.Linear(a, b)), (f"{activation}{i}", act())]
+    layers += [("fc6", nn.Linear(3, 2)), ("softmax", nn.Softmax(dim=1))]
+    return _named(layers)
+
+
+class Quantize(nn.Module):
+    """Round values in [−1, 1] to 2^bits equally spaced levels (−1 and 1 included); gradients
+    pass straight through (quantisation-aware training, Lorenzen et al. 2022). Its outputs are
+    discrete, so their entropies over a data set are exact counts."""
+
+    def __init__(self, bits: int = 8):
+        super().__init__()
+        self.levels = 2**bits - 1
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.clamp(-1.0, 1.0)
+        q = torch.round((x + 1.0) * (self.levels / 2.0)) * (2.0 / self.levels) - 1.0
+        return x + (q - x).detach()
+
+
+def tishby_quantized(activation: str = "tanh", bits: int = 8) -> nn.Sequential:
+    """The 12-10-7-5-4-3-2 network with every hidden activation quantised to ``bits`` bits
+    (``quant1`` … ``quant5``, after ``tanh1`` … ``tanh5``); the output is a softmax.
+
+    Examples
+    --------
+    >>> q = tishby_quantized().quant1(torch.linspace(-1, 1, 1000))
+    >>> len(torch.unique(q)) <= 256, bool(torch.allclose((q + 1) * 127.5, ((q + 1) * 127.5).round(), atol=1e-4))
+    (True, True)
+    """
+    act = _activation(activation)
+    sizes = [12, 10, 7, 5, 4, 3]
+    layers: list[tuple[str, nn.Module]] = []
+    for i, (a, b) in enumerate(zip(sizes, sizes[1:]), start=1):
+        layers += [(f"fc{i}", nn.Linear(a, b)), (f"{activation}{i}", act()), (f"quant{i}", Quantize(bits))]
     layers += [("fc6", nn.Linear(3, 2)), ("softmax", nn.Softmax(dim=1))]
     return _named(layers)
 

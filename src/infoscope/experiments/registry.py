@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..datasets import Dataset, cifar_or_synthetic, load_digits, load_mnist_subset, load_tishby
-from ..estimators import Binning, Estimator, MatrixRenyi
+from ..estimators import Binning, Discrete, Estimator, MatrixRenyi
 from ..measurement import Probe
 from ..options import RecordingOptions
 from . import models
@@ -44,6 +44,8 @@ class Experiment:
         ``"logits"`` (cross-entropy) or ``"probs"`` (the model ends in a softmax).
     unit_every : int
         Per-unit values every this many epochs (and at the last one); layers every epoch.
+    layers : "auto", "blocks" or tuple of str
+        The layers recorded unless told otherwise.
     """
 
     name: str
@@ -60,6 +62,7 @@ class Experiment:
     momentum: float = 0.0
     output: str = "logits"
     unit_every: int = 1
+    layers: str | tuple[str, ...] = "auto"
 
     def config(self) -> dict[str, Any]:
         """Plain description stored with every run."""
@@ -69,7 +72,8 @@ class Experiment:
     def recording(self, activation: str) -> RecordingOptions:
         """What a run of this experiment records unless told otherwise: its estimators, every
         layer each epoch, per-unit values on the train probe every ``unit_every`` epochs."""
-        return RecordingOptions(estimators=self.estimators(activation), unit_every=self.unit_every, unit_probes=["train"])
+        return RecordingOptions(layers=self.layers if isinstance(self.layers, str) else list(self.layers),
+                                estimators=self.estimators(activation), unit_every=self.unit_every, unit_probes=["train"])
 
 
 def make_probes(data: Dataset, size: int, seed: int) -> list[Probe]:
@@ -108,6 +112,21 @@ EXPERIMENTS: dict[str, Experiment] = {
             probe_size=4096,
             estimators=_tishby_estimators,
             output="probs",
+        ),
+        Experiment(
+            name="tishby-quantized",
+            description="the 12-bit task's network with 8-bit quantised activations (Lorenzen et al.): exact MI",
+            dataset=lambda seed, data=None: load_tishby(seed=seed),
+            model=models.tishby_quantized,
+            activation="tanh",
+            optimizer="adam",
+            lr=4e-3,
+            batch_size=256,
+            epochs=200,
+            probe_size=4096,
+            estimators=lambda act: [Discrete()],
+            output="probs",
+            layers=("quant1", "quant2", "quant3", "quant4", "quant5"),
         ),
         Experiment(
             name="mnist-mlp",

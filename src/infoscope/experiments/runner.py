@@ -138,8 +138,8 @@ class _Training:
             loss.backward()
             self.optimizer.step()
             self.step += 1
-            if every != "epoch" and recorder.due(self.step):
-                recorder.record(self.epoch, step=self.step, metrics={"batch_loss": float(loss)})
+            if recorder.due_within_epoch(self.epoch, self.step):
+                recorder.record(self.epoch, step=self.step, metrics={"batch_loss": float(loss.detach())}, force=True)
 
 
 def _setup(exp: Experiment, activation: str, seed: int, data: str | Path | None, device: torch.device):

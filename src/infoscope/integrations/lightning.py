@@ -85,7 +85,7 @@ class InfoscopeCallback(Callback):
             self._record(trainer, epoch=trainer.current_epoch + 1, force=True)
 
     def on_train_batch_end(self, trainer, pl_module, outputs, batch, batch_idx) -> None:
-        if self.every != "epoch" and trainer.global_step % int(self.every) == 0:
+        if self.recorder is not None and self.recorder.due_within_epoch(trainer.current_epoch + 1, trainer.global_step):
             self._record(trainer, epoch=trainer.current_epoch + 1, force=True)
 
     def on_fit_end(self, trainer, pl_module) -> None:
