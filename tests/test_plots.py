@@ -94,3 +94,12 @@ def test_layer_labels_in_legends_and_the_report(db):
     curves = [t.get_text() for ax in mi_curves(db, "tanh").axes if ax.get_legend() for t in ax.get_legend().get_texts()]
     assert any(t.startswith("tanh2 · Tanh · 7") for t in curves)
     assert "tanh3 · Tanh · 5" in build_report(db, ["tanh"])
+
+
+def test_saturated_values_are_crossed_in_the_plane(tmp_path):
+    from infoscope.plots import information_plane
+
+    run_experiment("tishby-quantized", store=tmp_path / "q.db", run="q", epochs=2, probe_size=300, units=False)
+    fig = information_plane(tmp_path / "q.db", "q")
+    labels = [t for ax in fig.axes for t in ax.get_legend_handles_labels()[1]]
+    assert "saturated (at a bound)" in labels  # quant1 resolves every probe sample: H(T) = log2 n

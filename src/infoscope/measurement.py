@@ -101,7 +101,7 @@ SATURATION_TOLERANCE = 0.01
 def saturation(method: str, results: dict[str, Estimate], tol: float = SATURATION_TOLERANCE) -> dict[str, str | None]:
     """Which values of one layer (or unit) sit at a bound where they can no longer change.
 
-    For the bounded estimators (``renyi``, ``binning``, ``kde``) T itself is judged: H(T) within
+    For the bounded estimators (``renyi``, ``binning``, ``kde``, ``discrete``) T itself is judged: H(T) within
     ``tol`` of log2 n (n the samples of one estimate, a chunk's when chunked) means every sample
     is resolved on its own — a Gram close to the identity, one bin per sample — and H(T)
     within ``tol`` of 0 means none is (a Gram close to all-ones, a single bin); all three
@@ -123,7 +123,7 @@ def saturation(method: str, results: dict[str, Estimate], tol: float = SATURATIO
         return {q: ("zero" if abs(r.value) <= tol else None) for q, r in results.items()}
     h = results.get("H(T)")
     flag = None
-    if h is not None and method in ("renyi", "binning", "kde"):
+    if h is not None and method in ("renyi", "binning", "kde", "discrete"):
         n = h.params.get("n_samples", 0) / max(1, h.params.get("n_batches", 1))
         if n > 1 and h.value >= math.log2(n) - tol:
             flag = "log2 n"

@@ -13,7 +13,7 @@ from .phases import noise_level
 __all__ = ["bound_warnings", "dpi_warnings", "grid_edge_warnings", "chance_warnings"]
 
 #: Estimators whose H(T) and I(X;T) cannot exceed log2 N.
-_BOUNDED = ("renyi", "binning", "kde")
+_BOUNDED = ("renyi", "binning", "kde", "discrete")
 
 
 def bound_warnings(m: pd.DataFrame, probes: dict, tol: float = 0.01) -> list[tuple[int | None, str, str]]:

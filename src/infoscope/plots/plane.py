@@ -41,6 +41,12 @@ def draw_plane(ax: Axes, m, norm, cmap="viridis", label_layers: bool = True, ban
                    edgecolors="black", lw=1.2, zorder=3)
         ax.scatter(g.value_x.iloc[-1:], g.value_y.iloc[-1:], marker=marker, s=110, c="red",
                    edgecolors="black", lw=0.8, zorder=4)
+        if "params_x" in g:  # values at their estimator's bound (see infoscope.measurement.saturation)
+            sat = g.params_x.map(lambda p: bool(p.get("saturated")) if isinstance(p, dict) else False).to_numpy(dtype=bool)
+            if sat.any():
+                ax.scatter(g.value_x[sat], g.value_y[sat], marker="x", s=22, c="0.25", lw=0.9, zorder=5,
+                           label="saturated (at a bound)" if not any(t == "saturated (at a bound)" for t in
+                                                                     ax.get_legend_handles_labels()[1]) else None)
     ax.set_xlabel(AXIS["I(X;T)"])
     ax.set_ylabel(AXIS["I(T;Y)"])
     ax.grid(alpha=0.3)
@@ -53,7 +59,8 @@ def information_plane(
     """Information-plane trajectories of every layer, one panel per estimator.
 
     Points are coloured by epoch (colour bar); layers are told apart by marker; the first
-    epoch is circled in black and the last filled red. Bootstrap bands, when recorded, are
+    epoch is circled in black and the last filled red; values stored as saturated (at their
+    estimator's bound) are crossed. Bootstrap bands, when recorded, are
     drawn as error bars.
 
     Parameters
