@@ -65,3 +65,10 @@ def test_quantized_network_exact_mi_equals_a_direct_count(tmp_path):
                 assert last[(name, "H(T)")] == pytest.approx(plugin_entropy(sym), abs=1e-12)
                 assert last[(name, "I(X;T)")] == pytest.approx(plugin_entropy(sym), abs=1e-12)  # deterministic, distinct inputs
                 assert last[(name, "I(T;Y)")] == pytest.approx(plugin_mutual_information(sym, probe.y.numpy()), abs=1e-12)
+
+
+def test_lorenzen_study_records_the_quantised_layers(tmp_path):
+    result = reproduce("lorenzen-quantized", tmp_path, epochs=1, probe_size=120)
+    with infoscope.load(result.summary.parent / "runs.db") as st:
+        assert list(st.layers("lorenzen-quantized-quant").name) == [f"quant{i}" for i in range(1, 6)]
+    assert "Exact plane" in result.verdict and "quant5" in result.verdict

@@ -194,11 +194,11 @@ def units_information(
         If not even one unit fits.
     """
     n = t.shape[0]
-    values = unit_stack(t[:1], [units[0]], pooling).shape[-1] if units else 1
-    need = unit_bytes(n, values, est.batch_size)
+    width = unit_stack(t[:1], [units[0]], pooling).shape[-1] if units else 1
+    need = unit_bytes(n, width, est.batch_size)
     if units and need > memory_budget:
         raise MemoryBudgetError(
-            f"one unit needs about {need / 2**20:.1f} MiB ({n} samples of {values} values, chunks of "
+            f"one unit needs about {need / 2**20:.1f} MiB ({n} samples of {width} values, chunks of "
             f"{est.batch_size or n}) but the memory budget is {memory_budget / 2**20:.1f} MiB; use batch_size=100, "
             "unit_pooling='mean', a smaller probe, or a larger budget"
         )
