@@ -72,3 +72,11 @@ def test_lorenzen_study_records_the_quantised_layers(tmp_path):
     with infoscope.load(result.summary.parent / "runs.db") as st:
         assert list(st.layers("lorenzen-quantized-quant").name) == [f"quant{i}" for i in range(1, 6)]
     assert "Exact plane" in result.verdict and "quant5" in result.verdict
+
+
+def test_full_wickstrom_cnn_runs_the_papers_vgg16_on_the_given_data(tmp_path):
+    result = reproduce("wickstrom-cnn", tmp_path, full=True, epochs=0, probe_size=24, data="synthetic")
+    with infoscope.load(result.summary.parent / "runs.db") as st:
+        info = st.run_info("wickstrom-cnn-vgg")
+        assert info["experiment"] == "cifar-vgg16" and info["config"]["dataset"] == "cifar10-synthetic"
+    assert "cifar-vgg16 (relu)" in result.summary.read_text()
