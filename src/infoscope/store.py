@@ -305,6 +305,10 @@ class Store:
             raise StoreError(
                 f"a run named {name!r} already exists in {self.path}; choose another name, or resume it"
             )
+        return self._insert_run(name, experiment, config, seed, versions)
+
+    def _insert_run(self, name: str, experiment: str | None, config: dict[str, Any], seed: int | None,
+                    versions: dict[str, str] | None) -> int:
         with self._transaction():
             cur = self.conn.execute(
                 "INSERT INTO runs (name, experiment, config, seed, versions, started_at) VALUES (?, ?, ?, ?, ?, ?)",
@@ -336,7 +340,7 @@ class Store:
         """
         existing = self.run_id(name, missing_ok=True)
         if existing is None:
-            return self.create_run(name, experiment, config, seed, versions), False
+            return self._insert_run(name, experiment, config, seed, versions), False
         if not resume:
             raise StoreError(
                 f"a run named {name!r} already exists in {self.path}; resume it (--resume, resume=True) or choose "

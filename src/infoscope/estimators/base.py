@@ -204,10 +204,15 @@ class Estimator(ABC):
         """
         tt = check_samples(t, "layer activations")
         check_same_length(tt, probe.x, ("layer activations", "probe inputs"))
-        if chunk_indices(tt.shape[0], self.batch_size) is None:
+        return self._chunked_layer_information(tt, probe)
+
+    def _chunked_layer_information(self, tt: torch.Tensor, probe: ProbeContext) -> dict[str, Estimate]:
+        """:meth:`layer_information` of validated activations: per chunk, averaged."""
+        chunks = chunk_indices(tt.shape[0], self.batch_size)
+        if chunks is None:
             return self._layer_information(tt, probe)
         subs = iter(probe.chunks(self.batch_size))
-        return self._chunked(tt.shape[0], lambda idx: self._layer_information(tt[idx], next(subs)))
+        return in_chunks(chunks, lambda idx: self._layer_information(tt[idx], next(subs)))
 
     def units_information(
         self, t: ArrayLike, probe: ProbeContext, units: Sequence[int], pooling: str = "map", memory_budget: int | None = None

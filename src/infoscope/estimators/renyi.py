@@ -24,7 +24,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from .._validation import ArrayLike, as_labels, check_choice, check_positive, check_same_length, check_samples, check_whole
+from .._validation import as_labels, check_choice, check_positive, check_same_length, check_samples, check_whole
 from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext
 from .grams import DEFAULT_LABEL_SIGMA, KERNELS, SigmaSpec, check_sigma_spec, is_rule, sample_gram
 from .kernels import hadamard_normalize, normalize_gram
@@ -318,8 +318,9 @@ class MatrixRenyi(Estimator):
         framework's eigensolver, or Householder tridiagonalisation and Sturm bisection as
         batched tensor operations (:mod:`.tridiagonal`), which keeps a GPU busy with thousands
         of small matrices at once. Within 1e-9 bits of each other (bound in that module).
-        "auto": bisection for per-unit spectra on a GPU, the eigensolver on a CPU (where it is
-        faster) and for whole layers.
+        "auto": bisection for large batches of spectra on a GPU (the units of a layer), the
+        eigensolver on a CPU, where it is faster, and for few matrices (a layer's chunks), where
+        the reduction's many small steps cost more than they save.
 
     Notes
     -----
@@ -475,21 +476,17 @@ class MatrixRenyi(Estimator):
         check_same_length(tt, probe.x, ("layer activations", "probe inputs"))
         return units_information(self, tt, probe, list(units), pooling, memory_budget or _DEFAULT_UNIT_MEMORY)
 
-    def layer_information(self, t: ArrayLike, probe: ProbeContext) -> dict[str, Estimate]:
-        """H(T), I(X;T), I(T;Y) in bits (see :meth:`Estimator.layer_information`); on chunks, all
-        chunks of the layer are one batched computation when it fits in memory."""
-        tt = check_samples(t, "layer activations")
+    def _chunked_layer_information(self, tt: torch.Tensor, probe: ProbeContext) -> dict[str, Estimate]:
+        """On chunks, all chunks of the layer are one batched computation when it fits in memory
+        (:mod:`.renyi_units`); otherwise chunk by chunk."""
         n = tt.shape[0]
         if self._batches() and self.batch_size is not None and n > self.batch_size:
             from .renyi_units import unit_bytes, units_information
 
-            check_same_length(tt, probe.x, ("layer activations", "probe inputs"))
             flat = tt.reshape(n, 1, -1)
             if unit_bytes(n, flat.shape[-1], self.batch_size) <= _DEFAULT_UNIT_MEMORY:
-                # a layer's few matrices: the eigensolver (bisection's reduction is launch-bound there)
-                solver = self if self.unit_solver != "auto" else dataclasses.replace(self, unit_solver="eigh")
-                return units_information(solver, flat, probe, [0], "map", _DEFAULT_UNIT_MEMORY)[0]
-        return super().layer_information(tt, probe)
+                return units_information(self, flat, probe, [0], "map", _DEFAULT_UNIT_MEMORY)[0]
+        return super()._chunked_layer_information(tt, probe)
 
     def probe_grams(self, probe: ProbeContext, device: torch.device) -> ProbeGrams:
         """The probe's input and label Grams and entropies under this estimator, cached on the probe."""
