@@ -34,7 +34,7 @@ def unit_maps(
     with opened(store) as st:
         m = st.measurements(run=run, units=True, probe=probe, estimator=estimator)
         order = layer_order(st, run)
-        st_labels = st.layer_labels(run)
+        labels = st.layer_labels(run)
     if m.empty:
         raise ValueError(f"run {run!r} has no per-unit measurements (record with units=True)")
     estimator = estimator or sorted(m.estimator.unique())[0]
@@ -44,7 +44,6 @@ def unit_maps(
         raise ValueError(f"none of the requested layers has per-unit measurements; layers with units: {sorted(set(m.layer))}")
     fig = new_figure(13.0, 2.6 + 2.4 * len(layers))
     grid = fig.subplots(len(layers), 3, squeeze=False, gridspec_kw={"width_ratios": [3, 3, 1.6]})
-    labels = st_labels
     for row, layer in zip(grid, layers):
         lm = last_per_epoch(m[m.layer == layer], ["quantity", "unit"])
         final = lm[(lm.quantity == "I(T;Y)") & (lm.epoch == lm.epoch.max())].set_index("unit").value.sort_values()
