@@ -22,3 +22,17 @@ def gaussian_pair(rho: float, n: int, seed: int) -> tuple[np.ndarray, np.ndarray
 def gaussian_mi_bits(rho: float) -> float:
     """Exact I(X;Y) of a bivariate Gaussian with correlation rho, in bits."""
     return -0.5 * np.log2(1.0 - rho**2)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """One headless Chromium per test module (skips where Chromium or playwright is missing)."""
+    from .browser import BROWSER_ARGS, CHROMIUM
+
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is part of the test extra")
+    if CHROMIUM is None:
+        pytest.skip("Chromium is not installed (scripts/test.sh installs Debian's chromium)")
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=BROWSER_ARGS)
+        yield b
+        b.close()

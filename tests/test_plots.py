@@ -54,6 +54,33 @@ def test_units_heatmap_rows_are_units_sorted_by_final_value(db):
     assert fig.axes[0].yaxis_inverted()  # the best unit on top
 
 
+def saturated_store(path):
+    """A run of one 4-unit layer over 2 epochs whose epoch-1 values of layer and unit 2 are
+    stored as saturated (at log2 N)."""
+    from infoscope.store import MeasurementRow, Store
+
+    with Store(path) as st:
+        rid = st.create_run("s", experiment=None, config={}, seed=0)
+        st.add_layers(rid, [("a", [4], "Linear", 4)])
+        for epoch in range(2):
+            sat = "log2 N" if epoch == 1 else None
+            rows = [MeasurementRow("train", "a", None, q, "renyi", {"sigma_x": 1.0, "saturated": sat}, v, 0.0)
+                    for q, v in (("I(X;T)", 7.6), ("I(T;Y)", 1.0))]
+            rows += [MeasurementRow("train", "a", u, q, "renyi", {"saturated": sat if u == 2 else None}, 0.1 * u + epoch, 0.0)
+                     for u in range(4) for q in ("I(X;T)", "I(T;Y)")]
+            st.write_record(rid, epoch, 0, rows, seconds=0.1)
+    return path
+
+
+def test_saturated_unit_values_are_crossed(tmp_path):
+    fig = plot(saturated_store(tmp_path / "s.db"), "s", "units")
+    for ax in fig.axes[:2]:  # the I(unit;Y) and I(X;unit) maps
+        crosses = [c for c in ax.collections if c.get_label() == "saturated"]
+        assert len(crosses) == 1
+        # unit 2 is the second best at the end (values 0.1·unit + epoch: order 3, 2, 1, 0), at epoch 1
+        assert crosses[0].get_offsets().tolist() == [[1.0, 1.0]]
+
+
 def test_unit_cells_are_centred_on_sparse_epochs():
     from infoscope.plots.units import _cell_edges
 

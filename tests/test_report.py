@@ -1,37 +1,106 @@
-"""The HTML report: self-contained, and it loads in headless Chromium with every figure drawn."""
+"""The interactive report: self-contained, faithful to the store, and working in headless Chromium.
+
+What the page shows is read back from the page (the values Plotly was given, the epoch the
+slider selected, the text of the hover label) and compared with what the store holds.
+"""
 
 from __future__ import annotations
 
+import json
 import re
-import shutil
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
+from infoscope import Binning, MatrixRenyi
 from infoscope.cli import main
 from infoscope.experiments import run_experiment
 from infoscope.report import build_report, write_report
+from infoscope.report.payload import record_positions, run_payload
+from infoscope.store import load
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-
+from .browser import errors, needs_browser, open_page, plane_points
+from .test_plots import saturated_store
 
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
     path = tmp_path_factory.mktemp("report") / "runs.db"
-    run_experiment("tishby", store=path, run="tanh", epochs=2, probe_size=300)
-    run_experiment("tishby", store=path, run="relu", epochs=2, probe_size=300, activation="relu")
+    run_experiment("tishby", store=path, run="tanh", epochs=3, probe_size=200, chance=3, bootstrap=3,
+                   estimators=[MatrixRenyi(), Binning(n_bins=30)])
+    run_experiment("tishby", store=path, run="relu", epochs=2, probe_size=200, activation="relu")
     return path
 
 
-def test_report_is_self_contained(db, tmp_path):
+def _embedded(text: str) -> dict:
+    m = re.search(r'<script id="infoscope-data" type="application/json">(.*?)</script>', text, re.S)
+    return json.loads(m.group(1).replace("<\\/", "</"))
+
+
+def test_report_is_self_contained(db):
     text = build_report(db)
     assert text.startswith("<!DOCTYPE html>")
-    # nothing fetched from anywhere: no external src/href, no link or script tags pointing out
-    assert not re.search(r'(src|href)\s*=\s*["\'](?!data:|#)', text)
-    assert "<link" not in text
-    assert text.count("data:image/png;base64,") >= 2 * 5 + 1  # five pictures per run, plus comparison
-    for needed in ("Configuration", "Final values", "Analysis", "Phases", "Recorded warnings", "tanh", "relu", "I(T;Y)", "bits"):
+    # nothing fetched from anywhere: outside the scripts' code, no external src/href and no link
+    # tags; no script loaded by URL (what the scripts ask for is checked in the browser, offline)
+    markup = re.sub(r"<script([^>]*)>.*?</script>", r"<script\1></script>", text, flags=re.S)
+    assert not re.search(r'(src|href)\s*=\s*["\'](?!data:|#)', markup)
+    assert "<link" not in markup and not re.search(r"<script[^>]+src", markup)
+    assert "Plotly" in text and len(text) > 3_000_000  # Plotly's bundle travels inside the page
+    for needed in ("Configuration", "Final values", "Analysis", "Phases", "Recorded warnings", "tanh", "relu", "bits"):
         assert needed in text
+    assert set(_embedded(text)) == {"tanh", "relu"}
+
+
+def test_payload_is_what_the_store_holds(db):
+    with load(db) as st:
+        p = run_payload(st, "tanh")
+        m = st.measurements(run="tanh", units=None)
+        bands = st.bands(run="tanh")
+        records = st.records("tanh")
+    assert p["estimators"] == ["binning", "renyi"] and p["probes"] == ["test", "train"]
+    assert [r["epoch"] for r in p["records"]] == records.epoch.tolist() == [0, 1, 2, 3]
+    # every whole-layer value, exactly (to the 5 decimals kept), with its bootstrap and chance bands
+    n = 0
+    for s in p["series"]:
+        rows = m[(m.probe == s["probe"]) & (m.estimator == s["estimator"]) & (m.layer == s["layer"])
+                 & (m.quantity == s["quantity"]) & m.unit.isna()].sort_values(["epoch", "step"])
+        np.testing.assert_allclose(s["v"], rows.value, atol=1e-5)
+        n += len(rows)
+        if s["quantity"] == "I(T;Y)":
+            ch = bands[(bands.kind == "chance") & (bands.probe == s["probe"]) & (bands.estimator == s["estimator"])
+                       & (bands.layer == s["layer"])].sort_values("epoch")
+            np.testing.assert_allclose(s["chi"], ch.high, atol=1e-5)
+            assert s["chance"] == [prm["above_chance"] for prm in rows.params]
+        if s["estimator"] == "renyi":
+            np.testing.assert_allclose(s["res"], [prm["sigma_x"] for prm in rows.params], atol=1e-5)
+        boot = bands[(bands.kind == "bootstrap") & (bands.probe == s["probe"]) & (bands.estimator == s["estimator"])
+                     & (bands.layer == s["layer"]) & (bands.quantity == s["quantity"])].sort_values("epoch")
+        np.testing.assert_allclose(s["lo"], boot.low, atol=1e-5)
+    assert n == int(m.unit.isna().sum())
+    # per-unit values: record × unit grids
+    for u in p["units"]:
+        rows = m[(m.probe == u["probe"]) & (m.estimator == u["estimator"]) & (m.layer == u["layer"])
+                 & (m.quantity == u["quantity"]) & m.unit.notna()]
+        grid = rows.pivot_table(index="epoch", columns="unit", values="value").to_numpy()
+        np.testing.assert_allclose(np.array(u["v"], dtype=float), grid, atol=1e-5)
+    assert sum(len(u["v"]) * len(u["v"][0]) for u in p["units"]) == int(m.unit.notna().sum())
+    assert set(p["metrics"]) >= {"train_loss", "test_acc"}
+
+
+def test_record_positions_within_epochs():
+    recs = pd.DataFrame({"epoch": [0, 1, 1, 1, 1, 2], "step": [0, 10, 20, 30, 40, 80]})
+    assert record_positions(recs) == [0.0, 0.25, 0.5, 0.75, 1.0, 2.0]
+    assert record_positions(pd.DataFrame({"epoch": [3], "step": [7]})) == [3.0]
+
+
+def test_saturated_values_are_carried(tmp_path):
+    """A value stored as saturated reaches the page with the bound it sits at."""
+    with load(saturated_store(tmp_path / "s.db")) as st:
+        p = run_payload(st, "s")
+    s = [s for s in p["series"] if s["quantity"] == "I(X;T)"][0]
+    assert s["sat"] == [None, "log2 N"]
+    assert all(u["sat"] == [[1, 2]] for u in p["units"])
 
 
 def test_unknown_run_and_bad_suffix(db, tmp_path):
@@ -43,38 +112,81 @@ def test_unknown_run_and_bad_suffix(db, tmp_path):
         write_report(db, tmp_path / "r.pdf")
 
 
-def test_cli_report(db, tmp_path, capsys):
-    out = tmp_path / "sub" / "r.html"
+def test_report_and_plot_commands(db, tmp_path, capsys):
+    out = tmp_path / "r.html"
     assert main(["report", str(db), "tanh", "-o", str(out)]) == 0
     assert out.exists() and "wrote" in capsys.readouterr().out
+    for fmt, magic in (("svg", b"<?xml"), ("pdf", b"%PDF"), ("png", b"\x89PNG")):
+        target = tmp_path / f"plane-{fmt}"
+        assert main(["plot", str(db), "tanh", "plane", "-o", str(target), "--format", fmt]) == 0
+        assert target.with_suffix("." + fmt).read_bytes()[:5].startswith(magic[:4])
+    assert main(["plot", str(db), "tanh", "plane", "--format", "gif"]) == 2
+    assert "png, svg or pdf" in capsys.readouterr().err
+    assert main(["plot", str(db), "tanh", "plane", "-o", str(tmp_path / "x.png"), "--format", "pdf"]) == 2
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="Chromium is not installed (scripts/test.sh installs Debian's chromium)")
-def test_report_loads_in_headless_chromium(db, tmp_path):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is part of the test extra")
+@needs_browser
+def test_report_in_headless_chromium(db, tmp_path, browser):
     out = write_report(db, tmp_path / "report.html")
-    messages = []
-    with sync_api.sync_playwright() as p:
-        browser = p.chromium.launch(
-            executable_path=CHROMIUM,
-            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                  "--disable-sync", "--no-first-run", "--disable-quic"],
-        )
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda m: messages.append((m.type, m.text)))
-            page.on("pageerror", lambda e: messages.append(("pageerror", str(e))))
-            page.goto(Path(out).resolve().as_uri(), wait_until="load")
-            sizes = page.evaluate(
-                "Array.from(document.querySelectorAll('img, figure')).map(e => {const r = e.getBoundingClientRect();"
-                " return [e.tagName, r.width, r.height, e.naturalWidth || 0];})"
-            )
-            page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
-        finally:
-            browser.close()
-    assert not [m for m in messages if m[0] in ("error", "pageerror")], messages
-    imgs = [s for s in sizes if s[0] == "IMG"]
-    assert len(imgs) >= 11
-    assert all(w > 0 and h > 0 for _, w, h, _ in sizes)
-    assert all(natural > 0 for *_, natural in imgs)  # every image decoded
-    assert (tmp_path / "report.png").stat().st_size > 50_000
+    page = open_page(browser, Path(out).resolve().as_uri())
+    try:
+        assert not errors(page), page.messages
+        assert not page.outside  # works with no network: nothing was asked of it
+        section = 'section[data-run="tanh"]'
+        # the slider: at the end by default, every recorded epoch drawn
+        pts = plane_points(page, "tanh")
+        with load(db) as st:
+            m = st.measurements(run="tanh", probe="train")
+            labels = st.layer_labels("tanh")
+        n_layers = m.layer.nunique()
+        assert len(pts) == n_layers * 2 * 4  # layers × estimators × epochs 0..3
+        # each drawn point is the stored pair (I(X;T), I(T;Y)) of its layer and epoch
+        for pt in pts[:12]:
+            layer = [k for k, v in labels.items() if v == pt["name"]][0]
+            at = m[(m.layer == layer) & (m.epoch == pt["epoch"])]
+            assert any(abs(at[(at.quantity == "I(X;T)") & (at.estimator == e)].value.iloc[0] - pt["x"]) < 1e-4
+                       and abs(at[(at.quantity == "I(T;Y)") & (at.estimator == e)].value.iloc[0] - pt["y"]) < 1e-4
+                       for e in ("renyi", "binning"))
+        page.eval_on_selector(f"{section} input.epoch", "s => { s.value = '1'; s.dispatchEvent(new Event('input')); }")
+        assert page.get_attribute(f"{section} .views", "data-epoch") == "1"
+        pts = plane_points(page, "tanh")
+        assert len(pts) == n_layers * 2 * 2 and max(p["epoch"] for p in pts) == 1
+        assert "epoch 1 of 3" in page.inner_text(f"{section} .epoch-label")
+        # play runs the epochs forward to the last
+        page.click(f"{section} button.play")
+        page.wait_for_function(f"document.querySelector('{section} .views').dataset.epoch === '3'", timeout=10_000)
+        # hover over a drawn point: the label shows its layer, epoch, value, σ and band
+        # (a point no other point is near, so that the label is this point's)
+        target = page.evaluate(f"""(() => {{
+            const gd = document.querySelector('{section} .plane'), pts = [];
+            const box = gd.getBoundingClientRect();
+            gd._fullData.forEach(t => {{
+                const xa = gd._fullLayout[t.xaxis.replace('x', 'xaxis')], ya = gd._fullLayout[t.yaxis.replace('y', 'yaxis')];
+                t.x.forEach((x, i) => pts.push({{px: box.left + xa._offset + xa.l2p(x), py: box.top + ya._offset + ya.l2p(t.y[i]),
+                                                 x: x, y: t.y[i], name: t.name, epoch: t.marker.color[i]}}));
+            }});
+            const far = p => Math.min(...pts.filter(q => q !== p).map(q => Math.hypot(q.px - p.px, q.py - p.py)));
+            return pts.sort((a, b) => far(b) - far(a))[0];
+        }})()""")
+        page.mouse.move(target["px"], target["py"])
+        page.wait_for_selector(f"{section} .plane .hoverlayer .hovertext", timeout=5_000)
+        hover = page.text_content(f"{section} .plane .hoverlayer")
+        assert f"{target['x']:.4f}" in hover and f"{target['y']:.4f}" in hover, hover
+        assert target["name"] in hover and f"epoch {target['epoch']}" in hover
+        assert "chance band" in hover and "bootstrap band" in hover
+        assert "σ = " in hover or "bin width = " in hover
+        # estimator toggles: binning off leaves renyi alone in every view
+        page.uncheck(f"{section} input.estimator[value='binning']")
+        assert len(plane_points(page, "tanh")) == n_layers * 4
+        assert "binning" not in page.evaluate(f"Array.from(document.querySelector('{section} .curves').data).map(t => t.hovertemplate || '').join()")
+        # per-unit heat map, sorted by final I(unit;Y) or in layer order
+        z_sorted = page.evaluate(f"(() => {{ const t = document.querySelector('{section} .units').data[0]; return [t.y, t.z]; }})()")
+        final = [row[-1] for row in z_sorted[1]]
+        assert final == sorted(final, reverse=True) and len(final) >= 2
+        page.select_option(f"{section} select.unit-sort", "layer")
+        names = page.evaluate(f"document.querySelector('{section} .units').data[0].y")
+        assert names == [f"unit {i}" for i in range(len(names))]
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
+        assert not errors(page), page.messages
+    finally:
+        page.context.close()

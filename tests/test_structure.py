@@ -177,7 +177,7 @@ def test_readme_layout_lists_every_module():
     readme = (SRC.parents[1] / "README.md").read_text(encoding="utf-8")
     section = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
     listed = {line.split("`")[1] for line in section.splitlines() if line.startswith("| `")}
-    present = {p.relative_to(SRC).as_posix() for p in SRC.rglob("*.py")}
+    present = {p.relative_to(SRC).as_posix() for pattern in ("*.py", "*.js") for p in SRC.rglob(pattern)}
     present -= {"__init__.py", "__main__.py", "experiments/__init__.py", "integrations/__init__.py", "report/__init__.py"}
     assert listed == present
 

@@ -347,13 +347,19 @@ def plot_command(
     db: Annotated[Path, typer.Argument(help="An infoscope database.")],
     run: Annotated[str, typer.Argument(help="Run name; for 'compare', several names separated by commas.")],
     kind: Annotated[str, typer.Argument(help="plane, curves, units, sigma or compare.")],
-    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file: .png, .svg or .pdf (default RUN-KIND.png).")] = None,
+    out: Annotated[Path | None, typer.Option("--out", "-o", help="Output file: .png, .svg or .pdf (default RUN-KIND.FORMAT).")] = None,
+    fmt: Annotated[str | None, typer.Option("--format", "-f", help="png, svg or pdf (default: the suffix of --out, else png).")] = None,
     probe: Annotated[str | None, typer.Option(help="train or test (plane, units, sigma, compare).")] = None,
     estimator: Annotated[str | None, typer.Option(help="Which recorded estimator to draw.")] = None,
 ) -> None:
-    """Draw a picture of a recorded run."""
+    """Draw a static picture of a recorded run (PNG, SVG or PDF)."""
     from .plots import plot, save
 
+    if fmt is not None and fmt.lower().lstrip(".") not in ("png", "svg", "pdf"):
+        raise typer.BadParameter(f"--format must be png, svg or pdf, got {fmt!r}")
+    suffix = "." + (fmt.lower().lstrip(".") if fmt else (out.suffix.lstrip(".").lower() if out and out.suffix else "png"))
+    if out is not None and fmt is not None and out.suffix and out.suffix.lower() != suffix:
+        raise typer.BadParameter(f"--out {out.name} and --format {fmt} disagree; give one of them")
     runs = [r.strip() for r in run.split(",") if r.strip()]
     options: dict[str, Any] = {}
     if probe is not None:
@@ -361,7 +367,8 @@ def plot_command(
     if estimator is not None:
         options["estimator"] = estimator
     fig = plot(db, runs, kind, **options)
-    path = save(fig, out or Path(f"{'-'.join(runs)}-{kind}.png"))
+    target = out if out is not None and out.suffix else (out or Path(f"{'-'.join(runs)}-{kind}")).with_suffix(suffix)
+    path = save(fig, target)
     _console().print(f"wrote {path}")
 
 
@@ -371,11 +378,35 @@ def report_command(
     runs: Annotated[list[str] | None, typer.Argument(help="Runs to include (default: all).")] = None,
     out: Annotated[Path, typer.Option("--out", "-o", help="HTML file to write.")] = Path("report.html"),
 ) -> None:
-    """Write a self-contained HTML report (pictures inlined, no network needed)."""
+    """Write a self-contained interactive HTML report (one file, no network needed)."""
     from .report import write_report
 
     path = write_report(db, out, runs or None)
-    _console().print(f"wrote {path.resolve()}")
+    _console().print(f"wrote {path.resolve()} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+@app.command("serve")
+def serve_command(
+    db: Annotated[Path, typer.Argument(help="An infoscope database (a run may be writing it).")],
+    port: Annotated[int, typer.Option(min=0, max=65535, help="Port on 127.0.0.1 (0: any free one).")] = 8050,
+    every: Annotated[float, typer.Option(min=0.1, help="Seconds between a page's checks for new values.")] = 1.0,
+) -> None:
+    """Show the runs of a database in the browser, refreshing while a run writes (Ctrl-C stops)."""
+    from .serve import make_server
+
+    try:
+        server = make_server(db, port=port, every=every)
+    except OSError as exc:
+        raise typer.BadParameter(f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); choose another --port") from None
+    console = _console()
+    console.print(f"serving {db} at [bold]{server.url}[/bold] (Ctrl-C stops)")
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    console.print("stopped")
 
 
 def _frame_table(df, title: str, floats: int = 3) -> Table:

@@ -484,6 +484,17 @@ class Store:
         ).fetchone()
         return (int(row[0]), int(row[1])) if row else None
 
+    def revision(self, run_name: str) -> str:
+        """A token that changes whenever the run gets a record, metric, warning, band or a new
+        status (what a live view polls to know whether to fetch again)."""
+        run_id = self.run_id(run_name)
+        row = self.conn.execute(
+            "SELECT r.status, (SELECT COUNT(*) FROM records WHERE run_id = r.id), "
+            "(SELECT MAX(recorded_at) FROM records WHERE run_id = r.id), "
+            "(SELECT COUNT(*) FROM metrics WHERE run_id = r.id), (SELECT COUNT(*) FROM warnings WHERE run_id = r.id) "
+            "FROM runs r WHERE r.id = ?", (run_id,)).fetchone()
+        return ":".join(str(v) for v in row)
+
     # -- queries (pandas) --------------------------------------------------------------------
     def _frame(self, sql: str, params: Sequence[Any]) -> pd.DataFrame:
         return pd.read_sql_query(sql, self.conn, params=list(params))
