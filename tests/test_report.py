@@ -60,30 +60,30 @@ def test_payload_is_what_the_store_holds(db):
         records = st.records("tanh")
     assert p["estimators"] == ["binning", "renyi"] and p["probes"] == ["test", "train"]
     assert [r["epoch"] for r in p["records"]] == records.epoch.tolist() == [0, 1, 2, 3]
-    # every whole-layer value, exactly (to the 5 decimals kept), with its bootstrap and chance bands
+    # every whole-layer value, exactly (to the 4 decimals kept), with its bootstrap and chance bands
     n = 0
     for s in p["series"]:
         rows = m[(m.probe == s["probe"]) & (m.estimator == s["estimator"]) & (m.layer == s["layer"])
                  & (m.quantity == s["quantity"]) & m.unit.isna()].sort_values(["epoch", "step"])
-        np.testing.assert_allclose(s["v"], rows.value, atol=1e-5)
+        np.testing.assert_allclose(s["v"], rows.value, atol=1e-4)
         n += len(rows)
         if s["quantity"] == "I(T;Y)":
             ch = bands[(bands.kind == "chance") & (bands.probe == s["probe"]) & (bands.estimator == s["estimator"])
                        & (bands.layer == s["layer"])].sort_values("epoch")
-            np.testing.assert_allclose(s["chi"], ch.high, atol=1e-5)
+            np.testing.assert_allclose(s["chi"], ch.high, atol=1e-4)
             assert s["chance"] == [prm["above_chance"] for prm in rows.params]
         if s["estimator"] == "renyi":
-            np.testing.assert_allclose(s["res"], [prm["sigma_x"] for prm in rows.params], atol=1e-5)
+            np.testing.assert_allclose(s["res"], [prm["sigma_x"] for prm in rows.params], atol=1e-4)
         boot = bands[(bands.kind == "bootstrap") & (bands.probe == s["probe"]) & (bands.estimator == s["estimator"])
                      & (bands.layer == s["layer"]) & (bands.quantity == s["quantity"])].sort_values("epoch")
-        np.testing.assert_allclose(s["lo"], boot.low, atol=1e-5)
+        np.testing.assert_allclose(s["lo"], boot.low, atol=1e-4)
     assert n == int(m.unit.isna().sum())
     # per-unit values: record × unit grids
     for u in p["units"]:
         rows = m[(m.probe == u["probe"]) & (m.estimator == u["estimator"]) & (m.layer == u["layer"])
                  & (m.quantity == u["quantity"]) & m.unit.notna()]
         grid = rows.pivot_table(index="epoch", columns="unit", values="value").to_numpy()
-        np.testing.assert_allclose(np.array(u["v"], dtype=float), grid, atol=1e-5)
+        np.testing.assert_allclose(np.array(u["v"], dtype=float), grid, atol=1e-4)
     assert sum(len(u["v"]) * len(u["v"][0]) for u in p["units"]) == int(m.unit.notna().sum())
     assert set(p["metrics"]) >= {"train_loss", "test_acc"}
 

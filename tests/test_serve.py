@@ -71,6 +71,7 @@ def test_routes(served):
     status, body = _get(server.url + "api/runs/nope")
     assert status == 404 and "no run named 'nope'" in body and "live" in body
     assert _get(server.url + "elsewhere")[0] == 404
+    assert _get(server.url + "favicon.ico")[0] == 204
     status, body = _get(server.url + "api/runs/live/tables")
     assert status == 200 and "Configuration" in body
 
@@ -108,7 +109,8 @@ def test_page_follows_a_running_recorder(served, browser):
         page.context.close()
 
 
-def test_ctrl_c_stops_cleanly(tmp_path):
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "kill"])
+def test_ctrl_c_stops_cleanly(tmp_path, sig):
     path = tmp_path / "live.db"
     rec = _recorder(path)
     rec.record(epoch=0)
@@ -120,7 +122,7 @@ def test_ctrl_c_stops_cleanly(tmp_path):
         line = proc.stdout.readline()
         url = line.split(" at ")[1].split()[0]
         assert _get(url + "runs/live")[0] == 200
-        proc.send_signal(signal.SIGINT)
+        proc.send_signal(sig)
         out, err = proc.communicate(timeout=20)
     finally:
         if proc.poll() is None:

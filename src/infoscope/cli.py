@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import signal
 import sys
 import time
 from pathlib import Path
@@ -400,13 +401,19 @@ def serve_command(
         raise typer.BadParameter(f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); choose another --port") from None
     console = _console()
     console.print(f"serving {db} at [bold]{server.url}[/bold] (Ctrl-C stops)")
+    previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         pass
     finally:
         server.server_close()
+        signal.signal(signal.SIGTERM, previous)
     console.print("stopped")
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
 
 
 def _frame_table(df, title: str, floats: int = 3) -> Table:

@@ -90,6 +90,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
         parts = [unquote(p) for p in urlparse(self.path).path.strip("/").split("/") if p]
+        if parts == ["favicon.ico"]:  # browsers ask for it; none is needed
+            self.send_response(HTTPStatus.NO_CONTENT)
+            self.end_headers()
+            return
         try:
             with self.server.store() as st:
                 self._route(st, parts)

@@ -40,17 +40,18 @@ __all__ = ["run_payload", "RESOLUTION_NAMES"]
 #: What the resolution of each estimator's values is called in the views.
 RESOLUTION_NAMES = {"renyi": "σ", "binning": "bin width", "kde": "noise s.d.", "ksg": "k-NN (adaptive)"}
 
-_DIGITS = 5  # decimals kept: far below any estimator's error, and it keeps the page small
+_DIGITS = 4  # decimals kept (bits): far below any estimator's error, and it keeps the page small
 
 
-def _num(v: Any) -> float | None:
-    if v is None or (isinstance(v, float) and not math.isfinite(v)):
-        return None
+def _num(v: Any, significant: bool = False) -> float | None:
+    """A finite number rounded to ``_DIGITS`` decimals (or significant digits), else None."""
     try:
         f = float(v)
     except (TypeError, ValueError):
         return None
-    return round(f, _DIGITS) if math.isfinite(f) else None
+    if not math.isfinite(f):
+        return None
+    return float(f"{f:.{_DIGITS}g}") if significant else round(f, _DIGITS)
 
 
 def record_positions(records: pd.DataFrame) -> list[float]:
@@ -133,7 +134,7 @@ def _layer_series(st: Store, run: str, m: pd.DataFrame) -> list[dict[str, Any]]:
             "probe": probe, "estimator": est, "layer": layer, "quantity": quantity,
             "r": g.r.astype(int).tolist(),
             "v": [_num(v) for v in g.value],
-            "res": [_num(resolution_of(est, p)) for p in g.params],
+            "res": [_num(resolution_of(est, p), significant=True) for p in g.params],  # σ can be 0.001
             "sat": [p.get("saturated") or None for p in g.params],
             "chance": [p.get("above_chance") for p in g.params],
             "lo": [_num(v) for v in b.low], "hi": [_num(v) for v in b.high],

@@ -18,6 +18,7 @@
     return e;
   }
   function fmt(v, d) { return v === null || v === undefined ? "—" : Number(v).toFixed(d === undefined ? 4 : d); }
+  function sig(v) { return v === null || v === undefined ? "—" : String(Number(Number(v).toPrecision(4))); }
   function epochText(rec) { return rec.x === rec.epoch ? "epoch " + rec.epoch : "epoch " + fmt(rec.x, 2) + " (epoch " + rec.epoch + ", step " + rec.step + ")"; }
   function rgba(hex, a) {
     var n = parseInt(hex.slice(1), 16);
@@ -33,7 +34,7 @@
 
   View.prototype.build = function () {
     var self = this;
-    this.controls = el("div", {"class": "controls"});
+    this.controls = el("div", {"class": "controls main"});
     this.estBox = el("span", {"class": "estimators"});
     this.probeSel = el("select", {"class": "probe", "aria-label": "probe"});
     this.play = el("button", {"class": "play", type: "button", title: "play the epochs", text: "▶ play"});
@@ -185,7 +186,7 @@
           if (sx.sat[k] || sy.sat[j]) sym = "x";
           else if (sy.chance[j] === false) sym += "-open";
           pt.x.push(sx.v[k]); pt.y.push(sy.v[j]); pt.c.push(recs[r].x); pt.sym.push(sym); pt.size.push(8);
-          var res = sx.res[k] === null ? "" : d.resolution[est] + " = " + fmt(sx.res[k], 4);
+          var res = sx.res[k] === null ? "" : d.resolution[est] + " = " + sig(sx.res[k]);
           var flags = [self.flagText(sx, k), self.flagText(sy, j)].filter(function (f) { return f; }).join("; ");
           pt.cd.push([epochText(recs[r]), res, "I(X;T): " + self.bandText(sx, k) + "<br>I(T;Y): " + self.bandText(sy, j), flags]);
         });
@@ -247,7 +248,7 @@
             legendgroup: s.layer, showlegend: !shown[key], line: {color: color, dash: dash, width: 1.6},
             marker: {color: color, symbol: sym, size: size}, xaxis: "x" + ax, yaxis: "y" + ax,
             customdata: s.r.map(function (r, k2) {
-              return [epochText(recs[r]), s.res[k2] === null ? "" : d.resolution[est] + " = " + fmt(s.res[k2], 4), self.bandText(s, k2), self.flagText(s, k2)];
+              return [epochText(recs[r]), s.res[k2] === null ? "" : d.resolution[est] + " = " + sig(s.res[k2]), self.bandText(s, k2), self.flagText(s, k2)];
             }),
             hovertemplate: "<b>" + self.layerLabel(s.layer) + "</b> · " + s.probe + " · " + est + "<br>%{customdata[0]}<br>" + q +
               " = %{y:.4f} bits<br>%{customdata[1]}<br>%{customdata[2]}<br>%{customdata[3]}<extra></extra>"});
@@ -293,7 +294,9 @@
 
   View.prototype.drawUnits = function () {
     var self = this, d = this.data, st = this.state, recs = d.records, ests = this.visibleEstimators();
-    var est = ests[0], all = d.units.filter(function (u) { return u.probe === st.probe && u.estimator === est; });
+    // the first chosen estimator with per-unit values for this probe
+    var est = ests.filter(function (e) { return d.units.some(function (u) { return u.probe === st.probe && u.estimator === e; }); })[0] || ests[0];
+    var all = d.units.filter(function (u) { return u.probe === st.probe && u.estimator === est; });
     var layers = d.layers.filter(function (l) { return all.some(function (u) { return u.layer === l.name; }); });
     this.fillSelect(this.unitLayerSel, layers.map(function (l) { return [l.name, l.label]; }), null);
     if (!layers.some(function (l) { return l.name === st.unitLayer; })) st.unitLayer = layers.length ? layers[0].name : null;
