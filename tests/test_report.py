@@ -190,3 +190,34 @@ def test_report_in_headless_chromium(db, tmp_path, browser):
         assert not errors(page), page.messages
     finally:
         page.context.close()
+
+
+@needs_browser
+def test_long_runs_are_drawn_thinned_but_the_chosen_epoch_always(tmp_path, browser):
+    """1,201 records: at most 500 drawn per series (every 3rd and the last), the slider's own
+    record drawn wherever it falls, and every stored value still in the page's data."""
+    from infoscope.store import MeasurementRow, Store
+
+    path = tmp_path / "long.db"
+    with Store(path) as st:
+        rid = st.create_run("long", experiment=None, config={}, seed=0)
+        st.add_layers(rid, [("a", [3], "Tanh", 3)])
+        for epoch in range(1201):
+            rows = [MeasurementRow("train", "a", None, q, "binning", {}, v, 0.0)
+                    for q, v in (("I(X;T)", 5 + epoch / 1000), ("I(T;Y)", epoch / 1200))]
+            st.write_record(rid, epoch, epoch, rows, metrics={"loss": 1 / (1 + epoch)})
+    page = open_page(browser, write_report(path, tmp_path / "long.html").resolve().as_uri())
+    try:
+        assert not errors(page), page.messages
+        pts = plane_points(page, "long")
+        assert [p["epoch"] for p in pts] == list(range(0, 1201, 3))
+        lines = page.evaluate("Array.from(document.querySelector('.curves').data).map(t => t.x.length)")
+        assert max(lines) == 401
+        page.eval_on_selector("input.epoch", "s => { s.value = '700'; s.dispatchEvent(new Event('input')); }")
+        pts = plane_points(page, "long")
+        assert pts[-1]["epoch"] == 700 and abs(pts[-1]["x"] - 5.7) < 1e-9 and abs(pts[-1]["y"] - 700 / 1200) < 1e-4
+        assert len(pts) == len(range(0, 700, 3)) + 1
+        assert "1 in 3 of 1201 records" in page.inner_text(".epoch-label")
+        assert page.evaluate("window.infoscope.views.long.data.series[0].v.length") == 1201
+    finally:
+        page.context.close()

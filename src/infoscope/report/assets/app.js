@@ -7,6 +7,9 @@
   var SYMBOLS = ["circle", "square", "diamond", "triangle-up", "triangle-down", "pentagon", "hexagon", "star", "hourglass", "bowtie"];
   var COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"];
   var UNIT_NAMES = {"I(T;Y)": "I(unit;Y)", "I(X;T)": "I(X;unit)", "H(T)": "H(unit)"};
+  var LONG = 150;  // points in a series beyond which lines are drawn without markers
+  var MAX_DRAWN = 500;  // records drawn per series at most: every k-th, the last and the slider's (as TensorBoard samples scalars)
+  var GL_POINTS = 4000;  // points in a plane beyond which it is drawn with WebGL
   var CONFIG = {displaylogo: false, responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d"]};
 
   function el(tag, attrs, children) {
@@ -92,10 +95,16 @@
     this.seenEstimators = data.estimators.slice();
     if (st.probe === null || data.probes.indexOf(st.probe) < 0) st.probe = data.probes.indexOf("train") >= 0 ? "train" : data.probes[0];
     this.fillSelect(this.probeSel, data.probes.map(function (p) { return [p, p]; }), st.probe);
+    this.stride = Math.max(1, Math.ceil(data.records.length / MAX_DRAWN));
     this.slider.max = String(last);
     st.record = atEnd ? last : Math.min(st.record, last);
     this.slider.value = String(st.record);
     this.drawAll();
+  };
+
+  // whether record r is drawn: every stride-th, the last and the slider's (all are in the tables and exports)
+  View.prototype.drawn = function (r) {
+    return r % this.stride === 0 || r === this.data.records.length - 1 || r === this.state.record;
   };
 
   View.prototype.seen = function (e) { return (this.seenEstimators || []).indexOf(e) >= 0; };
@@ -130,15 +139,30 @@
   };
 
   View.prototype.drawAll = function () {
-    this.drawPlane();
-    this.drawCurves();
-    this.drawUnits();
+    var self = this;
+    this.timings = {};  // milliseconds each view took to draw, for benchmarks.report
+    ["drawPlane", "drawCurves", "drawUnits"].forEach(function (f) {
+      var t = performance.now();
+      self[f]();
+      self.timings[f] = performance.now() - t;
+    });
   };
 
   View.prototype.series = function (probe, est, quantity) {
     return this.data.series.filter(function (s) {
       return (probe === null || s.probe === probe) && s.estimator === est && s.quantity === quantity;
     });
+  };
+
+  // a series with only its drawn records (every list indexed by record kept in step)
+  View.prototype.thin = function (s) {
+    if (this.stride === 1) return s;
+    var self = this, keep = [], out = {};
+    s.r.forEach(function (r, k) { if (self.drawn(r)) keep.push(k); });
+    Object.keys(s).forEach(function (key) {
+      out[key] = Array.isArray(s[key]) ? keep.map(function (k) { return s[key][k]; }) : s[key];
+    });
+    return out;
   };
 
   View.prototype.layerLabel = function (name) {
@@ -164,6 +188,9 @@
     var self = this, d = this.data, st = this.state, ests = this.visibleEstimators();
     var recs = d.records, upto = recs.length ? recs[st.record].x : 0;
     var xmax = recs.length ? recs[recs.length - 1].x : 1;
+    var total = 0;
+    d.series.forEach(function (s) { if (s.quantity === "I(X;T)" && s.probe === st.probe) total += s.r.length; });
+    var kind = total / this.stride > GL_POINTS ? "scattergl" : "scatter";
     var traces = [], layout = {height: 460, margin: {t: 40, r: 20, b: 50, l: 60}, hovermode: "closest",
       legend: {orientation: "h", y: -0.18}, annotations: []};
     ests.forEach(function (est, e) {
@@ -181,7 +208,7 @@
         var pt = {x: [], y: [], c: [], sym: [], size: [], cd: []}, pos = self.layerPos[sx.layer] || 0;
         sx.r.forEach(function (r, k) {
           var j = yat[r];
-          if (j === undefined || recs[r].x > upto || sx.v[k] === null || sy.v[j] === null) return;
+          if (j === undefined || recs[r].x > upto || sx.v[k] === null || sy.v[j] === null || !self.drawn(r)) return;
           var sym = SYMBOLS[pos % SYMBOLS.length];
           if (sx.sat[k] || sy.sat[j]) sym = "x";
           else if (sy.chance[j] === false) sym += "-open";
@@ -192,7 +219,7 @@
         });
         if (pt.size.length) pt.size[pt.size.length - 1] = 14;
         traces.push({
-          type: "scatter", mode: "lines+markers", name: self.layerLabel(sx.layer), legendgroup: sx.layer, showlegend: e === 0,
+          type: kind, mode: "lines+markers", name: self.layerLabel(sx.layer), legendgroup: sx.layer, showlegend: e === 0,
           x: pt.x, y: pt.y, customdata: pt.cd, xaxis: "x" + ax, yaxis: "y" + ax,
           line: {color: "rgba(120,120,120,0.55)", width: 1},
           marker: {color: pt.c, cmin: 0, cmax: Math.max(xmax, 1), colorscale: "Viridis", symbol: pt.sym, size: pt.size,
@@ -207,7 +234,8 @@
       xref: "paper", yref: "paper", x: 0.5, y: 0.5});
     Plotly.react(this.plane, traces, layout, CONFIG);
     var rec = recs[st.record];
-    this.epochLabel.textContent = rec ? epochText(rec) + " of " + d.records[d.records.length - 1].epoch : "nothing recorded yet";
+    this.epochLabel.textContent = rec ? epochText(rec) + " of " + d.records[d.records.length - 1].epoch +
+      (this.stride > 1 ? " (drawn: 1 in " + this.stride + " of " + recs.length + " records, the chosen one always)" : "") : "nothing recorded yet";
     this.root.dataset.record = String(st.record);
     this.root.dataset.epoch = rec ? String(rec.epoch) : "";
     this.root.dataset.points = String(traces.reduce(function (n, t) { return n + t.x.length; }, 0));
@@ -230,7 +258,8 @@
         layout["yaxis" + ax] = {domain: [y0, y1], anchor: "x" + ax, title: {text: q + " (bits)"}};
         layout.annotations.push({text: "<b>" + q + "</b> — " + est, xref: "x" + ax + " domain", yref: "y" + ax + " domain", x: 0.02, y: 1.0,
           showarrow: false, xanchor: "left"});
-        self.series(null, est, q).forEach(function (s) {
+        self.series(null, est, q).forEach(function (whole) {
+          var s = self.thin(whole);
           var pos = self.layerPos[s.layer] || 0, color = COLORS[pos % COLORS.length], dash = s.probe === "train" ? "solid" : "dash";
           var x = s.r.map(function (r) { return recs[r].x; });
           var bands = [["lo", "hi", rgba(color, 0.18)], ["clo", "chi", "rgba(120,120,120,0.12)"]];
@@ -241,12 +270,16 @@
             traces.push({type: "scatter", mode: "lines", x: x, y: s[b[0]], line: {width: 0}, fill: "tonexty", fillcolor: b[2],
               hoverinfo: "skip", showlegend: false, legendgroup: s.layer, xaxis: "x" + ax, yaxis: "y" + ax});
           });
-          var sym = s.v.map(function (v, k2) { return s.sat[k2] ? "x" : (s.chance[k2] === false ? "circle-open" : "circle"); });
-          var size = s.v.map(function (v, k2) { return s.sat[k2] || s.chance[k2] === false ? 8 : 4; });
-          var key = s.layer + "|" + s.probe;
-          traces.push({type: "scatter", mode: "lines+markers", x: x, y: s.v, name: self.layerLabel(s.layer) + " · " + s.probe,
+          var key = s.layer + "|" + s.probe, long = s.v.length > LONG;
+          // flagged values get their own markers, so that long series can be drawn as plain lines
+          var flagged = s.v.map(function (v, k2) { return k2; }).filter(function (k2) { return s.sat[k2] || s.chance[k2] === false; });
+          if (flagged.length) traces.push({type: "scatter", mode: "markers", hoverinfo: "skip", showlegend: false,
+            legendgroup: s.layer, xaxis: "x" + ax, yaxis: "y" + ax, x: flagged.map(function (k2) { return x[k2]; }),
+            y: flagged.map(function (k2) { return s.v[k2]; }),
+            marker: {color: color, size: 8, symbol: flagged.map(function (k2) { return s.sat[k2] ? "x" : "circle-open"; })}});
+          traces.push({type: "scatter", mode: long ? "lines" : "lines+markers", x: x, y: s.v, name: self.layerLabel(s.layer) + " · " + s.probe,
             legendgroup: s.layer, showlegend: !shown[key], line: {color: color, dash: dash, width: 1.6},
-            marker: {color: color, symbol: sym, size: size}, xaxis: "x" + ax, yaxis: "y" + ax,
+            marker: {color: color, size: 4}, xaxis: "x" + ax, yaxis: "y" + ax,
             customdata: s.r.map(function (r, k2) {
               return [epochText(recs[r]), s.res[k2] === null ? "" : d.resolution[est] + " = " + sig(s.res[k2]), self.bandText(s, k2), self.flagText(s, k2)];
             }),
@@ -262,8 +295,8 @@
       layout["yaxis" + ax] = {domain: [y0, y1], anchor: "x" + ax, title: {text: "accuracy"}, rangemode: "tozero"};
       layout["yaxis" + ax2] = {overlaying: "y" + ax, side: "right", anchor: "x" + ax, title: {text: "loss"}, showgrid: false};
       metricNames.forEach(function (name, i) {
-        var m = d.metrics[name], isLoss = /loss/i.test(name);
-        traces.push({type: "scatter", mode: "lines+markers", name: name, x: m.r.map(function (r) { return recs[r].x; }), y: m.v,
+        var m = self.thin(d.metrics[name]), isLoss = /loss/i.test(name);
+        traces.push({type: "scatter", mode: m.v.length > LONG ? "lines" : "lines+markers", name: name, x: m.r.map(function (r) { return recs[r].x; }), y: m.v,
           xaxis: "x" + ax, yaxis: "y" + (isLoss ? ax2 : ax), marker: {size: 4},
           line: {dash: /test|val/i.test(name) ? "dash" : "solid", color: isLoss ? "#b22222" : "#2e8b57", width: 1.6},
           hovertemplate: name + " = %{y:.4f}<br>epoch %{x}<extra></extra>"});
@@ -322,17 +355,18 @@
       order.sort(function (a, b) { return (final[b] === null ? -Infinity : final[b]) - (final[a] === null ? -Infinity : final[a]); });
       sortNote = "sorted by final I(unit;Y), most informative on top";
     }
-    var x = u.r.map(function (r) { return recs[r].x; });
-    var z = order.map(function (i) { return u.v.map(function (row) { return row[i]; }); });
+    var cols = u.r.map(function (r, j) { return j; }).filter(function (j) { return self.drawn(u.r[j]); });
+    var x = cols.map(function (j) { return recs[u.r[j]].x; });
+    var z = order.map(function (i) { return cols.map(function (j) { return u.v[j][i]; }); });
     var flagged = {};
     u.sat.forEach(function (p) { flagged[p[0] + ":" + p[1]] = true; });
-    var cd = order.map(function (i) { return u.r.map(function (r, j) { return [epochText(recs[r]), flagged[j + ":" + i] ? "saturated (at its bound)" : ""]; }); });
+    var cd = order.map(function (i) { return cols.map(function (j) { return [epochText(recs[u.r[j]]), flagged[j + ":" + i] ? "saturated (at its bound)" : ""]; }); });
     var names = order.map(function (i) { return "unit " + i; });
     var traces = [{type: "heatmap", x: x, y: names, z: z, customdata: cd, colorscale: "Viridis", xgap: 0, ygap: 0,
       colorbar: {title: {text: UNIT_NAMES[st.unitQuantity] + " (bits)"}, thickness: 12},
       hovertemplate: "<b>%{y}</b><br>%{customdata[0]}<br>" + UNIT_NAMES[st.unitQuantity] + " = %{z:.4f} bits<br>%{customdata[1]}<extra></extra>"}];
     var sx = [], sy = [];
-    u.sat.forEach(function (p) { sx.push(x[p[0]]); sy.push("unit " + p[1]); });
+    u.sat.forEach(function (p) { sx.push(recs[u.r[p[0]]].x); sy.push("unit " + p[1]); });
     if (sx.length) traces.push({type: "scatter", mode: "markers", x: sx, y: sy, name: "saturated", hoverinfo: "skip",
       marker: {symbol: "x-thin-open", size: 7, color: "#fff", line: {width: 1.5, color: "#fff"}}});
     this.unitShape = {type: "line", xref: "x", yref: "y domain", y0: 0, y1: 1, line: {color: "rgba(255,60,60,0.8)", width: 1, dash: "dot"}};
