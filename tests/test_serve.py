@@ -102,6 +102,9 @@ def test_page_follows_a_running_recorder(served, browser):
             assert len(plane_points(page, "live")) == 2 * (epoch + 1)
             print(f"epoch {epoch} shown {seen:.2f} s after its commit")
         assert "last record epoch 2" in page.inner_text('section[data-run="live"] .live-status')
+        # the tables follow too (final values of the last epoch)
+        page.wait_for_function("document.querySelector('section[data-run=\"live\"] .tables').textContent"
+                               ".includes('Final values (epoch 2')", timeout=10_000)
         assert page.evaluate("document.querySelector('section[data-run=\"live\"] .units').data[0].type") == "heatmap"
         assert not errors(page), page.messages
         assert not page.outside

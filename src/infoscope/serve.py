@@ -125,7 +125,7 @@ class _Handler(BaseHTTPRequestHandler):
             if len(parts) == 4 and parts[3] == "revision":
                 return self._send(st.revision(run), "text/plain")
             if len(parts) == 4 and parts[3] == "tables":
-                return self._send(run_tables(st, run), "text/html")
+                return self._send(run_tables(st, run, model=False), "text/html")
         self._send(f"nothing at {self.path}; try /", "text/plain", HTTPStatus.NOT_FOUND)
 
 

@@ -31,11 +31,12 @@ def _table(df: pd.DataFrame, left: Sequence[str] = ()) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
-def _analysis_html(st: Store, run: str) -> str:
+def _analysis_html(st: Store, run: str, model: bool) -> str:
+    from ..analysis import analyze
     from ..experiments.inspection import analyze_run
 
     try:
-        a = analyze_run(st, run, save=False)
+        a = analyze_run(st, run, save=False) if model else analyze(st, run)
     except ValueError as exc:
         return f"<h3>Analysis</h3><p class='muted'>not available: {html.escape(str(exc))}</p>"
     net = a.network
@@ -55,8 +56,12 @@ def _analysis_html(st: Store, run: str) -> str:
     return "\n".join(parts)
 
 
-def run_tables(st: Store, run: str) -> str:
-    """A run's description, tables, analysis and warnings as an HTML fragment (values in bits)."""
+def run_tables(st: Store, run: str, model: bool = True) -> str:
+    """A run's description, tables, analysis and warnings as an HTML fragment (values in bits).
+
+    ``model=False`` leaves out what needs the trained model rebuilt (unit health, redundant
+    units): a live view refreshes in well under a second instead of re-running the model.
+    """
     info = st.run_info(run)
     when = lambda t: _dt.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S") if t else "—"  # noqa: E731
     parts = [
@@ -83,7 +88,10 @@ def run_tables(st: Store, run: str) -> str:
         parts.append("<h3>Calibration: each estimator on Gaussian pairs of known MI at these N and D (bits)</h3>"
                      "<p class='muted'>error = estimate − truth; matrix Rényi is not a Shannon estimate: its value "
                      "stands beside the Shannon MI, no error is given.</p>" + _table(cal, left=("case", "estimator")))
-    parts.append(_analysis_html(st, run))
+    parts.append(_analysis_html(st, run, model))
+    if not model:
+        parts.append("<p class='muted'>Unit health and redundant units need the trained model: "
+                     "<code>infoscope analyze</code> or <code>infoscope report</code> show them.</p>")
     warnings = st.warnings(run=run)
     parts.append("<h3>Recorded warnings</h3>")
     if warnings.empty:

@@ -380,27 +380,35 @@
   };
 
   function live(view, section, cfg) {
-    var status = section.querySelector(".live-status"), revision = null, busy = false;
+    // poll the revision; on a change fetch the values (views first) and then the tables
+    var status = section.querySelector(".live-status"), revision = null, busy = false, tablesBusy = false;
     function say(text) { if (status) status.textContent = text; }
+    function tables() {
+      if (tablesBusy) return;
+      tablesBusy = true;
+      fetch(cfg.api + "/tables", {cache: "no-store"}).then(function (r) { return r.text(); }).then(function (text) {
+        var holder = section.querySelector(".tables");
+        if (holder) holder.innerHTML = text;
+      }).catch(function () { return null; }).then(function () { tablesBusy = false; });
+    }
     function tick() {
       if (busy) return;
       busy = true;
       fetch(cfg.api + "/revision", {cache: "no-store"}).then(function (r) { return r.text(); }).then(function (rev) {
         if (rev === revision) return null;
-        return Promise.all([fetch(cfg.api, {cache: "no-store"}).then(function (r) { return r.json(); }),
-                            fetch(cfg.api + "/tables", {cache: "no-store"}).then(function (r) { return r.text(); })])
-          .then(function (got) {
-            revision = rev;
-            view.update(got[0]);
-            var tables = section.querySelector(".tables");
-            if (tables) tables.innerHTML = got[1];
-            var recs = got[0].records;
-            say("live · " + got[0].status + " · " + (recs.length ? "last record " + epochText(recs[recs.length - 1]) : "nothing recorded yet") +
-                " · checked " + new Date().toLocaleTimeString());
-          });
+        return fetch(cfg.api, {cache: "no-store"}).then(function (r) { return r.json(); }).then(function (data) {
+          var first = revision === null;
+          revision = rev;
+          view.update(data);
+          if (!first) tables();
+          var recs = data.records;
+          say("live · " + data.status + " · " + (recs.length ? "last record " + epochText(recs[recs.length - 1]) : "nothing recorded yet") +
+              " · checked " + new Date().toLocaleTimeString());
+        });
       }).catch(function (err) { say("live · server not reachable (" + err + ")"); })
         .then(function () { busy = false; });
     }
+    tick();
     setInterval(tick, cfg.every || 1000);
   }
 
