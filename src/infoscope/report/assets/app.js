@@ -132,10 +132,11 @@
     if (st.playing) { clearInterval(st.playing); st.playing = null; this.play.textContent = "▶ play"; return; }
     if (st.record >= this.data.records.length - 1) this.setRecord(0);
     this.play.textContent = "❚❚ pause";
-    st.playing = setInterval(function () {
-      if (st.record >= self.data.records.length - 1) { self.togglePlay(); return; }
-      self.setRecord(st.record + 1);
-    }, 250);
+    st.playing = setInterval(function () {  // about 200 frames for a whole run, however many records it has
+      var last = self.data.records.length - 1;
+      if (st.record >= last) { self.togglePlay(); return; }
+      self.setRecord(Math.min(last, st.record + Math.max(1, Math.ceil(last / 200))));
+    }, 150);
   };
 
   View.prototype.drawAll = function () {
