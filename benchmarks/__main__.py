@@ -7,6 +7,8 @@ Cases (N is the probe size; "ours" runs on --device, default cuda when available
                     (MatrixRenyi(batch_size=100); the reference loops over the chunks)
   conv64-units      per-unit MI of a 64-channel conv layer, N=500 (ours: all units in one batched call)
   conv64-units-b100 the same at N=1000 on chunks of 100 (the reference loops over units and chunks)
+  conv64-units-binning  binning (30 bins) of its 64 channels' spatial means, N=1000: one batched
+                    count against the plain per-unit digitize-and-count
   slq-large         exact against deflated stochastic Lanczos entropy at N=10,000 (with --full)
   overhead          mnist-cnn training with and without recording at the default cadence
                     (layers every epoch, units every 5th and the last epoch): ratio of wall times
@@ -175,6 +177,29 @@ def case_units(n: int, batch: int | None = None):
     return ours, ref, f"64 channels of 14×14, N={n}" + (f", chunks of {batch}" if batch else ""), t.numel() * t.element_size()
 
 
+def case_units_binning(n: int):
+    """Binning of every unit (spatial means) of the 64-channel layer: one batched count against
+    the plain per-unit digitize-and-count."""
+    from infoscope import Binning
+
+    torch.manual_seed(0)
+    data = load_mnist_subset(n, 10)
+    x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
+    layer = torch.nn.Sequential(torch.nn.Conv2d(1, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2))
+    with torch.no_grad():
+        t = layer(x).double()
+    means = t.mean(dim=(2, 3))
+
+    def ours():
+        ctx = ProbeContext.build(x, y)
+        return [r.value for unit in Binning(n_bins=30).units_information(t, ctx, list(range(t.shape[1])), "mean") for r in unit.values()]
+
+    def ref():
+        return [v for c in range(t.shape[1]) for v in reference.binning_unit_values(x, means[:, c], y, 30).values()]
+
+    return ours, ref, f"binning, 64 channels (spatial means), N={n}", t.numel() * t.element_size()
+
+
 def _vgg16(n: int):
     """An untrained VGG16 (batch norm, eval mode) and N CIFAR-size synthetic probe samples."""
     from infoscope.experiments.models import vgg16
@@ -318,6 +343,7 @@ CASES = {
     "cnn-layers-b100": lambda n: case_layers(n, "silverman", batch=100),
     "conv64-units": case_units,
     "conv64-units-b100": lambda n: case_units(n, batch=100),
+    "conv64-units-binning": case_units_binning,
     "overhead": case_overhead,
     "overhead-layers": lambda epochs: case_overhead(epochs, units=False),
     "slq-large": case_slq,
@@ -348,11 +374,11 @@ def main() -> None:
         run_worker(args.worker[0], args.worker[1], int(args.worker[2]))
         return
     sizes = {"cnn-layers": 1000, "cnn-layers-align": 1000, "cnn-layers-b100": 1000, "conv64-units": 500, "conv64-units-b100": 1000,
-             "overhead": 10, "overhead-layers": 10, "slq-large": 10_000, "vgg16-layers": 1000, "vgg16-units64": 1000,
+             "conv64-units-binning": 1000, "overhead": 10, "overhead-layers": 10, "slq-large": 10_000, "vgg16-layers": 1000, "vgg16-units64": 1000,
              "vgg16-units": 1000, "vgg16-units-exact": 1000, "vgg16-fast4": 1000, "vgg16-overhead": 50_000}
     if args.quick:
         sizes.update({"cnn-layers": 300, "cnn-layers-align": 300, "cnn-layers-b100": 300, "conv64-units": 200, "conv64-units-b100": 300,
-                      "overhead": 2, "overhead-layers": 2, "vgg16-layers": 300, "vgg16-units64": 300, "vgg16-units": 300, "vgg16-units-exact": 300, "vgg16-fast4": 300,
+                      "conv64-units-binning": 300, "overhead": 2, "overhead-layers": 2, "vgg16-layers": 300, "vgg16-units64": 300, "vgg16-units": 300, "vgg16-units-exact": 300, "vgg16-fast4": 300,
                       "vgg16-overhead": 5_000})
     vgg = args.vgg or DEVICE.type == "cuda"
     names = [n for n in CASES if (args.only and n in args.only)

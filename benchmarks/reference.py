@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 
@@ -65,3 +66,23 @@ def layer_values(x, t, y, alpha: float, sigma_x: float, rule: str) -> dict[str, 
     s = sigma_t()
     i_ty = entropy_of(gram(t, s), alpha) + entropy_of(label_gram(y), alpha) - entropy_of(gram(t, s) * label_gram(y), alpha)
     return {"H(T)": h_t, "I(X;T)": i_xt, "I(T;Y)": i_ty}
+
+
+def _plugin_entropy(rows: np.ndarray) -> float:
+    _, counts = np.unique(rows, axis=0, return_counts=True)
+    p = counts / counts.sum()
+    return float(-(p * np.log2(p)).sum())
+
+
+def binning_unit_values(x: torch.Tensor, v: torch.Tensor, y: torch.Tensor, n_bins: int) -> dict[str, float]:
+    """H(T), I(X;T), I(T;Y) of one unit's values ``v`` (N,) binned over their own range, in
+    bits, the plain way: digitize, then counts of the patterns (X as "which distinct probe input")."""
+    v = v.numpy().astype(np.float64)
+    edges = np.linspace(v.min(), v.max(), n_bins + 1)
+    codes = np.digitize(v, edges[1:-1]) if v.max() > v.min() else np.zeros(len(v), dtype=np.int64)
+    _, ids = np.unique(x.reshape(len(x), -1).numpy(), axis=0, return_inverse=True)
+    yy = y.numpy()
+    h = _plugin_entropy(codes[:, None])
+    return {"H(T)": h,
+            "I(X;T)": h + _plugin_entropy(ids.reshape(-1, 1)) - _plugin_entropy(np.stack([codes, ids.ravel()], 1)),
+            "I(T;Y)": h + _plugin_entropy(yy[:, None]) - _plugin_entropy(np.stack([codes, yy], 1))}

@@ -198,3 +198,37 @@ def test_cuda_bisection_equals_the_eigensolver():
     for b, r in zip(fast, exact):
         for q in QUANTITIES:
             assert b[q].value == pytest.approx(r[q].value, abs=1e-9)
+
+
+@pytest.mark.parametrize("conv,pooling", [(False, "map"), (True, "mean"), (True, "max")])
+def test_binning_units_batched_equal_unit_by_unit(conv, pooling):
+    """Binning's batched path bins every unit with the same edges and counts the same symbols:
+    values equal the unit-by-unit path to float rounding, parameters (the ranges) exactly."""
+    from infoscope import Binning
+
+    t = _layer(400, conv)
+    t[:, 4] = 1.5  # a constant unit: one bin, H = 0
+    probe = _probe(400)
+    probe.x_ids[1] = probe.x_ids[0]  # two probe samples alike: I(X;T) is no longer H(T)
+    est = Binning(n_bins=12)
+    units = list(range(t.shape[1]))
+    batched = est.units_information(t, probe, units, pooling)
+    loop = Estimator.units_information(est, t, probe, units, pooling)
+    _assert_same(batched, loop, tol=1e-12)
+    assert all(b[q].params == r[q].params for b, r in zip(batched, loop) for q in QUANTITIES)
+    assert batched[4]["H(T)"].value == 0.0 and batched[4]["I(T;Y)"].value == 0.0
+    # a binned unit is a deterministic function of the input: I(X;T) = H(T) up to the shared pair
+    assert all(abs(b["I(X;T)"].value - b["H(T)"].value) < 0.01 for b in batched)
+
+
+def test_binning_units_fall_back_where_batching_does_not_apply():
+    """Whole maps (several values per sample), a fixed range and Discrete go unit by unit and
+    say the same things (a value outside the fixed range is refused, naming the range)."""
+    from infoscope import Binning
+    from infoscope.estimators.binning import Discrete
+
+    t, probe = _layer(200, True), _probe(200)
+    for est, pooling in ((Binning(n_bins=8), "map"), (Binning(n_bins=8, value_range=(-9.0, 9.0)), "mean"), (Discrete(), "mean")):
+        _assert_same(est.units_information(t, probe, [0, 1, 2], pooling), Estimator.units_information(est, t, probe, [0, 1, 2], pooling))
+    with pytest.raises(ValueError, match="outside value_range"):
+        Binning(n_bins=8, value_range=(-0.1, 0.1)).units_information(t, probe, [0], "mean")
