@@ -10,7 +10,8 @@ import torch
 from infoscope import MatrixRenyi, Recorder
 from infoscope.budget import MemoryBudgetError
 from infoscope.estimators.base import Estimator, ProbeContext
-from infoscope.estimators.renyi_units import batched_squared_distances, class_joint_entropies, matrix_entropies
+from infoscope.estimators.kernels import batched_squared_distances
+from infoscope.estimators.renyi_units import class_joint_entropies, matrix_entropies
 from infoscope.estimators.kernels import squared_distances
 from infoscope.estimators.renyi import class_joint_entropy, matrix_entropy
 
@@ -232,3 +233,23 @@ def test_binning_units_fall_back_where_batching_does_not_apply():
         _assert_same(est.units_information(t, probe, [0, 1, 2], pooling), Estimator.units_information(est, t, probe, [0, 1, 2], pooling))
     with pytest.raises(ValueError, match="outside value_range"):
         Binning(n_bins=8, value_range=(-0.1, 0.1)).units_information(t, probe, [0], "mean")
+
+
+@pytest.mark.parametrize("conv,pooling,bound", [(False, "map", "upper"), (True, "map", "lower"), (True, "mean", "upper")])
+def test_kde_units_batched_equal_unit_by_unit(conv, pooling, bound):
+    """KDE's units share one distance matrix each for all three quantities and are reduced
+    together; split by a small memory budget they give the same numbers."""
+    from infoscope import KDE
+
+    t = _layer(300, conv)
+    t[:, 4] = 0.25  # a constant unit: no information above the noise
+    probe = _probe(300)
+    probe.x_ids[1] = probe.x_ids[0]
+    est = KDE(noise_variance=0.2, bound=bound)
+    units = list(range(t.shape[1]))
+    loop = Estimator.units_information(est, t, probe, units, pooling)
+    for budget in (None, 3 * 8 * 300 * 300 * 2):  # all at once, or two units at a time
+        batched = est.units_information(t, probe, units, pooling, budget)
+        _assert_same(batched, loop, tol=1e-10)
+        assert all(b[q].params == r[q].params for b, r in zip(batched, loop) for q in QUANTITIES)
+    assert batched[4]["H(T)"].value == 0.0 and batched[4]["I(T;Y)"].value == 0.0

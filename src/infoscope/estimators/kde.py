@@ -20,13 +20,15 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import torch
 
 from .._validation import ArrayLike, as_labels, check_choice, check_positive, check_samples, flatten_samples
-from .base import Estimator
-from .kernels import squared_distances
+from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext
+from .kernels import batched_squared_distances, squared_distances
+from .units import unit_stack
 
 __all__ = ["KDE", "mixture_entropy_above_noise", "kde_differential_entropy"]
 
@@ -37,6 +39,11 @@ _LN2 = math.log(2.0)
 def _kernel_scale(noise_variance: float, bound: str) -> float:
     """Denominator of the pairwise divergence: 2σ² (KL, upper bound) or 8σ² (Bhattacharyya, lower)."""
     return 2.0 * noise_variance if bound == "upper" else 8.0 * noise_variance
+
+
+def _at_least_zero(value: float) -> float:
+    """A bound that is below zero by float rounding only is zero."""
+    return 0.0 if -1e-12 < value <= 0.0 else value
 
 
 def mixture_entropy_above_noise(sqdist: torch.Tensor, noise_variance: float, bound: str = "upper") -> float:
@@ -66,8 +73,7 @@ def mixture_entropy_above_noise(sqdist: torch.Tensor, noise_variance: float, bou
     scale = _kernel_scale(noise_variance, bound)
     n = sqdist.shape[0]
     log_mean = torch.logsumexp(-sqdist.to(torch.float64) / scale, dim=1) - math.log(n)
-    value = float(-log_mean.mean()) / _LN2
-    return 0.0 if -1e-12 < value <= 0.0 else value
+    return _at_least_zero(float(-log_mean.mean()) / _LN2)
 
 
 def kde_differential_entropy(x: ArrayLike, noise_variance: float = 0.1, bound: str = "upper") -> float:
@@ -137,15 +143,34 @@ class KDE(Estimator):
         Σ_c p(c) · mean_{i∈c}(…) is mean_i(…), so the conditional term is the same mixture
         bound with the sum over j restricted to the class of i.
         """
-        d = squared_distances(flatten_samples(t))
+        logk = -squared_distances(flatten_samples(t)) / _kernel_scale(self.noise_variance, self.bound)
+        whole = torch.logsumexp(logk, dim=-1) - math.log(len(labels))
+        return _at_least_zero(float(_class_terms(logk, whole, labels).mean()) / _LN2)
+
+    def units_information(
+        self, t: torch.Tensor, probe: ProbeContext, units: Sequence[int], pooling: str = "map", memory_budget: int | None = None
+    ) -> list[dict[str, Estimate]]:
+        """H(T), I(X;T) and I(T;Y) of each chosen unit, in bits, with the units' distance
+        matrices built and reduced together: as many units at a time as ``memory_budget``
+        bytes hold (default 1 GiB; at least one). Equal to
+        :meth:`~infoscope.estimators.base.Estimator.units_information` up to float rounding.
+        """
+        tt = t if isinstance(t, torch.Tensor) else check_samples(t, "layer activations")
+        stack = unit_stack(tt, list(units), pooling)  # (U, N, d)
+        n = stack.shape[1]
+        group = max(1, (memory_budget or 2**30) // (3 * 8 * n * n))  # distances, log-kernel, one masked copy
         scale = _kernel_scale(self.noise_variance, self.bound)
-        logk = -d / scale
-        same = labels[:, None] == labels[None, :]
-        n_class = same.sum(dim=1).to(torch.float64)
-        whole = torch.logsumexp(logk, dim=1) - math.log(len(labels))
-        within = torch.logsumexp(logk.masked_fill(~same, -math.inf), dim=1) - torch.log(n_class)
-        value = float((within - whole).mean()) / _LN2
-        return 0.0 if -1e-12 < value <= 0.0 else value
+        ids, y = probe.x_ids.to(stack.device), probe.y.to(stack.device)
+        h, i_xt, i_ty = [], [], []
+        for start in range(0, stack.shape[0], group):
+            logk = -batched_squared_distances(stack[start:start + group]) / scale
+            whole = torch.logsumexp(logk, dim=-1) - math.log(n)  # (g, N)
+            h += (-whole.mean(dim=1) / _LN2).tolist()
+            i_xt += (_class_terms(logk, whole, ids).mean(dim=1) / _LN2).tolist()
+            i_ty += (_class_terms(logk, whole, y).mean(dim=1) / _LN2).tolist()
+        mi = {"y_discrete": True, "n_samples": n}
+        return [{H_T: self._result(_at_least_zero(a), n_samples=n), I_XT: self._result(_at_least_zero(b), **mi),
+                 I_TY: self._result(_at_least_zero(c), **mi)} for a, b, c in zip(h, i_xt, i_ty)]
 
     def variants(self, scales=(0.5, 2.0)) -> list[Estimator]:
         """Copies with the noise variance scaled by each factor."""
@@ -164,3 +189,13 @@ class KDE(Estimator):
         dx, dy = squared_distances(fx), squared_distances(fy)
         h = lambda d: mixture_entropy_above_noise(d, self.noise_variance, self.bound)  # noqa: E731
         return h(dx) + h(dy) - h(dx + dy), {}
+
+
+def _class_terms(logk: torch.Tensor, whole: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """Per sample i: log of the mean kernel over i's class minus ``whole`` (the log-mean over all
+    samples); ``logk`` is (..., N, N). Their mean over i, in nats, is the class-conditional
+    bound H(T) − Σ_c p(c) H(T | c) (see :meth:`KDE._class_conditional`)."""
+    same = labels[:, None] == labels[None, :]
+    n_class = same.sum(dim=1).to(torch.float64)
+    within = torch.logsumexp(logk.masked_fill(~same, -math.inf), dim=-1) - torch.log(n_class)
+    return within - whole

@@ -18,6 +18,7 @@ import torch
 
 __all__ = [
     "squared_distances",
+    "batched_squared_distances",
     "column_chunks",
     "product_dtype",
     "FLOAT32_PRODUCT_MIN_FEATURES",
@@ -92,6 +93,28 @@ def squared_distances(x: torch.Tensor) -> torch.Tensor:
     d = g.mul_(-2.0).add_(sq[:, None]).add_(sq[None, :])
     d.clamp_(min=0.0)
     d.fill_diagonal_(0.0)
+    return d
+
+
+def batched_squared_distances(x: torch.Tensor) -> torch.Tensor:
+    """Squared Euclidean distances within each of M sample sets (float64), at once.
+
+    Parameters
+    ----------
+    x : torch.Tensor, shape (M, n, d)
+
+    Returns
+    -------
+    torch.Tensor, shape (M, n, n), float64, 0 on the diagonal and never negative
+        As :func:`squared_distances` of each set: centred, the product in the precision
+        :func:`product_dtype` picks.
+    """
+    xb = x.to(product_dtype(x[0]))
+    xb = xb - xb.mean(dim=1, keepdim=True)
+    g = torch.bmm(xb, xb.transpose(1, 2)).to(torch.float64)
+    sq = torch.diagonal(g, dim1=1, dim2=2)
+    d = (-2.0 * g + sq[:, :, None] + sq[:, None, :]).clamp_(min=0.0)
+    d.diagonal(dim1=1, dim2=2).zero_()
     return d
 
 

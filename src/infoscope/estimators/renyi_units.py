@@ -23,14 +23,14 @@ from .._validation import MemoryBudgetError
 from .bandwidth import choose_sigmas
 from .base import H_T, I_TY, I_XT, Estimate, ProbeContext
 from .chunking import chunk_indices
-from .kernels import product_dtype
+from .kernels import batched_squared_distances
 from .tridiagonal import eigenvalues_by_bisection
 from .units import unit_stack
 
 if TYPE_CHECKING:
     from .renyi import MatrixRenyi, ProbeGrams
 
-__all__ = ["units_information", "batched_squared_distances", "matrix_entropies", "class_joint_entropies", "unit_bytes"]
+__all__ = ["units_information", "matrix_entropies", "class_joint_entropies", "unit_bytes"]
 
 #: Matrices from which "auto" bisects on a GPU: below it the reduction's ~n small steps per
 #: call are launch-bound (a record of VGG16's 16 layers: 0.58 s bisecting, 0.32 s with eigh).
@@ -52,28 +52,6 @@ def unit_bytes(n_samples: int, values_per_unit: int, chunk: int | None) -> int:
     n = min(chunk or n_samples, n_samples)
     chunks = max(1, n_samples // n)
     return 8 * (_LIVE_MATRICES * chunks * n * n + 2 * n_samples * values_per_unit)
-
-
-def batched_squared_distances(x: torch.Tensor) -> torch.Tensor:
-    """Squared Euclidean distances within each of M sample sets (float64).
-
-    Parameters
-    ----------
-    x : torch.Tensor, shape (M, n, d)
-
-    Returns
-    -------
-    torch.Tensor, shape (M, n, n), float64, 0 on the diagonal and never negative
-        As :func:`~infoscope.estimators.kernels.squared_distances` of each set: centred, the
-        product in the precision :func:`~infoscope.estimators.kernels.product_dtype` picks.
-    """
-    xb = x.to(product_dtype(x[0]))
-    xb = xb - xb.mean(dim=1, keepdim=True)
-    g = torch.bmm(xb, xb.transpose(1, 2)).to(torch.float64)
-    sq = torch.diagonal(g, dim1=1, dim2=2)
-    d = (-2.0 * g + sq[:, :, None] + sq[:, None, :]).clamp_(min=0.0)
-    d.diagonal(dim1=1, dim2=2).zero_()
-    return d
 
 
 def _spectrum_entropies(lam: torch.Tensor, keep: torch.Tensor, alpha: float) -> torch.Tensor:
