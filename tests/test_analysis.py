@@ -221,3 +221,20 @@ def test_a_saturated_series_is_never_a_phase():
     assert phases(e, v).shape == "rise then fall"
     p = phases(e, v, saturated=e < 12)
     assert p.shape == "saturated" and not p.compressed and "no phase" in p.verdict
+
+
+def test_compression_verdict_and_shape_agree_on_a_noisy_late_peak():
+    """A series that rises and then wobbles at its top: the raw last value may lie more than
+    the noise below the raw peak, but the smoothed series does not fall, so it is neither
+    called compressed nor "rise then fall" (one criterion for both; before, this was
+    "compression" under a verdict that said "drop 0.060 bits ≤ noise 0.050")."""
+    from infoscope.analysis.phases import phases
+
+    e = np.arange(60)
+    v = np.minimum(e * 0.1, 4.0)
+    v[40] = 4.04  # one high record where the plateau starts (the raw peak)
+    v[-2:] = 3.98  # and the end 0.02 below the plateau: raw drop 0.06, over the noise floor 0.05
+    p = phases(e, v)
+    assert p.noise == 0.05 and p.drop == pytest.approx(0.06)
+    assert p.shape == "rise only" and not p.compressed and p.compression_epochs == 0
+    assert "no compression" in p.verdict

@@ -52,7 +52,8 @@ class Phases:
     compression_epochs : int
         Epochs from the peak to the end, when compressing (0 otherwise).
     compressed : bool
-        Whether the drop exceeds ``noise``.
+        Whether the smoothed series falls from its peak to its end by more than ``noise``
+        (the criterion of :attr:`shape`; ``drop`` is read on the raw values).
     noise : float
         The change that noise alone could explain.
     shape : str
@@ -127,7 +128,7 @@ def phases(epochs: np.ndarray, ixt: np.ndarray, noise: float | None = None, smoo
     noise = noise_level(ixt) if noise is None else float(noise)
     peak, final = float(ixt[k]), float(ixt[-1])  # located on the smoothed series, read on the raw one
     drop = peak - final
-    compressed = drop > noise
+    compressed = float(sm[k] - sm[-1]) > noise  # the shape's own criterion, so verdict and shape agree
     j = int(np.argmin(sm))
     at_bound = saturated is not None and len(saturated) and float(np.mean(np.asarray(saturated, dtype=bool))) >= 0.5
     compressed = compressed and not at_bound
