@@ -224,10 +224,9 @@ def test_a_saturated_series_is_never_a_phase():
 
 
 def test_compression_verdict_and_shape_agree_on_a_noisy_late_peak():
-    """A series that rises and then wobbles at its top: the raw last value may lie more than
-    the noise below the raw peak, but the smoothed series does not fall, so it is neither
-    called compressed nor "rise then fall" (one criterion for both; before, this was
-    "compression" under a verdict that said "drop 0.060 bits ≤ noise 0.050")."""
+    """A fall counts when raw values and the smoothed series both show it: one test decides
+    both ``compressed`` and the shape (before, a raw drop of 0.06 bits with a flat smoothed end
+    was "compression" under a verdict that said "drop 0.060 bits ≤ noise 0.050")."""
     from infoscope.analysis.phases import phases
 
     e = np.arange(60)
@@ -237,4 +236,8 @@ def test_compression_verdict_and_shape_agree_on_a_noisy_late_peak():
     p = phases(e, v)
     assert p.noise == 0.05 and p.drop == pytest.approx(0.06)
     assert p.shape == "rise only" and not p.compressed and p.compression_epochs == 0
-    assert "no compression" in p.verdict
+    assert "no compression beyond noise 0.050 bits" in p.verdict
+    # a real fall (0.5 bits over the last 20 epochs) is both
+    w = np.minimum(e * 0.1, 4.0) - np.clip((e - 40) * 0.025, 0, None)
+    q = phases(e, w)
+    assert q.shape == "rise then fall" and q.compressed and q.drop == pytest.approx(0.475)

@@ -52,8 +52,8 @@ class Phases:
     compression_epochs : int
         Epochs from the peak to the end, when compressing (0 otherwise).
     compressed : bool
-        Whether the smoothed series falls from its peak to its end by more than ``noise``
-        (the criterion of :attr:`shape`; ``drop`` is read on the raw values).
+        Whether I(X;T) falls from its peak to its end by more than ``noise`` on the raw values
+        and on the smoothed series alike (the same test decides :attr:`shape`).
     noise : float
         The change that noise alone could explain.
     shape : str
@@ -85,7 +85,8 @@ class Phases:
         if self.shape == "fall then rise":
             return f"falls until epoch {self.trough_epoch}, then rises again: no fitting-then-compression"
         if self.shape == "rise only":
-            return f"fitting (rises to {self.peak:.3f} bits), no compression (drop {self.drop:.3f} bits ≤ noise {self.noise:.3f})"
+            return (f"fitting (rises to {self.peak:.3f} bits), no compression beyond noise {self.noise:.3f} bits "
+                    f"(last record {self.drop:.3f} bits below the peak)")
         if self.shape == "saturated":
             return "saturated: the estimate sits at its bound (log2 n or 0) in most records, so no phase can be read"
         return f"flat within noise ({self.noise:.3f} bits): no phases"
@@ -128,7 +129,10 @@ def phases(epochs: np.ndarray, ixt: np.ndarray, noise: float | None = None, smoo
     noise = noise_level(ixt) if noise is None else float(noise)
     peak, final = float(ixt[k]), float(ixt[-1])  # located on the smoothed series, read on the raw one
     drop = peak - final
-    compressed = float(sm[k] - sm[-1]) > noise  # the shape's own criterion, so verdict and shape agree
+    # a fall counts when it shows on the raw values and on the smoothed series alike; the shape
+    # uses the same test, so the verdict and the shape never disagree
+    falls = bool(drop > noise and sm[k] - sm[-1] > noise)
+    compressed = falls
     j = int(np.argmin(sm))
     at_bound = saturated is not None and len(saturated) and float(np.mean(np.asarray(saturated, dtype=bool))) >= 0.5
     compressed = compressed and not at_bound
@@ -136,18 +140,17 @@ def phases(epochs: np.ndarray, ixt: np.ndarray, noise: float | None = None, smoo
         peak_epoch=int(epochs[k]), peak=peak, final=final, drop=drop,
         drop_fraction=drop / peak if peak > 0 else 0.0,
         compression_epochs=int(epochs[-1] - epochs[k]) if compressed else 0,
-        compressed=bool(compressed), noise=noise, shape="saturated" if at_bound else _shape(sm, k, j, noise),
+        compressed=bool(compressed), noise=noise, shape="saturated" if at_bound else _shape(sm, k, j, noise, falls),
         trough_epoch=int(epochs[j]),
     )
 
 
-def _shape(sm: np.ndarray, k: int, j: int, noise: float) -> str:
+def _shape(sm: np.ndarray, k: int, j: int, noise: float, fall: bool) -> str:
     """Name what a smoothed series does beyond ``noise``: its rise to the peak (k), its fall from
-    the peak to the end, and a recovery from its trough (j)."""
+    the peak to the end (``fall``, decided by :func:`phases`), and a recovery from its trough (j)."""
     if sm.max() - sm.min() <= noise:
         return "flat"
     rise = sm[k] - sm[: k + 1].min() > noise and sm[k] - sm[0] > noise
-    fall = sm[k] - sm[-1] > noise
     dips_first = sm[0] - sm[j] > noise and j < k  # falls to a trough before the peak
     recovers = sm[-1] - sm[j] > noise and j < len(sm) - 1
     if rise and fall:
