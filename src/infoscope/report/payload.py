@@ -98,7 +98,7 @@ def run_payload(st: Store, run: str) -> dict[str, Any]:
     layers = st.layers(run)
     records = st.records(run)
     m = st.measurements(run=run, units=None)
-    # rows of a record that is still being written (no records row yet) belong to the next view
+    # only values of completed record calls (a record and its values are one transaction)
     index = {(int(e), int(s)): i for i, (e, s) in enumerate(zip(records.epoch, records.step))}
     m["r"] = [index.get((int(e), int(s)), -1) for e, s in zip(m.epoch, m.step)]
     m = m[m.r >= 0]
@@ -162,14 +162,15 @@ def _unit_series(m: pd.DataFrame) -> list[dict[str, Any]]:
 
 def _metrics(st: Store, run: str, index: dict[tuple[int, int], int]) -> dict[str, dict[str, list]]:
     met = st.metrics(run=run)
+    last_of_epoch: dict[int, int] = {}
+    for (e, _), i in index.items():
+        last_of_epoch[e] = max(i, last_of_epoch.get(e, i))
     out: dict[str, dict[str, list]] = {}
     for name, g in met.groupby("name", sort=True):
-        # a metric logged at an epoch's end belongs to that epoch's last record
+        # a metric logged at a step without a record belongs to its epoch's last record
         pairs = []
         for e, s, v in zip(g.epoch, g.step, g.value):
-            r = index.get((int(e), int(s)))
-            if r is None:
-                r = max((i for (ee, _), i in index.items() if ee == int(e)), default=None)
+            r = index.get((int(e), int(s)), last_of_epoch.get(int(e)))
             if r is not None:
                 pairs.append((r, _num(v)))
         pairs.sort()
