@@ -76,6 +76,20 @@ def test_routes(served):
     assert status == 200 and "Configuration" in body
 
 
+def test_a_port_in_use_is_a_clear_error(tmp_path, capsys):
+    import socket
+
+    from infoscope.cli import main
+
+    path = tmp_path / "live.db"
+    _recorder(path).close()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        assert main(["serve", str(path), "--port", str(taken.getsockname()[1])]) == 2
+    assert "cannot listen on 127.0.0.1" in capsys.readouterr().err
+
+
 def test_refuses_what_it_cannot_serve(tmp_path):
     with pytest.raises(StoreError, match="no database"):
         make_server(tmp_path / "missing.db", port=0)

@@ -356,19 +356,22 @@ def plot_command(
     """Draw a static picture of a recorded run (PNG, SVG or PDF)."""
     from .plots import plot, save
 
-    if fmt is not None and fmt.lower().lstrip(".") not in ("png", "svg", "pdf"):
+    chosen = fmt.lower().lstrip(".") if fmt else None
+    if chosen is not None and chosen not in ("png", "svg", "pdf"):
         raise typer.BadParameter(f"--format must be png, svg or pdf, got {fmt!r}")
-    suffix = "." + (fmt.lower().lstrip(".") if fmt else (out.suffix.lstrip(".").lower() if out and out.suffix else "png"))
-    if out is not None and fmt is not None and out.suffix and out.suffix.lower() != suffix:
-        raise typer.BadParameter(f"--out {out.name} and --format {fmt} disagree; give one of them")
     runs = [r.strip() for r in run.split(",") if r.strip()]
+    if out is not None and out.suffix:
+        if chosen is not None and out.suffix.lower() != "." + chosen:
+            raise typer.BadParameter(f"--out {out.name} and --format {fmt} disagree; give one of them")
+        target = out
+    else:
+        target = (out or Path(f"{'-'.join(runs)}-{kind}")).with_suffix("." + (chosen or "png"))
     options: dict[str, Any] = {}
     if probe is not None:
         options["probe"] = probe
     if estimator is not None:
         options["estimator"] = estimator
     fig = plot(db, runs, kind, **options)
-    target = out if out is not None and out.suffix else (out or Path(f"{'-'.join(runs)}-{kind}")).with_suffix(suffix)
     path = save(fig, target)
     _console().print(f"wrote {path}")
 
