@@ -9,6 +9,8 @@ Cases (N is the probe size; "ours" runs on --device, default cuda when available
   conv64-units-b100 the same at N=1000 on chunks of 100 (the reference loops over units and chunks)
   conv64-units-binning  binning (30 bins) of its 64 channels' spatial means, N=1000: one batched
                     count against the plain per-unit digitize-and-count
+  conv64-units-ksg  KSG of 16 of its channels' spatial means with X the pixels, N=500: distance
+                    matrices (the input's once) against a k-d tree per unit and quantity
   slq-large         exact against deflated stochastic Lanczos entropy at N=10,000 (with --full)
   overhead          mnist-cnn training with and without recording at the default cadence
                     (layers every epoch, units every 5th and the last epoch): ratio of wall times
@@ -200,6 +202,29 @@ def case_units_binning(n: int):
     return ours, ref, f"binning, 64 channels (spatial means), N={n}", t.numel() * t.element_size()
 
 
+def case_units_ksg(n: int):
+    """KSG of 16 channels (spatial means) of the 64-channel layer, X = the MNIST pixels: distance
+    matrices with the input's computed once, against the unit-by-unit k-d trees."""
+    from infoscope import KSG
+    from infoscope.estimators.base import Estimator
+
+    torch.manual_seed(0)
+    data = load_mnist_subset(n, 10)
+    x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
+    layer = torch.nn.Sequential(torch.nn.Conv2d(1, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2))
+    with torch.no_grad():
+        t = layer(x).double()
+    units = list(range(16))
+
+    def ours():
+        return [r.value for u in KSG().units_information(t, ProbeContext.build(x, y), units, "mean") for r in u.values()]
+
+    def ref():
+        return [r.value for u in Estimator.units_information(KSG(), t, ProbeContext.build(x, y), units, "mean") for r in u.values()]
+
+    return ours, ref, f"KSG, 16 channels (spatial means), X 784-D, N={n}", t.numel() * t.element_size()
+
+
 def _vgg16(n: int):
     """An untrained VGG16 (batch norm, eval mode) and N CIFAR-size synthetic probe samples."""
     from infoscope.experiments.models import vgg16
@@ -344,6 +369,7 @@ CASES = {
     "conv64-units": case_units,
     "conv64-units-b100": lambda n: case_units(n, batch=100),
     "conv64-units-binning": case_units_binning,
+    "conv64-units-ksg": case_units_ksg,
     "overhead": case_overhead,
     "overhead-layers": lambda epochs: case_overhead(epochs, units=False),
     "slq-large": case_slq,
@@ -374,11 +400,11 @@ def main() -> None:
         run_worker(args.worker[0], args.worker[1], int(args.worker[2]))
         return
     sizes = {"cnn-layers": 1000, "cnn-layers-align": 1000, "cnn-layers-b100": 1000, "conv64-units": 500, "conv64-units-b100": 1000,
-             "conv64-units-binning": 1000, "overhead": 10, "overhead-layers": 10, "slq-large": 10_000, "vgg16-layers": 1000, "vgg16-units64": 1000,
+             "conv64-units-binning": 1000, "conv64-units-ksg": 500, "overhead": 10, "overhead-layers": 10, "slq-large": 10_000, "vgg16-layers": 1000, "vgg16-units64": 1000,
              "vgg16-units": 1000, "vgg16-units-exact": 1000, "vgg16-fast4": 1000, "vgg16-overhead": 50_000}
     if args.quick:
         sizes.update({"cnn-layers": 300, "cnn-layers-align": 300, "cnn-layers-b100": 300, "conv64-units": 200, "conv64-units-b100": 300,
-                      "conv64-units-binning": 300, "overhead": 2, "overhead-layers": 2, "vgg16-layers": 300, "vgg16-units64": 300, "vgg16-units": 300, "vgg16-units-exact": 300, "vgg16-fast4": 300,
+                      "conv64-units-binning": 300, "conv64-units-ksg": 200, "overhead": 2, "overhead-layers": 2, "vgg16-layers": 300, "vgg16-units64": 300, "vgg16-units": 300, "vgg16-units-exact": 300, "vgg16-fast4": 300,
                       "vgg16-overhead": 5_000})
     vgg = args.vgg or DEVICE.type == "cuda"
     names = [n for n in CASES if (args.only and n in args.only)

@@ -253,3 +253,33 @@ def test_kde_units_batched_equal_unit_by_unit(conv, pooling, bound):
         _assert_same(batched, loop, tol=1e-10)
         assert all(b[q].params == r[q].params for b, r in zip(batched, loop) for q in QUANTITIES)
     assert batched[4]["H(T)"].value == 0.0 and batched[4]["I(T;Y)"].value == 0.0
+
+
+@pytest.mark.parametrize("conv,pooling", [(False, "map"), (True, "mean")])
+def test_ksg_units_from_distance_matrices_equal_unit_by_unit(conv, pooling):
+    """KSG per unit from distance matrices (the input's computed once and cached on the probe)
+    finds the same neighbours as a k-d tree per unit: the same values, bit for bit."""
+    from infoscope import KSG
+
+    t = _layer(250, conv)
+    t[:, 4] = 0.5  # a constant unit: a point mass, 0 bits everywhere
+    probe = _probe(250)
+    est = KSG(k=4)
+    units = list(range(t.shape[1]))
+    loop = Estimator.units_information(est, t, probe, units, pooling)
+    batched = est.units_information(t, probe, units, pooling)
+    assert [b[q].value for b in batched for q in QUANTITIES] == [r[q].value for r in loop for q in QUANTITIES]
+    assert all(b[q].params == r[q].params for b, r in zip(batched, loop) for q in QUANTITIES)
+    assert batched[4]["H(T)"].value == 0.0 and batched[4]["I(X;T)"].value == 0.0
+    assert any(key[0] == "ksg input distances" for key in probe.cache if isinstance(key, tuple))
+    again = est.units_information(t, probe, units[:2], pooling)  # from the cached input distances
+    assert [a[q].value for a in again for q in QUANTITIES] == [r[q].value for r in loop[:2] for q in QUANTITIES]
+
+
+def test_ksg_units_fall_back_for_whole_maps_and_refuse_too_few_samples():
+    from infoscope import KSG
+
+    t, probe = _layer(60, True), _probe(60)
+    _assert_same(KSG().units_information(t, probe, [0, 1], "map"), Estimator.units_information(KSG(), t, probe, [0, 1], "map"))
+    with pytest.raises(ValueError, match="k=80 needs more than k samples"):
+        KSG(k=80).units_information(t, probe, [0], "mean")

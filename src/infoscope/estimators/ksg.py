@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
@@ -30,11 +31,15 @@ from scipy.special import digamma
 import torch
 
 from .._validation import as_labels, check_whole, flatten_samples
-from .base import Estimator
+from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext
+from .units import unit_view
 
-__all__ = ["KSG", "ksg_mutual_information", "ksg_mixed_mutual_information", "kl_entropy"]
+__all__ = ["KSG", "ksg_mutual_information", "ksg_mixed_mutual_information", "kl_entropy", "max_norm_distances"]
 
 _LN2 = math.log(2.0)
+#: Largest probe whose per-unit neighbours are searched in N×N distance matrices (a few of them,
+#: 8·N² bytes each, are alive at once); larger probes use a k-d tree per unit.
+MAX_MATRIX_SAMPLES = 4000
 
 
 def _strict_radius(eps: np.ndarray) -> np.ndarray:
@@ -76,6 +81,11 @@ def ksg_mutual_information(x: np.ndarray, y: np.ndarray, k: int = 3) -> float:
     radius = _strict_radius(dist[:, k])
     nx = _count_within(x, radius)  # includes the point itself: n_x + 1
     ny = _count_within(y, radius)
+    return _ksg_bits(n, k, nx, ny)
+
+
+def _ksg_bits(n: int, k: int, nx: np.ndarray, ny: np.ndarray) -> float:
+    """KSG algorithm 1 from the neighbour counts (each including the point itself), in bits."""
     nats = digamma(k) + digamma(n) - np.mean(digamma(nx) + digamma(ny))
     return float(nats / _LN2)
 
@@ -121,8 +131,12 @@ def ksg_mixed_mutual_information(x: np.ndarray, labels: np.ndarray, k: int = 3) 
     if not keep.any():
         raise ValueError("every class has a single sample; KSG with labels needs at least two samples per class")
     m = _count_within(x, _strict_radius(radius))
-    keep_m = m[keep]
-    nats = digamma(keep.sum()) + np.mean(digamma(k_used[keep])) - np.mean(digamma(counts[keep])) - np.mean(digamma(keep_m))
+    return _mixed_bits(keep, k_used, counts, m)
+
+
+def _mixed_bits(keep: np.ndarray, k_used: np.ndarray, counts: np.ndarray, m: np.ndarray) -> float:
+    """Ross's estimate from the per-sample neighbour rank, class size and count m, in bits."""
+    nats = digamma(keep.sum()) + np.mean(digamma(k_used[keep])) - np.mean(digamma(counts[keep])) - np.mean(digamma(m[keep]))
     return float(nats / _LN2)
 
 
@@ -147,7 +161,11 @@ def kl_entropy(x: np.ndarray, k: int = 3) -> float:
     """
     n, d = x.shape
     dist, _ = cKDTree(x).query(x, k=k + 1, p=np.inf)
-    eps = dist[:, k]
+    return _kl_bits(n, k, d, dist[:, k])
+
+
+def _kl_bits(n: int, k: int, d: int, eps: np.ndarray) -> float:
+    """Kozachenko–Leonenko from each sample's distance to its k-th neighbour, in bits."""
     if np.any(eps <= 0):
         raise ValueError(
             "samples repeat more than k times, so kNN distances are zero; add jitter "
@@ -155,6 +173,55 @@ def kl_entropy(x: np.ndarray, k: int = 3) -> float:
         )
     nats = digamma(n) - digamma(k) + d * np.mean(np.log(2.0 * eps))
     return float(nats / _LN2)
+
+
+def max_norm_distances(x: np.ndarray, block: int | None = None) -> np.ndarray:
+    """Max-norm (Chebyshev) distances between all rows of ``x``, exactly as a k-d tree with
+    ``p=inf`` measures them.
+
+    Parameters
+    ----------
+    x : numpy.ndarray, shape (N, D)
+    block : int, optional
+        Rows compared at a time (default: as many as keep the (block, N, D) temporary near 64 MiB).
+
+    Returns
+    -------
+    numpy.ndarray, shape (N, N)
+
+    Examples
+    --------
+    >>> max_norm_distances(np.array([[0.0, 0.0], [1.0, -3.0]])).tolist()
+    [[0.0, 3.0], [3.0, 0.0]]
+    """
+    out = np.empty((x.shape[0], x.shape[0]))
+    block = block or max(1, 2**26 // (8 * x.shape[0] * max(1, x.shape[1])))
+    for start in range(0, x.shape[0], block):
+        out[start:start + block] = np.abs(x[start:start + block, None, :] - x[None, :, :]).max(axis=2)
+    return out
+
+
+def _ksg_from_distances(dx: np.ndarray, dy: np.ndarray, k: int) -> float:
+    """:func:`ksg_mutual_information` from the two variables' max-norm distance matrices."""
+    joint = np.maximum(dx, dy)  # the max-norm of the joint space
+    radius = _strict_radius(np.partition(joint, k, axis=1)[:, k])[:, None]
+    return _ksg_bits(len(dx), k, (dx <= radius).sum(axis=1), (dy <= radius).sum(axis=1))
+
+
+def _mixed_from_distances(d: np.ndarray, labels: np.ndarray, k: int) -> float:
+    """:func:`ksg_mixed_mutual_information` from the max-norm distance matrix of x."""
+    n = len(labels)
+    radius, k_used, counts, keep = np.zeros(n), np.zeros(n), np.zeros(n), np.zeros(n, dtype=bool)
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        if len(idx) < 2:
+            continue
+        kc = min(k, len(idx) - 1)
+        radius[idx] = np.partition(d[np.ix_(idx, idx)], kc, axis=1)[:, kc]
+        k_used[idx], counts[idx], keep[idx] = kc, len(idx), True
+    if not keep.any():
+        raise ValueError("every class has a single sample; KSG with labels needs at least two samples per class")
+    return _mixed_bits(keep, k_used, counts, (d <= _strict_radius(radius)[:, None]).sum(axis=1))
 
 
 def _is_constant(t) -> bool:
@@ -210,6 +277,49 @@ class KSG(Estimator):
     def variants(self, scales=(0.5, 2.0)) -> list[Estimator]:
         """Copies with ``k`` scaled by each factor (at least 1)."""
         return [dataclasses.replace(self, k=max(1, int(round(self.k * f)))) for f in scales]
+
+    def units_information(
+        self, t: torch.Tensor, probe: ProbeContext, units: Sequence[int], pooling: str = "map", memory_budget: int | None = None
+    ) -> list[dict[str, Estimate]]:
+        """H(T), I(X;T) and I(T;Y) of each chosen unit, in bits. Where each unit is one value per
+        sample (a neuron, or a pooled map) and N ≤ :data:`MAX_MATRIX_SAMPLES`, neighbours are
+        found in N×N distance matrices instead of a k-d tree per unit and quantity, and the
+        probe input's max-norm distances (the costly part: X has many dimensions) are computed
+        once per probe and shared by every unit and record. The same jitter, neighbours and
+        counts as unit by unit, so the same values.
+        """
+        tt = t if isinstance(t, torch.Tensor) else torch.as_tensor(t)
+        views = [unit_view(tt, j, pooling) for j in units]
+        n = tt.shape[0]
+        if any(v.shape[1:] != (1,) for v in views) or n > MAX_MATRIX_SAMPLES:
+            return super().units_information(t, probe, units, pooling, memory_budget)
+        self._check_k(n)
+        labels = as_labels(probe.y)
+        dx = None if _is_constant(probe.x) else self._input_distances(probe, views[0])
+        out = []
+        for view in views:
+            if _is_constant(view):
+                h = i_xt = i_ty = 0.0
+            else:
+                tv = self._continuous(view, np.random.default_rng(self.random_state))
+                dt = np.abs(tv - tv.T)  # (N, N): |t_i - t_j|, the max-norm in one dimension
+                h = _kl_bits(n, self.k, 1, np.partition(dt, self.k, axis=1)[:, self.k])
+                i_xt = 0.0 if dx is None else _ksg_from_distances(dt, dx, self.k)
+                i_ty = _mixed_from_distances(dt, labels, self.k)
+            mi = {"y_discrete": False, "n_samples": n}
+            out.append({H_T: self._result(h, n_samples=n), I_XT: self._result(i_xt, **mi),
+                        I_TY: self._result(i_ty, **{**mi, "y_discrete": True})})
+        return out
+
+    def _input_distances(self, probe: ProbeContext, unit: torch.Tensor) -> np.ndarray:
+        """Max-norm distances of the jittered probe input, as :meth:`_mutual_information` jitters
+        it after a unit (whose draws come first from the same seed); cached on the probe."""
+        key = ("ksg input distances", self.jitter, self.random_state)
+        if key not in probe.cache:
+            rng = np.random.default_rng(self.random_state)
+            self._continuous(unit, rng)  # the unit's draws come first
+            probe.cache[key] = max_norm_distances(self._continuous(probe.x, rng))
+        return probe.cache[key]
 
     def _entropy(self, t: torch.Tensor) -> tuple[float, dict[str, Any]]:
         """Kozachenko–Leonenko differential entropy of ``t`` in bits (0 for a constant)."""
