@@ -154,13 +154,18 @@ def case_layers(n: int, rule: str, batch: int | None = None, model_xy=None):
     return ours, ref, what, sum(t.numel() * t.element_size() for t in acts.values())
 
 
-def case_units(n: int, batch: int | None = None):
+def _conv64(n: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """N MNIST images, their labels and the output of an untrained 64-channel conv block (N, 64, 14, 14)."""
     torch.manual_seed(0)
     data = load_mnist_subset(n, 10)
     x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
     layer = torch.nn.Sequential(torch.nn.Conv2d(1, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2))
     with torch.no_grad():
-        t = layer(x)
+        return x, y, layer(x)
+
+
+def case_units(n: int, batch: int | None = None):
+    x, y, t = _conv64(n)
     t_dev = t.to(DEVICE)
 
     def ours():
@@ -184,12 +189,8 @@ def case_units_binning(n: int):
     the plain per-unit digitize-and-count."""
     from infoscope import Binning
 
-    torch.manual_seed(0)
-    data = load_mnist_subset(n, 10)
-    x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
-    layer = torch.nn.Sequential(torch.nn.Conv2d(1, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2))
-    with torch.no_grad():
-        t = layer(x).double()
+    x, y, t = _conv64(n)
+    t = t.double()
     means = t.mean(dim=(2, 3))
 
     def ours():
@@ -208,12 +209,8 @@ def case_units_ksg(n: int):
     from infoscope import KSG
     from infoscope.estimators.base import Estimator
 
-    torch.manual_seed(0)
-    data = load_mnist_subset(n, 10)
-    x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
-    layer = torch.nn.Sequential(torch.nn.Conv2d(1, 64, 3, padding=1), torch.nn.ReLU(), torch.nn.MaxPool2d(2))
-    with torch.no_grad():
-        t = layer(x).double()
+    x, y, t = _conv64(n)
+    t = t.double()
     units = list(range(16))
 
     def ours():
