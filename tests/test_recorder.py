@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import torch
 from torch import nn
@@ -322,3 +324,18 @@ def test_chance_band_of_label_information():
     assert not value.params["above_chance"] and value.value <= band.high  # indistinguishable from chance
     value, band = results["deterministic"]
     assert value.params["above_chance"] and value.value > band.high + 0.1
+
+
+def test_chance_permutations_are_the_same_in_every_process():
+    """The label permutations of the chance band are seeded by integers only, so two processes
+    (whose str hashes are salted differently) permute alike: runs repeat, ranks agree."""
+    import subprocess
+    import sys
+
+    code = ("import torch; from infoscope.estimators.base import ProbeContext; "
+            "from infoscope.uncertainty import permuted_labels; "
+            "ctx = ProbeContext.build(torch.arange(40.0)[:, None], torch.arange(40) % 4); "
+            "print([c.y.tolist() for c in permuted_labels(ctx, 3, 7)])")
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={**os.environ, "PYTHONHASHSEED": str(h)}).stdout for h in (1, 2)}
+    assert len(outs) == 1 and outs.pop().count("[") == 4

@@ -90,11 +90,17 @@ def sensitivity_bands(
     return bands
 
 
+#: Tells the chance permutations' seeds apart from the bootstrap subsamples' (seed, epoch, step, b).
+_CHANCE_KEY = -1
+
+
 def permuted_labels(ctx: ProbeContext, count: int, seed: int) -> list[ProbeContext]:
     """``count`` copies of a probe with its labels permuted (seeded), for :func:`chance_band`."""
     out = []
     for b in range(count):
-        g = torch.Generator().manual_seed(hash((seed, "chance", b)) % (2**63))
+        # integers only: Python salts the hash of a str per process, which made these
+        # permutations differ between runs and between the ranks of a distributed job
+        g = torch.Generator().manual_seed(hash((seed, _CHANCE_KEY, b)) % (2**63))
         perm = torch.randperm(ctx.y.shape[0], generator=g).to(ctx.y.device)
         out.append(ProbeContext(x=ctx.x, y=ctx.y[perm], x_ids=ctx.x_ids))
     return out
