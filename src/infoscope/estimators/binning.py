@@ -18,10 +18,10 @@ import torch
 
 from collections.abc import Sequence
 
-from .._validation import as_labels, check_whole, flatten_samples
+from .._validation import as_labels, check_samples, check_whole, flatten_samples
 from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext
 from .discrete import nonnegative_mi, plugin_entropy, plugin_mutual_information, row_entropies, symbols
-from .units import unit_view
+from .units import unit_columns
 
 __all__ = ["Binning", "Discrete", "bin_codes", "column_bin_codes"]
 
@@ -161,11 +161,11 @@ class Binning(Estimator):
         :meth:`~infoscope.estimators.base.Estimator.units_information` (up to float rounding in
         the sums of p·log p).
         """
-        tt = t if isinstance(t, torch.Tensor) else torch.as_tensor(t)
-        views = [unit_view(tt, j, pooling) for j in units]
-        if type(self)._symbols is not Binning._symbols or self.value_range is not None or any(v.shape[1:] != (1,) for v in views):
+        tt = t if isinstance(t, torch.Tensor) else check_samples(t, "layer activations")
+        cols = unit_columns(tt, list(units), pooling)
+        if type(self)._symbols is not Binning._symbols or self.value_range is not None or cols is None:
             return super().units_information(t, probe, units, pooling, memory_budget)
-        x = torch.cat(views, dim=1).cpu().numpy().astype(np.float64, copy=False)  # (N, U)
+        x = cols.cpu().numpy().astype(np.float64, copy=False)  # (N, U)
         codes, lo, hi = column_bin_codes(x, self.n_bins)
         n = x.shape[0]
         y = as_labels(probe.y)

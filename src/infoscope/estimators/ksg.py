@@ -30,9 +30,9 @@ from scipy.spatial import cKDTree
 from scipy.special import digamma
 import torch
 
-from .._validation import as_labels, check_whole, flatten_samples
+from .._validation import as_labels, check_samples, check_whole, flatten_samples
 from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext
-from .units import unit_view
+from .units import unit_columns
 
 __all__ = ["KSG", "ksg_mutual_information", "ksg_mixed_mutual_information", "kl_entropy", "max_norm_distances"]
 
@@ -288,11 +288,12 @@ class KSG(Estimator):
         once per probe and shared by every unit and record. The same jitter, neighbours and
         counts as unit by unit, so the same values.
         """
-        tt = t if isinstance(t, torch.Tensor) else torch.as_tensor(t)
-        views = [unit_view(tt, j, pooling) for j in units]
+        tt = t if isinstance(t, torch.Tensor) else check_samples(t, "layer activations")
+        cols = unit_columns(tt, list(units), pooling)
         n = tt.shape[0]
-        if any(v.shape[1:] != (1,) for v in views) or n > MAX_MATRIX_SAMPLES:
+        if cols is None or n > MAX_MATRIX_SAMPLES:
             return super().units_information(t, probe, units, pooling, memory_budget)
+        views = [cols[:, i:i + 1] for i in range(cols.shape[1])]
         self._check_k(n)
         labels = as_labels(probe.y)
         dx = None if _is_constant(probe.x) else self._input_distances(probe, views[0])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["POOLINGS", "unit_view", "unit_stack"]
+__all__ = ["POOLINGS", "unit_view", "unit_stack", "unit_columns"]
 
 POOLINGS = ("map", "mean", "max")
 
@@ -67,3 +67,22 @@ def unit_stack(t: torch.Tensor, units: list[int] | torch.Tensor, pooling: str = 
     if u.ndim <= 2 or pooling == "map":
         return flat
     return flat.mean(dim=2, keepdim=True) if pooling == "mean" else flat.amax(dim=2, keepdim=True)
+
+
+def unit_columns(t: torch.Tensor, units: list[int], pooling: str = "map") -> torch.Tensor | None:
+    """The chosen units as the columns of one (N, len(units)) tensor, when every unit is one
+    value per sample (a neuron, or a pooled map); None when units are whole maps.
+
+    ``out[:, i:i+1]`` equals ``unit_view(t, units[i], pooling)``, value for value (estimators
+    that count or search neighbours per unit work on these columns).
+
+    Examples
+    --------
+    >>> t = torch.arange(12.0).reshape(2, 3, 2)
+    >>> unit_columns(t, [0, 2], "max").tolist(), unit_columns(t, [0], "map")
+    ([[1.0, 5.0], [7.0, 11.0]], None)
+    """
+    views = [unit_view(t, j, pooling) for j in units]
+    if any(v.shape[1:] != (1,) for v in views):
+        return None
+    return torch.cat(views, dim=1)
