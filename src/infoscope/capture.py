@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 __all__ = [
-    "ACTIVATION_TYPES", "WEIGHT_TYPES", "auto_layers", "block_layers", "count_calls", "split_call", "resolve_layers",
+    "ACTIVATION_TYPES", "WEIGHT_TYPES", "auto_layers", "block_layers", "count_calls", "split_call", "resolve_layers", "model_device",
     "LayerCapture", "probe_activations",
 ]
 
@@ -130,7 +130,7 @@ def count_calls(model: nn.Module, x: torch.Tensor) -> dict[str, int]:
         for name, module in model.named_modules():
             if name:
                 handles.append(module.register_forward_hook(counter(name)))
-        _forward(model, x, lambda: model(x.to(_model_device(model, x))))
+        _forward(model, x, lambda: model(x.to(model_device(model, x.device))))
     finally:
         for h in handles:
             h.remove()
@@ -297,9 +297,10 @@ class LayerCapture:
         return {n: torch.cat(c, dim=0) for n, c in self._chunks.items()}
 
 
-def _model_device(model: nn.Module, x: torch.Tensor) -> torch.device:
+def model_device(model: nn.Module, default: torch.device | str = "cpu") -> torch.device:
+    """Where the model's parameters are; ``default`` for a model without any."""
     param = next(model.parameters(), None)
-    return param.device if param is not None else x.device
+    return param.device if param is not None else torch.device(default)
 
 
 def _forward(model: nn.Module, x: torch.Tensor, run: Any) -> Any:
@@ -357,7 +358,7 @@ def probe_activations(
         raise ValueError("the probe set is empty; pass at least two probe samples")
     calls = count_calls(model, x[:2]) if isinstance(layers, str) and layers in ("auto", "blocks") else None
     names = resolve_layers(model, layers, calls)
-    device = _model_device(model, x)
+    device = model_device(model, x.device)
 
     def run() -> dict[str, torch.Tensor]:
         with LayerCapture(model, names, store_device) as cap:

@@ -24,7 +24,7 @@ from torch import nn
 from ._version import __version__
 from .budget import MemoryBudgetError, check_budget, default_budget, device_budget
 from .calibration import calibration_records
-from .capture import count_calls, probe_activations, resolve_layers, split_call
+from .capture import count_calls, model_device, probe_activations, resolve_layers, split_call
 from .distributed import Processes, TaskSplit
 from .estimators.base import ProbeContext
 from .estimators.discrete import plugin_entropy
@@ -126,7 +126,7 @@ class Recorder:
         self.layers = resolve_layers(self.model, self.options.layers, count_calls(self.model, self.probes[0].x[:2]))
         self.unit_layers = self._unit_layers()
         self.unit_probes = self._unit_probes()
-        self.device = torch.device(self.options.device) if self.options.device else _model_device(self.model)
+        self.device = torch.device(self.options.device) if self.options.device else model_device(self.model)
         shapes = self._layer_shapes()
         self._check_budget(shapes)
         draws = self.options.draws
@@ -349,12 +349,6 @@ class Recorder:
         """Store metrics (and a checkpoint) without measuring, e.g. at an epoch end between measurements."""
         if self.store is not None:
             self.store.write_metrics(self.run_id, int(epoch), int(step), metrics, _serialize(checkpoint))
-
-
-def _model_device(model: nn.Module) -> torch.device:
-    """Where the model's parameters are (the CPU for a model without any)."""
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
 
 
 def _serialize(checkpoint: Any) -> dict[str, bytes] | None:

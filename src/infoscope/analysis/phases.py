@@ -132,10 +132,9 @@ def phases(epochs: np.ndarray, ixt: np.ndarray, noise: float | None = None, smoo
     # a fall counts when it shows on the raw values and on the smoothed series alike; the shape
     # uses the same test, so the verdict and the shape never disagree
     falls = bool(drop > noise and sm[k] - sm[-1] > noise)
-    compressed = falls
     j = int(np.argmin(sm))
     at_bound = saturated is not None and len(saturated) and float(np.mean(np.asarray(saturated, dtype=bool))) >= 0.5
-    compressed = compressed and not at_bound
+    compressed = falls and not at_bound
     return Phases(
         peak_epoch=int(epochs[k]), peak=peak, final=final, drop=drop,
         drop_fraction=drop / peak if peak > 0 else 0.0,
