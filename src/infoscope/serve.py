@@ -110,11 +110,11 @@ class _Handler(BaseHTTPRequestHandler):
             return self._send(_index(st, self.server.every), "text/html")
         if len(parts) == 2 and parts[0] == "runs":
             run = parts[1]
-            st.run_id(run)
+            revision = st.revision(run)  # (an unknown run: 404) read before the values, so a record landing in between shows at the next poll
             api = "/api/runs/" + quote(run, safe="")
             intro = f'<p><a href="/">all runs</a> · {html.escape(str(st.path))} · all information values in bits</p>'
             body = page(f"infoscope · {run}", intro, [run_section(st, run, live=True)], {run: run_payload(st, run)},
-                        live={"api": api, "every": int(self.server.every * 1000)})
+                        live={"api": api, "every": int(self.server.every * 1000), "revision": revision})
             return self._send(body, "text/html")
         if parts[:2] == ["api", "runs"]:
             if len(parts) == 2:

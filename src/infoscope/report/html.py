@@ -64,7 +64,8 @@ def page(title: str, intro: str, sections: Sequence[str], payloads: dict[str, An
     payloads : dict
         Run name → :func:`~infoscope.report.payload.run_payload`.
     live : dict, optional
-        ``{"api": URL prefix, "every": milliseconds}``: poll the server for fresh values.
+        ``{"api": URL prefix, "every": milliseconds, "revision": the store's revision of these
+        values}``: poll the server for newer values.
     """
     live_js = f"<script>window.INFOSCOPE_LIVE={_script_json(live)};</script>" if live else ""
     return (

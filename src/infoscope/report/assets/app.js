@@ -381,9 +381,15 @@
   };
 
   function live(view, section, cfg) {
-    // poll the revision; on a change fetch the values (views first) and then the tables
-    var status = section.querySelector(".live-status"), revision = null, busy = false, tablesBusy = false;
+    // the page came with the values of cfg.revision: poll for a newer one, then fetch the values
+    // (views first) and the tables
+    var status = section.querySelector(".live-status"), revision = cfg.revision, busy = false, tablesBusy = false;
     function say(text) { if (status) status.textContent = text; }
+    function describe(data) {
+      var recs = data.records;
+      return "live · " + data.status + " · " + (recs.length ? "last record " + epochText(recs[recs.length - 1]) : "nothing recorded yet") +
+        " · checked " + new Date().toLocaleTimeString();
+    }
     function tables() {
       if (tablesBusy) return;
       tablesBusy = true;
@@ -398,18 +404,15 @@
       fetch(cfg.api + "/revision", {cache: "no-store"}).then(function (r) { return r.text(); }).then(function (rev) {
         if (rev === revision) return null;
         return fetch(cfg.api, {cache: "no-store"}).then(function (r) { return r.json(); }).then(function (data) {
-          var first = revision === null;
           revision = rev;
           view.update(data);
-          if (!first) tables();
-          var recs = data.records;
-          say("live · " + data.status + " · " + (recs.length ? "last record " + epochText(recs[recs.length - 1]) : "nothing recorded yet") +
-              " · checked " + new Date().toLocaleTimeString());
+          tables();
+          say(describe(data));
         });
       }).catch(function (err) { say("live · server not reachable (" + err + ")"); })
         .then(function () { busy = false; });
     }
-    tick();
+    say(describe(view.data));
     setInterval(tick, cfg.every || 1000);
   }
 
