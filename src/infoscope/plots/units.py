@@ -24,7 +24,7 @@ def unit_maps(
     """Heatmaps of I(unit;Y) and I(X;unit) over epochs, and the last epoch's ranking, per layer.
 
     Units are sorted by their final value (most informative on top); values stored as saturated
-    (at their estimator's bound) are crossed in white. The right-hand bar chart
+    (at their estimator's bound) are marked with a white cross edged in black. The right-hand bar chart
     shows the last epoch's I(unit;Y) with the least informative ``weakest_fraction`` in red.
 
     Returns
@@ -56,8 +56,8 @@ def unit_maps(
             ax.invert_yaxis()
             flagged = lm[(lm.quantity == quantity) & lm.params.map(lambda prm: bool(prm.get("saturated")))]
             if not flagged.empty:  # values at their estimator's bound (infoscope.measurement.saturation)
-                ax.scatter(flagged.epoch, [units_sorted.index(u) for u in flagged.unit], marker="x", s=16, c="white",
-                           linewidths=0.9, label="saturated")
+                ax.scatter(flagged.epoch, [units_sorted.index(u) for u in flagged.unit], marker="X", s=40, c="white",
+                           edgecolors="black", linewidths=0.6, label="saturated")  # seen on dark and light cells
             if len(grid_q.columns) <= 20:  # ticks on the measured epochs (units may be measured every k-th)
                 ax.set_xticks(grid_q.columns.to_numpy(dtype=float))
             ax.set_yticks(range(len(units_sorted)) if len(units_sorted) <= 20 else [])

@@ -369,7 +369,7 @@
     var sx = [], sy = [];
     u.sat.forEach(function (p) { sx.push(recs[u.r[p[0]]].x); sy.push("unit " + p[1]); });
     if (sx.length) traces.push({type: "scatter", mode: "markers", x: sx, y: sy, name: "saturated", hoverinfo: "skip",
-      marker: {symbol: "x-thin-open", size: 7, color: "#fff", line: {width: 1.5, color: "#fff"}}});
+      marker: {symbol: "x", size: 9, color: "#fff", line: {width: 1, color: "#000"}}});  // seen on dark and light cells
     this.unitShape = {type: "line", xref: "x", yref: "y domain", y0: 0, y1: 1, line: {color: "rgba(255,60,60,0.8)", width: 1, dash: "dot"}};
     var rec = recs[st.record];
     var layout = {height: Math.min(900, 140 + Math.max(n, 4) * 9), margin: {t: 20, r: 20, b: 50, l: 80}, hovermode: "closest",
