@@ -96,7 +96,7 @@ def check_samples(
         )
     if t[0].numel() == 0:
         raise ValueError(f"{_describe(name, context)} has samples of size 0 (shape {tuple(t.shape)})")
-    if torch.is_floating_point(t):
+    if not all_finite(t):
         bad = ~torch.isfinite(t)
         if bool(bad.any()):
             n_nan = int(torch.isnan(t).sum())
@@ -107,6 +107,24 @@ def check_samples(
                 f"(first bad samples: {rows}); remove or fix them before estimating"
             )
     return t
+
+
+def all_finite(t: torch.Tensor) -> bool:
+    """Whether every value of ``t`` is finite (always, for integer and boolean tensors).
+
+    A NaN or an infinity makes the sum NaN or infinite, so a finite sum settles it with one
+    reduction and no mask; only a sum that overflows is checked element by element.
+
+    Examples
+    --------
+    >>> all_finite(torch.tensor([1.0, 2.0])), all_finite(torch.tensor([1.0, float("nan")]))
+    (True, False)
+    >>> all_finite(torch.tensor([3e38, 3e38]))  # the float32 sum overflows; the values do not
+    True
+    """
+    if not torch.is_floating_point(t):
+        return True
+    return bool(torch.isfinite(t.sum())) or bool(torch.isfinite(t).all())
 
 
 def check_same_length(x: torch.Tensor, y: torch.Tensor, names: tuple[str, str] = ("x", "y")) -> None:

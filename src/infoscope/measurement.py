@@ -37,7 +37,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from ._validation import check_same_length, check_samples
+from ._validation import all_finite, check_same_length, check_samples
 from .distributed import TaskSplit
 from .estimators import Estimator
 from .estimators.base import Estimate, ProbeContext
@@ -184,6 +184,32 @@ class ProbeMeasurement:
     rows: list[tuple[int, list[MeasurementRow]]] = dataclasses.field(default_factory=list)
     bands: list[tuple[int, list[BandRow]]] = dataclasses.field(default_factory=list)
     warnings: list[Warning] = dataclasses.field(default_factory=list)
+    #: (estimator index, layer) → whole-layer results computed ahead by :meth:`prefetch`, and
+    #: each layer's share of the seconds they took.
+    ready: dict[tuple[int, str], tuple[dict[str, Estimate], float]] = dataclasses.field(default_factory=dict)
+
+    def prefetch(self, acts: Mapping[str, torch.Tensor]) -> None:
+        """Whole-layer values of all these layers at once, per estimator (one batched computation
+        where the estimator batches layers, :meth:`Estimator.layers_information`); :meth:`layer`
+        then takes them instead of measuring each layer by itself.
+
+        Only in a job of one process (a distributed job deals layers out to its ranks instead).
+        Layers with NaN or inf are left to :meth:`layer`, which reports them; if the batched
+        computation fails, every layer is measured by itself, where the failure is named.
+        """
+        if self.tasks.processes.world > 1:
+            return
+        finite = {k: t for k, t in acts.items() if all_finite(t)}
+        if len(finite) < 2:
+            return
+        for index, est in enumerate(self.options.estimators):
+            start = time.perf_counter()
+            try:
+                results = est.layers_information(list(finite.values()), self.ctx, self.unit_memory)
+            except (ValueError, RuntimeError, np.linalg.LinAlgError):
+                continue
+            share = (time.perf_counter() - start) / len(finite)
+            self.ready.update({(index, layer): (res, share) for layer, res in zip(finite, results)})
 
     def layer(self, layer: str, t: torch.Tensor, where: str, note_skipped_units: bool) -> None:
         """Measure one layer's activations ``t`` (N, ...) with every estimator, and its units if due.
@@ -192,7 +218,8 @@ class ProbeMeasurement:
         with ``on_error="raise"``; ``where`` names the layer, epoch, step and probe in messages.
         """
         lead = self.tasks.processes.lead
-        if torch.is_floating_point(t) and not bool(torch.isfinite(t).all()):
+        checked = any(name == layer for _, name in self.ready)  # found finite by prefetch
+        if not checked and not all_finite(t):
             msg = f"{where}: activations contain NaN or inf; not estimated"
             if self.options.on_error == "raise":
                 raise ValueError(msg)
@@ -219,10 +246,10 @@ class ProbeMeasurement:
 
     def _whole_layer(self, est: Estimator, index: int, layer: str, t: torch.Tensor) -> None:
         start = time.perf_counter()
-        results = est.layer_information(t, self.ctx)
+        results, ahead = self.ready.pop((index, layer), None) or (est.layer_information(t, self.ctx), 0.0)
         if self.smoother is not None and self.smoother.applies(est):
             results = self.smoother.smooth(est, (self.probe, layer, index), t, self.ctx, results, self.step)
-        seconds = time.perf_counter() - start
+        seconds = time.perf_counter() - start + ahead
         chance = chance_band(est, t, self.permuted, results, self.probe, layer)  # marks results' I(T;Y)
         rows = self._to_rows(est, results, layer, None, None, seconds)
         bands = chance + bootstrap_bands(est, t, results, self.subsamples, self.options.bootstrap_fraction, self.probe, layer)

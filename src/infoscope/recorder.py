@@ -275,6 +275,8 @@ class Recorder:
                                     self.unit_layers, subs, self._smoother, device_budget(self.device, opts.memory_budget), step,
                                     self._permuted[probe.name])
             acts = self._capture(probe)
+            if opts.noise_variance is None:  # (noisy copies of every layer at once would cost their draws in memory)
+                part.prefetch({layer: acts[layer] for layer in self.layers})
             for li, layer in enumerate(self.layers):
                 t = noisy(acts[layer], opts.noise_variance, opts.draws, (self.seed or 0, epoch, step, li))
                 where = f"layer {layer!r}, epoch {epoch}, step {step}, probe {probe.name!r}"

@@ -52,14 +52,14 @@ def _fallback_if_degenerate(sigma: torch.Tensor, sqdist: torch.Tensor) -> torch.
     return torch.where(bad, mean_nz, sigma)
 
 
-def silverman_sigmas(sqdist: torch.Tensor, d: int) -> torch.Tensor:
+def silverman_sigmas(sqdist: torch.Tensor, d: int | torch.Tensor) -> torch.Tensor:
     """The Silverman-type σ of M samples at once, from their squared distances.
 
     Parameters
     ----------
     sqdist : torch.Tensor, shape (M, N, N)
-    d : int
-        Values per sample.
+    d : int or torch.Tensor of shape (M,)
+        Values per sample (one for all, or one per sample set).
 
     Returns
     -------
@@ -316,15 +316,15 @@ def choose_sigma(
 
 
 def choose_sigmas(
-    rule: str, d: int, sqdist: torch.Tensor, target: torch.Tensor | None = None, k: int = 10, n_grid: int = 50
+    rule: str, d: int | torch.Tensor, sqdist: torch.Tensor, target: torch.Tensor | None = None, k: int = 10, n_grid: int = 50
 ) -> tuple[torch.Tensor, torch.Tensor | None]:
     """Apply a named σ rule to M sample sets at once.
 
     Parameters
     ----------
     rule : {"silverman", "knn", "alignment"}
-    d : int
-        Values per sample (used by ``"silverman"``).
+    d : int or torch.Tensor of shape (M,)
+        Values per sample (used by ``"silverman"``), one for all or one per sample set.
     sqdist : torch.Tensor, shape (M, N, N)
     target : torch.Tensor, shape (M, N, N) or (N, N), optional
         Target Gram(s), required by ``"alignment"``.

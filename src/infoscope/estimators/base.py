@@ -206,6 +206,26 @@ class Estimator(ABC):
         check_same_length(tt, probe.x, ("layer activations", "probe inputs"))
         return self._chunked_layer_information(tt, probe)
 
+    def layers_information(
+        self, layers: Sequence[ArrayLike], probe: ProbeContext, memory_budget: int | None = None
+    ) -> list[dict[str, Estimate]]:
+        """:meth:`layer_information` of several layers measured on the same probe, in bits.
+
+        Parameters
+        ----------
+        layers : sequence of array_like, each shape (N, ...)
+            Activations of each layer for the N probe samples.
+        probe : ProbeContext
+        memory_budget : int, optional
+            Bytes a batched computation may hold at once (used by estimators that batch layers).
+
+        Returns
+        -------
+        list of dict
+            Per layer, as :meth:`layer_information`. This default measures layer by layer.
+        """
+        return [self.layer_information(t, probe) for t in layers]
+
     def _chunked_layer_information(self, tt: torch.Tensor, probe: ProbeContext) -> dict[str, Estimate]:
         """:meth:`layer_information` of validated activations: per chunk, averaged."""
         chunks = chunk_indices(tt.shape[0], self.batch_size)

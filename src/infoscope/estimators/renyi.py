@@ -28,6 +28,7 @@ from .._validation import as_labels, check_choice, check_positive, check_same_le
 from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext
 from .grams import DEFAULT_LABEL_SIGMA, KERNELS, SigmaSpec, check_sigma_spec, is_rule, sample_gram
 from .kernels import hadamard_normalize, normalize_gram
+from .eigensolvers import SOLVERS, symmetric_eigenvalues
 from .lanczos import slq_entropy
 
 __all__ = [
@@ -87,7 +88,7 @@ def _eigenvalues(a: torch.Tensor) -> torch.Tensor:
     Eigenvalues of a PSD matrix come out slightly negative in floating point: every eigenvalue
     below N · eps · λ_max is treated as an exact zero.
     """
-    return _above_round_off(torch.linalg.eigvalsh((a + a.T) / 2), a.shape[0])
+    return _above_round_off(symmetric_eigenvalues((a + a.T) / 2), a.shape[0])
 
 
 def _above_round_off(lam: torch.Tensor, size: int | torch.Tensor) -> torch.Tensor:
@@ -383,7 +384,7 @@ class MatrixRenyi(Estimator):
         self.batch_size = check_whole(self.batch_size, "batch_size", 2, none_ok=True)
         if self.approx is not None:
             check_choice(self.approx, "approx", ("slq",))
-        check_choice(self.unit_solver, "unit_solver", ("auto", "eigh", "bisection"))
+        check_choice(self.unit_solver, "unit_solver", SOLVERS)
         self.approx_probes = check_whole(self.approx_probes, "approx_probes", 1)
         self.approx_steps = check_whole(self.approx_steps, "approx_steps", 2)
         self.approx_deflate = check_whole(self.approx_deflate, "approx_deflate", 0)
@@ -475,6 +476,22 @@ class MatrixRenyi(Estimator):
         tt = check_samples(t, "layer activations")
         check_same_length(tt, probe.x, ("layer activations", "probe inputs"))
         return units_information(self, tt, probe, list(units), pooling, memory_budget or _DEFAULT_UNIT_MEMORY)
+
+    def layers_information(
+        self, layers: Sequence[Any], probe: ProbeContext, memory_budget: int | None = None
+    ) -> list[dict[str, Estimate]]:
+        """Whole-layer H(T), I(X;T), I(T;Y) of several layers, all in one batched computation
+        (:func:`.renyi_units.layers_information`) for the RBF kernel with exact eigenvalues;
+        other settings, and a layer too big for the budget on its own, go layer by layer."""
+        tts = [check_samples(t, "layer activations") for t in layers]
+        for tt in tts:
+            check_same_length(tt, probe.x, ("layer activations", "probe inputs"))
+        if not self._batches() or len(tts) < 2 or len({tt.device for tt in tts}) > 1:
+            return [self._chunked_layer_information(tt, probe) for tt in tts]
+        from .renyi_units import layers_information
+
+        done = layers_information(self, tts, probe, memory_budget or _DEFAULT_UNIT_MEMORY)
+        return [r if r is not None else self._chunked_layer_information(tt, probe) for r, tt in zip(done, tts)]
 
     def _chunked_layer_information(self, tt: torch.Tensor, probe: ProbeContext) -> dict[str, Estimate]:
         """On chunks, all chunks of the layer are one batched computation when it fits in memory

@@ -15,6 +15,7 @@ product precision, σ rules, round-off threshold and chunk averaging.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import torch
@@ -23,18 +24,14 @@ from .._validation import MemoryBudgetError
 from .bandwidth import choose_sigmas
 from .base import H_T, I_TY, I_XT, Estimate, ProbeContext
 from .chunking import chunk_indices
+from .eigensolvers import symmetric_eigenvalues
 from .kernels import batched_squared_distances
-from .tridiagonal import eigenvalues_by_bisection
 from .units import unit_stack
 
 if TYPE_CHECKING:
     from .renyi import MatrixRenyi, ProbeGrams
 
-__all__ = ["units_information", "matrix_entropies", "class_joint_entropies", "unit_bytes"]
-
-#: Matrices from which "auto" bisects on a GPU: below it the reduction's ~n small steps per
-#: call are launch-bound (a record of VGG16's 16 layers: 0.58 s bisecting, 0.32 s with eigh).
-_AUTO_BISECTION_MIN = 256
+__all__ = ["units_information", "layers_information", "matrix_entropies", "class_joint_entropies", "unit_bytes"]
 
 #: Class blocks up to this size always use the framework's eigensolver (batched Jacobi on a GPU).
 _SMALL_BLOCK = 32
@@ -75,14 +72,6 @@ def _integer_power_sum(a: torch.Tensor, alpha: int) -> torch.Tensor:
     return (a * a).sum(dim=(-2, -1)) if alpha == 2 else torch.linalg.matrix_power(a, alpha).diagonal(dim1=-2, dim2=-1).sum(-1)
 
 
-def _eigenvalues(a: torch.Tensor, solver: str) -> torch.Tensor:
-    """Eigenvalues of symmetric matrices (..., n, n) by the chosen solver."""
-    many = a.reshape(-1, *a.shape[-2:]).shape[0] >= _AUTO_BISECTION_MIN
-    if solver == "bisection" or (solver == "auto" and a.is_cuda and many):
-        return eigenvalues_by_bisection(a.reshape(-1, *a.shape[-2:])).reshape(a.shape[:-1])
-    return torch.linalg.eigvalsh(a)
-
-
 def matrix_entropies(a: torch.Tensor, alpha: float, solver: str = "eigh") -> torch.Tensor:
     """Matrix-based Rényi entropies in bits of M unit-trace matrices (M, n, n) → (M,).
 
@@ -93,7 +82,7 @@ def matrix_entropies(a: torch.Tensor, alpha: float, solver: str = "eigh") -> tor
     """
     if float(alpha).is_integer() and alpha >= 2:
         return _power_entropies(_integer_power_sum(a, int(alpha)), alpha)
-    lam = _eigenvalues((a + a.transpose(-2, -1)) / 2, solver)
+    lam = symmetric_eigenvalues((a + a.transpose(-2, -1)) / 2, solver)
     tol = a.shape[-1] * torch.finfo(torch.float64).eps * lam.abs().amax(dim=-1, keepdim=True)
     return _spectrum_entropies(lam, lam > tol, alpha)
 
@@ -146,7 +135,7 @@ def class_joint_entropies(k: torch.Tensor, codes: torch.Tensor, alpha: float, so
         sums = _integer_power_sum(blocks / total[:, :, None, None, None], int(alpha)).sum(dim=-1)
         return _power_entropies(sums, alpha)
     # blocks of up to 32 go to the framework's batched Jacobi solver, the fastest for them everywhere
-    lam = _eigenvalues((blocks + blocks.transpose(-2, -1)) / 2, solver if blocks.shape[-1] > _SMALL_BLOCK else "eigh")
+    lam = symmetric_eigenvalues((blocks + blocks.transpose(-2, -1)) / 2, solver if blocks.shape[-1] > _SMALL_BLOCK else "eigh")
     tol = sizes[None, :, :, None].to(lam.dtype) * torch.finfo(torch.float64).eps * lam.abs().amax(dim=-1, keepdim=True)
     return _spectrum_entropies(lam.flatten(-2), (lam > tol).flatten(-2), alpha)
 
@@ -187,46 +176,116 @@ def units_information(
             "unit_pooling='mean', a smaller probe, or a larger budget"
         )
     # on a CPU, groups larger than its caches only cost memory: LAPACK solves one matrix at a time
-    group = max(1, (min(memory_budget, _CPU_GROUP_BYTES) if t.device.type == "cpu" else memory_budget) // need)
-    idx = chunk_indices(n, est.batch_size)
-    contexts = probe.chunks(est.batch_size) if idx is not None else [probe]
-    idx = idx if idx is not None else [torch.arange(n)]
-    grams = [est.probe_grams(ctx, t.device) for ctx in contexts]
-    by_size: dict[int, list[int]] = {}
-    for c, i in enumerate(idx):
-        by_size.setdefault(len(i), []).append(c)
+    group = max(1, _group_budget(memory_budget, t.device) // need)
     out: list[dict[str, Estimate]] = []
     for start in range(0, len(units), group):
-        chosen = units[start : start + group]
-        stack = unit_stack(t, chosen, pooling)  # (G, N, d)
-        parts: list[dict[str, Any]] = [{} for _ in idx]
-        for members in by_size.values():  # chunks of one size: one computation
-            rows = torch.stack([idx[c] for c in members]).to(stack.device)
-            values = _chunk_values(est, stack[:, rows], [grams[c] for c in members])
-            for j, c in enumerate(members):
-                parts[c] = {k: v[:, j] if isinstance(v, torch.Tensor) else (v[j] if isinstance(v, list) else v)
-                            for k, v in values.items()}
-        out += _as_estimates(est, parts, len(chosen), len(idx) > 1)
+        stack = unit_stack(t, units[start : start + group], pooling)  # (G, N, d)
+        g, d = stack.shape[0], stack.shape[-1]
+        out += _estimates(est, probe, g, t.device, lambda rows: (batched_squared_distances(stack[:, rows].flatten(0, 1)), d))
     return out
 
 
-def _chunk_values(est: MatrixRenyi, x: torch.Tensor, pgs: list[ProbeGrams]) -> dict[str, Any]:
-    """Entropies and widths of G units on C chunks of one size: x (G, C, n, d) → tensors (G, C)
-    and per-chunk lists."""
-    g, c, n, d = x.shape
-    sqd = batched_squared_distances(x.reshape(g * c, n, d))  # matrices ordered (unit, chunk)
-    labels = torch.stack([pg.label_gram.to(x.device) for pg in pgs])  # (C, n, n)
+def layers_information(
+    est: MatrixRenyi, layers: list[torch.Tensor], probe: ProbeContext, memory_budget: int
+) -> list[dict[str, Estimate] | None]:
+    """H(T), I(X;T), I(T;Y) of several whole layers at once, in bits.
+
+    Each layer is flattened to (N, D_l) and gets its own distances; from there the layers
+    are one computation (σ rules, Grams, spectra, one transfer to the host), so a record of
+    many layers costs a few large batched calls instead of a few small calls per layer.
+
+    Parameters
+    ----------
+    est : MatrixRenyi
+    layers : list of torch.Tensor, each shape (N, ...)
+        Activations of the same N probe samples, on one device.
+    probe : ProbeContext
+    memory_budget : int
+        Bytes the computation may hold at once; layers are processed in groups that fit.
+
+    Returns
+    -------
+    list
+        Per layer, ``{"H(T)": Estimate, "I(X;T)": Estimate, "I(T;Y)": Estimate}`` equal to
+        :meth:`~infoscope.estimators.renyi.MatrixRenyi.layer_information`, or None for a layer
+        that does not fit the budget on its own (to be measured by itself).
+    """
+    n = layers[0].shape[0]
+    flats = [t.reshape(n, -1) for t in layers]
+    budget = _group_budget(memory_budget, layers[0].device)
+    matrices = unit_bytes(n, 0, est.batch_size)  # one layer's n×n matrices, without its values
+    out: list[dict[str, Estimate] | None] = [None] * len(flats)
+    group: list[int] = []
+
+    def flush() -> None:
+        chosen = [flats[i] for i in group]
+        dims = torch.tensor([f.shape[1] for f in chosen], dtype=torch.float64, device=chosen[0].device)
+        for i, res in zip(group, _estimates(est, probe, len(chosen), chosen[0].device, lambda rows: (
+                torch.cat([batched_squared_distances(f[rows]) for f in chosen]), dims.repeat_interleave(rows.shape[0])))):
+            out[i] = res
+        group.clear()
+
+    for i, f in enumerate(flats):
+        values = unit_bytes(n, f.shape[1], est.batch_size) - matrices
+        if matrices + values > memory_budget:
+            continue  # too big for the batched path: measured by itself
+        if group and matrices * (len(group) + 1) + values > budget:
+            flush()
+        group.append(i)
+    if group:
+        flush()
+    return out
+
+
+def _group_budget(memory_budget: int, device: torch.device) -> int:
+    """Bytes one group may hold: on a CPU no more than a cache-sized share, as LAPACK solves one
+    matrix at a time and larger groups only cost memory."""
+    return min(memory_budget, _CPU_GROUP_BYTES) if device.type == "cpu" else memory_budget
+
+
+def _estimates(
+    est: MatrixRenyi, probe: ProbeContext, g: int, device: torch.device,
+    distances: Callable[[torch.Tensor], tuple[torch.Tensor, int | torch.Tensor]],
+) -> list[dict[str, Estimate]]:
+    """Estimates of G sample sets of the probe's N samples, given ``distances(rows)``: for row
+    indices (C, n) of C chunks, the squared distances (G·C, n, n) ordered (set, chunk) and the
+    values per sample of each (an int, or a tensor (G·C,))."""
+    n = probe.x.shape[0]
+    idx = chunk_indices(n, est.batch_size)
+    contexts = probe.chunks(est.batch_size) if idx is not None else [probe]
+    idx = idx if idx is not None else [torch.arange(n)]
+    grams = [est.probe_grams(ctx, device) for ctx in contexts]
+    by_size: dict[int, list[int]] = {}
+    for c, i in enumerate(idx):
+        by_size.setdefault(len(i), []).append(c)
+    parts: list[dict[str, Any]] = [{} for _ in idx]
+    for members in by_size.values():  # chunks of one size: one computation
+        rows = torch.stack([idx[c] for c in members]).to(device)
+        sqd, d = distances(rows)
+        values = _chunk_values(est, sqd, d, g, [grams[c] for c in members])
+        for j, c in enumerate(members):
+            parts[c] = {k: v[:, j] if isinstance(v, torch.Tensor) else (v[j] if isinstance(v, list) else v)
+                        for k, v in values.items()}
+    return _as_estimates(est, parts, g, len(idx) > 1)
+
+
+def _chunk_values(est: MatrixRenyi, sqd: torch.Tensor, d: int | torch.Tensor, g: int, pgs: list[ProbeGrams]) -> dict[str, Any]:
+    """Entropies and widths of G sample sets on C chunks of one size, from their squared
+    distances ``sqd`` (G·C, n, n) ordered (set, chunk) and values per sample ``d`` (an int or
+    one per matrix): tensors (G, C) and per-chunk lists."""
+    c, n, device = len(pgs), sqd.shape[-1], sqd.device
+    labels = torch.stack([pg.label_gram.to(device) for pg in pgs])  # (C, n, n)
     spec = est.sigma_x
     if isinstance(spec, str):
         target = labels.expand(g, c, n, n).reshape(g * c, n, n) if spec == "alignment" else None
         sigma, edge = choose_sigmas(spec, d, sqd, target, est.knn_k, est.n_grid)
     else:
-        sigma, edge = torch.full((g * c,), float(spec), dtype=torch.float64, device=x.device), None
+        sigma, edge = torch.full((g * c,), float(spec), dtype=torch.float64, device=device), None
     sigma = sigma * est.sigma_scale
     kt = torch.exp(sqd / (-2.0 * sigma[:, None, None] ** 2))
     del sqd
     diag = torch.sqrt(torch.diagonal(kt, dim1=1, dim2=2))
-    inputs = torch.stack([pg.input_gram.to(x.device) for pg in pgs])  # (C, n, n)
+    inputs = torch.stack([pg.input_gram.to(device) for pg in pgs])  # (C, n, n)
     kxt = (kt.view(g, c, n, n) * inputs[None]).view(g * c, n, n)
     # S(T) and S(X, T) in one eigenvalue call
     both = torch.cat((kt / (diag[:, :, None] * diag[:, None, :]) / n,
@@ -235,7 +294,7 @@ def _chunk_values(est: MatrixRenyi, x: torch.Tensor, pgs: list[ProbeGrams]) -> d
     s_t, s_xt = matrix_entropies(both, est.alpha, est.unit_solver).split(g * c)
     del both
     if all(pg.class_codes is not None for pg in pgs):
-        codes = torch.stack([pg.class_codes.to(x.device) for pg in pgs])
+        codes = torch.stack([pg.class_codes.to(device) for pg in pgs])
         s_ty = class_joint_entropies(kt.view(g, c, n, n), codes, est.alpha, est.unit_solver)
     else:
         kty = (kt.view(g, c, n, n) * labels[None]).view(g * c, n, n)
