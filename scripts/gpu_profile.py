@@ -27,6 +27,14 @@ for solver in ("eigh", "bisection", "auto"):  # the record profiled below is the
         torch.cuda.synchronize()
         times.append(time.perf_counter() - t0)
     print(f"{solver}: one record of 16 layers, N=1000 in chunks of 100: {min(times):.3f} s (best of 3)", flush=True)
+full = Recorder(model, (x, y), store=None, units=True, max_units=None, estimators=[est])
+for attempt in ("first", "second"):
+    torch.cuda.synchronize()
+    t0 = time.perf_counter()
+    rows = full.measure(units=True).rows
+    torch.cuda.synchronize()
+    print(f"auto, layers and every unit ({sum(r.unit is not None for r in rows) // 3} units), {attempt} record: "
+          f"{time.perf_counter() - t0:.2f} s", flush=True)
 with torch.profiler.profile(activities=[torch.profiler.ProfilerActivity.CPU, torch.profiler.ProfilerActivity.CUDA]) as prof:
     rec.measure()
     torch.cuda.synchronize()
