@@ -372,7 +372,7 @@ def case_overhead(epochs: int, units: bool = True):
 
 def case_vgg16_overhead(samples: int):
     """A training epoch of ``samples`` synthetic CIFAR-size images (batches of 100, SGD), plain and
-    followed by one record of all 16 layers (N=1000, chunks of 100): medians of 3 alternating pairs."""
+    followed by one record of all 16 layers (N=1000, chunks of 100): medians of 5 alternating pairs, with the spread of each part."""
     from infoscope import Recorder
 
     model, x_probe, y_probe = _vgg16(1000)
@@ -384,28 +384,34 @@ def case_vgg16_overhead(samples: int):
     rec = Recorder(model, (x_probe, y_probe), store=None, units=False, max_units=None,
                    estimators=[MatrixRenyi(sigma_x="alignment", sigma_input=SIGMA_X, batch_size=100)])
 
-    def epoch(record: bool) -> float:
+    def epoch(record: bool) -> tuple[float, float]:
+        """(training seconds, recording seconds) of one epoch."""
         _sync()
         t0 = time.perf_counter()
         for idx in torch.randperm(samples, device=DEVICE).split(100):
             opt.zero_grad(set_to_none=True)
             torch.nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
             opt.step()
+        _sync()
+        t1 = time.perf_counter()
         if record:
             rec.measure()
-        _sync()
-        return time.perf_counter() - t0
+            _sync()
+        return t1 - t0, time.perf_counter() - t1
 
     def interleaved():
         epoch(False)  # warm-up
         rec.measure()  # the first record compiles kernels and builds the probe's Grams, once per process
         plain, recorded = [], []
-        for _ in range(3):
-            plain.append(epoch(False))
+        for _ in range(5):
+            plain.append(sum(epoch(False)))
             recorded.append(epoch(True))
-        return [statistics.median(plain), statistics.median(recorded)]
+        totals = [sum(r) for r in recorded]
+        # medians, then the spread: plain epochs, recorded epochs' training part and their records
+        return [statistics.median(plain), statistics.median(totals), min(plain), max(plain),
+                min(r[0] for r in recorded), max(r[0] for r in recorded), min(r[1] for r in recorded), max(r[1] for r in recorded)]
 
-    return interleaved, interleaved, f"VGG16, {samples}-sample epoch + one record of 16 layers", 0
+    return interleaved, interleaved, f"VGG16, {samples}-sample epoch + one record of 16 layers (5 pairs)", 0
 
 
 CASES = {
@@ -465,9 +471,11 @@ def main() -> None:
           f"{'data MB':>7} {'ref +MB':>7} {'ours +MB':>8}", flush=True)
     for name in names:
         if "overhead" in name:  # one process alternates plain and recorded training
-            _, (plain, recorded), _, _, what = measure(name, "ours", sizes[name])
+            _, (plain, recorded, *spread), _, _, what = measure(name, "ours", sizes[name])
+            detail = ("; plain {:.2f}–{:.2f} s, recorded: training {:.2f}–{:.2f} s + record {:.3f}–{:.3f} s".format(*spread)
+                      if spread else "")
             print(f"{name:<17} {what:<46} {plain:>8.2f} {recorded:>8.2f} {recorded / plain:>6.2f}× {'—':>11} {'—':>8} "
-                  f"{'—':>7} {'—':>7} {'—':>8}  (recorded / plain training time, medians of alternating runs)", flush=True)
+                  f"{'—':>7} {'—':>7} {'—':>8}  (recorded / plain training time, medians of alternating runs{detail})", flush=True)
             continue
         t_ours, v_ours, m_ours, data_mb, what = measure(name, "ours", sizes[name])
         if name in NO_REFERENCE:  # no reference: the unit-by-unit path would take minutes
