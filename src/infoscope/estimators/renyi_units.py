@@ -1,12 +1,14 @@
-"""Matrix-based Rényi values of every unit of a layer at once, on the tensors' own device.
+"""Matrix-based Rényi values of every unit of a layer, or of every layer of a record, at once,
+on the tensors' own device.
 
 Per unit, :meth:`MatrixRenyi.layer_information` builds one Gram and takes two or three
 spectra. Here all units (and all chunks of the probe, when ``batch_size`` is set) are one
-computation: distances of shape (M, n, n) with M = units × chunks from one batched product,
+computation (:func:`units_information`), and so are the whole layers of one record, each with
+its own distances (:func:`layers_information`): M = sets × chunks distance matrices (M, n, n),
 every σ rule applied to all M at once (the alignment search over its whole grid), Hadamard
-products with the chunk's input and label Grams broadcast over the units, and batched
+products with the chunk's input and label Grams broadcast over the sets, and batched
 eigenvalue calls; class-block joint entropies go to the eigensolver as one padded stack of
-small blocks. The work is split into groups of units that fit ``memory_budget``.
+small blocks. The work is split into groups that fit ``memory_budget``.
 
 The numbers are the per-unit path's (tested to 1e-9 bits in float64): the same centring,
 product precision, σ rules, round-off threshold and chunk averaging.
@@ -216,6 +218,7 @@ def layers_information(
     matrices = unit_bytes(n, 0, est.batch_size)  # one layer's n×n matrices, without its values
     out: list[dict[str, Estimate] | None] = [None] * len(flats)
     group: list[int] = []
+    widest = 0  # bytes of the group's largest layer values (one layer's are held at a time)
 
     def flush() -> None:
         chosen = [flats[i] for i in group]
@@ -229,9 +232,11 @@ def layers_information(
         values = unit_bytes(n, f.shape[1], est.batch_size) - matrices
         if matrices + values > memory_budget:
             continue  # too big for the batched path: measured by itself
-        if group and matrices * (len(group) + 1) + values > budget:
+        if group and matrices * (len(group) + 1) + max(widest, values) > budget:
             flush()
+            widest = 0
         group.append(i)
+        widest = max(widest, values)
     if group:
         flush()
     return out
