@@ -131,6 +131,27 @@ def test_recorder_measures_a_records_layers_in_one_call_and_still_names_a_nan_la
             assert got[(layer, q)].seconds > 0
 
 
+def test_recorder_leaves_estimators_that_do_not_batch_layers_to_the_layer_by_layer_path(monkeypatch):
+    from infoscope import KDE
+    from infoscope.estimators.base import Estimator
+
+    g = torch.Generator().manual_seed(0)
+    x, y = torch.randn(60, 6, generator=g), torch.randint(0, 3, (60,), generator=g)
+    calls = []
+    original = Estimator.layers_information
+    monkeypatch.setattr(Estimator, "layers_information", lambda self, *a, **k: calls.append(self.name) or original(self, *a, **k))
+    names = ["0", "1", "2"]
+    model = _model()
+    with Recorder(model, (x, y), layers=names, estimators=[KDE(), MatrixRenyi(batch_size=30)], store=None, units=False) as rec:
+        rows, warnings, _ = rec.measure()
+    assert not warnings and calls == []  # KDE: no prefetch; MatrixRenyi has its own layers_information
+    direct = _direct(model, x, y, KDE(), names)
+    kde = [r for r in rows if r.estimator == "kde"]
+    assert len(kde) == len(names) * len(QUANTITIES)
+    for r in kde:
+        assert r.value == pytest.approx(direct[r.layer][r.quantity].value, abs=1e-12)
+
+
 def test_recorder_falls_back_layer_by_layer_when_the_batched_call_fails(monkeypatch):
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(90, 6, generator=g), torch.randint(0, 3, (90,), generator=g)
