@@ -197,14 +197,16 @@ class ProbeMeasurement:
         Layers with NaN or inf are left to :meth:`layer`, which reports them; if the batched
         computation fails, every layer is measured by itself, where the failure is named.
         """
-        if self.tasks.processes.world > 1:
+        # estimators without their own layers_information go layer by layer anyway: in turn,
+        # each layer with its own time
+        batching = [(i, est) for i, est in enumerate(self.options.estimators)
+                    if type(est).layers_information is not Estimator.layers_information]
+        if self.tasks.processes.world > 1 or not batching:
             return
         finite = {k: t for k, t in acts.items() if all_finite(t)}
         if len(finite) < 2:
             return
-        for index, est in enumerate(self.options.estimators):
-            if type(est).layers_information is Estimator.layers_information:
-                continue  # layer by layer anyway: measured in turn, each with its own time
+        for index, est in batching:
             start = time.perf_counter()
             try:
                 results = est.layers_information(list(finite.values()), self.ctx, self.unit_memory)
