@@ -11,16 +11,15 @@ count and on the activation function (Saxe et al. 2018).
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 import torch
 
-from collections.abc import Sequence
-
 from .._validation import as_labels, check_samples, check_whole, flatten_samples
 from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext
-from .discrete import nonnegative_mi, plugin_entropy, plugin_mutual_information, row_entropies, symbols
+from .discrete import plugin_entropy, plugin_mutual_information, row_entropies, symbols, zero_if_round_off
 from .units import unit_columns
 
 __all__ = ["Binning", "Discrete", "bin_codes", "column_bin_codes"]
@@ -178,7 +177,7 @@ class Binning(Estimator):
             rng = (float(lo[u]), float(hi[u]))
             mi = {"value_range_x": rng, "value_range_y": None, "y_discrete": True, "n_samples": n}
             out.append({H_T: self._result(h_t[u], value_range_x=rng, n_samples=n),
-                        I_XT: self._result(nonnegative_mi(i_xt[u]), **mi), I_TY: self._result(nonnegative_mi(i_ty[u]), **mi)})
+                        I_XT: self._result(zero_if_round_off(i_xt[u]), **mi), I_TY: self._result(zero_if_round_off(i_ty[u]), **mi)})
         return out
 
     def _entropy(self, t: torch.Tensor) -> tuple[float, dict[str, Any]]:

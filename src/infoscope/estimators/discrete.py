@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["symbols", "plugin_entropy", "row_entropies", "plugin_mutual_information", "nonnegative_mi", "plugin_conditional_entropy"]
+__all__ = ["symbols", "plugin_entropy", "row_entropies", "plugin_mutual_information", "zero_if_round_off", "ROUND_OFF", "plugin_conditional_entropy"]
 
 
 def symbols(codes: np.ndarray) -> np.ndarray:
@@ -121,9 +121,22 @@ def plugin_mutual_information(a: np.ndarray, b: np.ndarray) -> float:
     1.0
     """
     joint = symbols(np.stack([a, b], axis=1))
-    return nonnegative_mi(plugin_entropy(a) + plugin_entropy(b) - plugin_entropy(joint))
+    return zero_if_round_off(plugin_entropy(a) + plugin_entropy(b) - plugin_entropy(joint))
 
 
-def nonnegative_mi(value: float) -> float:
-    """A plug-in MI H(a) + H(b) − H(a, b) that is below zero by float rounding only is zero."""
-    return float(max(0.0, value)) if value > -1e-12 else float(value)
+#: Bits below zero that float rounding alone can leave in an entropy or an MI.
+ROUND_OFF = 1e-12
+
+
+def zero_if_round_off(value: float) -> float:
+    """0.0 for −0.0 and for values below zero by float rounding only (above −:data:`ROUND_OFF`);
+    any other value as it is (a real negative value is left for the caller to see).
+
+    The one rule every estimator applies to its entropies, mutual informations and bounds.
+
+    Examples
+    --------
+    >>> zero_if_round_off(-3e-14), zero_if_round_off(0.25), zero_if_round_off(-0.1)
+    (0.0, 0.25, -0.1)
+    """
+    return 0.0 if -ROUND_OFF < value <= 0.0 else float(value)

@@ -27,6 +27,7 @@ import torch
 
 from .._validation import ArrayLike, as_labels, check_choice, check_positive, check_samples, flatten_samples
 from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext
+from .discrete import zero_if_round_off
 from .kernels import batched_squared_distances, squared_distances
 from .units import unit_stack
 
@@ -39,11 +40,6 @@ _LN2 = math.log(2.0)
 def _kernel_scale(noise_variance: float, bound: str) -> float:
     """Denominator of the pairwise divergence: 2σ² (KL, upper bound) or 8σ² (Bhattacharyya, lower)."""
     return 2.0 * noise_variance if bound == "upper" else 8.0 * noise_variance
-
-
-def _at_least_zero(value: float) -> float:
-    """A bound that is below zero by float rounding only is zero."""
-    return 0.0 if -1e-12 < value <= 0.0 else value
 
 
 def mixture_entropy_above_noise(sqdist: torch.Tensor, noise_variance: float, bound: str = "upper") -> float:
@@ -73,7 +69,7 @@ def mixture_entropy_above_noise(sqdist: torch.Tensor, noise_variance: float, bou
     scale = _kernel_scale(noise_variance, bound)
     n = sqdist.shape[0]
     log_mean = torch.logsumexp(-sqdist.to(torch.float64) / scale, dim=1) - math.log(n)
-    return _at_least_zero(float(-log_mean.mean()) / _LN2)
+    return zero_if_round_off(float(-log_mean.mean()) / _LN2)
 
 
 def kde_differential_entropy(x: ArrayLike, noise_variance: float = 0.1, bound: str = "upper") -> float:
@@ -145,7 +141,7 @@ class KDE(Estimator):
         """
         logk = -squared_distances(flatten_samples(t)) / _kernel_scale(self.noise_variance, self.bound)
         whole = torch.logsumexp(logk, dim=-1) - math.log(len(labels))
-        return _at_least_zero(float(_class_terms(logk, whole, labels).mean()) / _LN2)
+        return zero_if_round_off(float(_class_terms(logk, whole, labels).mean()) / _LN2)
 
     def units_information(
         self, t: torch.Tensor, probe: ProbeContext, units: Sequence[int], pooling: str = "map", memory_budget: int | None = None
@@ -169,8 +165,8 @@ class KDE(Estimator):
             i_xt += (_class_terms(logk, whole, ids).mean(dim=1) / _LN2).tolist()
             i_ty += (_class_terms(logk, whole, y).mean(dim=1) / _LN2).tolist()
         mi = {"y_discrete": True, "n_samples": n}
-        return [{H_T: self._result(_at_least_zero(a), n_samples=n), I_XT: self._result(_at_least_zero(b), **mi),
-                 I_TY: self._result(_at_least_zero(c), **mi)} for a, b, c in zip(h, i_xt, i_ty)]
+        return [{H_T: self._result(zero_if_round_off(a), n_samples=n), I_XT: self._result(zero_if_round_off(b), **mi),
+                 I_TY: self._result(zero_if_round_off(c), **mi)} for a, b, c in zip(h, i_xt, i_ty)]
 
     def variants(self, scales=(0.5, 2.0)) -> list[Estimator]:
         """Copies with the noise variance scaled by each factor."""

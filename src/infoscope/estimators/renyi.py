@@ -28,6 +28,7 @@ from .._validation import as_labels, check_choice, check_positive, check_same_le
 from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext
 from .grams import DEFAULT_LABEL_SIGMA, KERNELS, SigmaSpec, check_sigma_spec, is_rule, sample_gram
 from .kernels import hadamard_normalize, normalize_gram
+from .discrete import zero_if_round_off
 from .eigensolvers import SOLVERS, symmetric_eigenvalues
 from .lanczos import slq_entropy
 
@@ -116,7 +117,7 @@ def spectrum_entropy(lam: torch.Tensor, alpha: float = 1.01) -> float:
     lam = lam[lam > 0]
     lam = lam / lam.sum()
     if alpha == 1.0:
-        return _non_negative_zero(float(-(lam * torch.log2(lam)).sum()))
+        return zero_if_round_off(float(-(lam * torch.log2(lam)).sum()))
     return _renyi_from_power_sum(float(torch.sum(lam**alpha)), alpha)
 
 
@@ -181,12 +182,7 @@ _BLOCK_THRESHOLD = 1e-30
 
 
 def _renyi_from_power_sum(power_sum: float, alpha: float) -> float:
-    return _non_negative_zero(math.log2(power_sum) / (1.0 - alpha))
-
-
-def _non_negative_zero(v: float) -> float:
-    """Turn −0.0 and round-off of order 1e-13 below zero into 0.0; leave real values alone."""
-    return 0.0 if -1e-12 < v <= 0.0 else v
+    return zero_if_round_off(math.log2(power_sum) / (1.0 - alpha))
 
 
 def matrix_joint_entropy(*grams: torch.Tensor, alpha: float = 1.01) -> float:

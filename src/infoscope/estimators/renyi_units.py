@@ -26,6 +26,7 @@ from .._validation import MemoryBudgetError
 from .bandwidth import choose_sigmas
 from .base import H_T, I_TY, I_XT, Estimate, ProbeContext
 from .chunking import chunk_indices
+from .discrete import ROUND_OFF
 from .eigensolvers import symmetric_eigenvalues
 from .kernels import batched_squared_distances
 from .units import unit_stack
@@ -62,12 +63,16 @@ def _spectrum_entropies(lam: torch.Tensor, keep: torch.Tensor, alpha: float) -> 
         h = -(lam * torch.log2(safe)).sum(dim=-1)
     else:
         h = torch.log2((lam**alpha).sum(dim=-1)) / (1.0 - alpha)
-    return torch.where((h > -1e-12) & (h <= 0.0), torch.zeros_like(h), h)
+    return _zero_if_round_off(h)
 
 
 def _power_entropies(power_sum: torch.Tensor, alpha: float) -> torch.Tensor:
-    h = torch.log2(power_sum) / (1.0 - alpha)
-    return torch.where((h > -1e-12) & (h <= 0.0), torch.zeros_like(h), h)
+    return _zero_if_round_off(torch.log2(power_sum) / (1.0 - alpha))
+
+
+def _zero_if_round_off(h: torch.Tensor) -> torch.Tensor:
+    """:func:`~.discrete.zero_if_round_off` of every entropy in ``h``."""
+    return torch.where((h > -ROUND_OFF) & (h <= 0.0), torch.zeros_like(h), h)
 
 
 def _integer_power_sum(a: torch.Tensor, alpha: int) -> torch.Tensor:
