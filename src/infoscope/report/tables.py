@@ -31,6 +31,11 @@ def _table(df: pd.DataFrame, left: Sequence[str] = ()) -> str:
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows)}</tbody></table>"
 
 
+def _labelled(df: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
+    """``df`` with each layer shown by its readable label (its name where it has none)."""
+    return df.assign(layer=df.layer.map(labels).fillna(df.layer))
+
+
 def _analysis_html(st: Store, run: str, model: bool) -> str:
     from ..analysis import analyze
     from ..experiments.inspection import analyze_run
@@ -44,8 +49,7 @@ def _analysis_html(st: Store, run: str, model: bool) -> str:
     parts = ["<h3>Analysis</h3>", f"<p><b>Convergence.</b> {html.escape(net['verdict'])}. Loss plateau: "
              f"{since(net['loss_since'])}; accuracy plateau: {since(net['accuracy_since'])}.</p>"]
     cols = ["probe", "estimator", "layer", "peak_epoch", "peak", "final", "drop", "drop_fraction", "compression_epochs", "verdict"]
-    labels = st.layer_labels(run)
-    parts.append("<p><b>Phases</b> (I(X;T), bits)</p>" + _table(a.phases[cols].assign(layer=a.phases.layer.map(labels).fillna(a.phases.layer)),
+    parts.append("<p><b>Phases</b> (I(X;T), bits)</p>" + _table(_labelled(a.phases[cols], st.layer_labels(run)),
                                                                left=("probe", "estimator", "layer", "verdict")))
     if a.candidates:
         cand = pd.DataFrame([c.__dict__ for c in a.candidates])
@@ -77,8 +81,7 @@ def run_tables(st: Store, run: str, model: bool = True) -> str:
     metrics = st.metrics(run=run)
     if not final.empty:
         epoch = int(final.epoch.iloc[0])
-        labels = st.layer_labels(run)
-        shown = final.drop(columns="epoch").assign(layer=final.layer.map(labels).fillna(final.layer))
+        shown = _labelled(final.drop(columns="epoch"), st.layer_labels(run))
         parts.append(f"<h3>Final values (epoch {epoch}, bits)</h3>" + _table(shown, left=("probe", "layer", "estimator")))
     if not metrics.empty:
         last = metrics[metrics.epoch == metrics.epoch.max()].groupby("name").value.last().reset_index()
