@@ -25,7 +25,8 @@ import numpy as np
 
 from infoscope.report import write_report
 from infoscope.report.html import plotly_js
-from infoscope.store import MeasurementRow, Store
+from infoscope.records import MeasurementRow
+from infoscope.store import Store
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
 
@@ -41,8 +42,8 @@ def vgg16_sized(path: Path, epochs: int = 50, seed: int = 0) -> Path:
     records = [(0, 0)] + [(1, s) for s in (49, 98, 147, 196)] + [(e, 196 * e) for e in range(2, epochs + 1)]
     walk = lambda n: np.clip(4 + np.cumsum(rng.normal(0, 0.05, (len(records), n)), axis=0), 0, 9.97)  # noqa: E731
     with Store(path) as st:
-        rid = st.create_run("vgg16-sized", experiment="cifar-vgg16", config={}, seed=seed)
-        st.add_layers(rid, layers)
+        writer = st.open_run("vgg16-sized", experiment="cifar-vgg16", config={}, seed=seed)
+        writer.add_layers(layers)
         values = {(p, e, name): walk(3) for p in ("train", "test") for e in ("renyi", "binning") for name, *_ in layers}
         unit_values = {name: walk(3 * n) for name, _, _, n in layers[:13]}
         for k, (epoch, step) in enumerate(records):
@@ -51,7 +52,7 @@ def vgg16_sized(path: Path, epochs: int = 50, seed: int = 0) -> Path:
             rows += [MeasurementRow("train", name, u, q, "renyi", {}, float(v[k, 3 * u + j]), 0.0)
                      for name, v in unit_values.items() for u in range(v.shape[1] // 3)
                      for j, q in enumerate(("H(T)", "I(X;T)", "I(T;Y)"))]
-            st.write_record(rid, epoch, step, rows, metrics={"train_loss": 2.3 / (1 + k), "test_acc": k / len(records)})
+            writer.write_record(epoch, step, rows, metrics={"train_loss": 2.3 / (1 + k), "test_acc": k / len(records)})
     return path
 
 

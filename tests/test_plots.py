@@ -7,6 +7,7 @@ import pytest
 from PIL import Image
 
 import infoscope
+from infoscope.labels import layer_labels
 from infoscope.cli import main
 from infoscope.experiments import run_experiment
 from infoscope.plots import PLOT_KINDS, plot, save
@@ -57,18 +58,19 @@ def test_units_heatmap_rows_are_units_sorted_by_final_value(db):
 def saturated_store(path):
     """A run of one 4-unit layer over 2 epochs whose epoch-1 values of layer and unit 2 are
     stored as saturated (at log2 N)."""
-    from infoscope.store import MeasurementRow, Store
+    from infoscope.records import MeasurementRow
+    from infoscope.store import Store
 
     with Store(path) as st:
-        rid = st.create_run("s", experiment=None, config={}, seed=0)
-        st.add_layers(rid, [("a", [4], "Linear", 4)])
+        writer = st.open_run("s", experiment=None, config={}, seed=0)
+        writer.add_layers([("a", [4], "Linear", 4)])
         for epoch in range(2):
             sat = "log2 N" if epoch == 1 else None
             rows = [MeasurementRow("train", "a", None, q, "renyi", {"sigma_x": 1.0, "saturated": sat}, v, 0.0)
                     for q, v in (("I(X;T)", 7.6), ("I(T;Y)", 1.0))]
             rows += [MeasurementRow("train", "a", u, q, "renyi", {"saturated": sat if u == 2 else None}, 0.1 * u + epoch, 0.0)
                      for u in range(4) for q in ("I(X;T)", "I(T;Y)")]
-            st.write_record(rid, epoch, 0, rows, seconds=0.1)
+            writer.write_record(epoch, 0, rows, seconds=0.1)
     return path
 
 
@@ -114,7 +116,7 @@ def test_layer_labels_in_legends_and_the_report(db):
     from infoscope.report import build_report
 
     with infoscope.load(db) as st:
-        labels = st.layer_labels("tanh")
+        labels = layer_labels(st.layers("tanh"))
     assert labels["tanh1"] == "tanh1 · Tanh · 10" and labels["softmax"] == "softmax · Softmax · 2"
     legend = [t.get_text() for ax in information_plane(db, "tanh").axes if ax.get_legend() for t in ax.get_legend().get_texts()]
     assert "tanh1 · Tanh · 10" in legend

@@ -17,6 +17,7 @@ import pytest
 from infoscope import Binning, MatrixRenyi
 from infoscope.cli import main
 from infoscope.experiments import run_experiment
+from infoscope.labels import layer_labels
 from infoscope.report import build_report, write_report
 from infoscope.report.payload import record_positions, run_payload
 from infoscope.store import load
@@ -137,7 +138,7 @@ def test_report_in_headless_chromium(db, tmp_path, browser):
         pts = plane_points(page, "tanh")
         with load(db) as st:
             m = st.measurements(run="tanh", probe="train")
-            labels = st.layer_labels("tanh")
+            labels = layer_labels(st.layers("tanh"))
         n_layers = m.layer.nunique()
         assert len(pts) == n_layers * 2 * 4  # layers × estimators × epochs 0..3
         # each drawn point is the stored pair (I(X;T), I(T;Y)) of its layer and epoch
@@ -196,16 +197,17 @@ def test_report_in_headless_chromium(db, tmp_path, browser):
 def test_long_runs_are_drawn_thinned_but_the_chosen_epoch_always(tmp_path, browser):
     """1,201 records: at most 500 drawn per series (every 3rd and the last), the slider's own
     record drawn wherever it falls, and every stored value still in the page's data."""
-    from infoscope.store import MeasurementRow, Store
+    from infoscope.records import MeasurementRow
+    from infoscope.store import Store
 
     path = tmp_path / "long.db"
     with Store(path) as st:
-        rid = st.create_run("long", experiment=None, config={}, seed=0)
-        st.add_layers(rid, [("a", [3], "Tanh", 3)])
+        writer = st.open_run("long", experiment=None, config={}, seed=0)
+        writer.add_layers([("a", [3], "Tanh", 3)])
         for epoch in range(1201):
             rows = [MeasurementRow("train", "a", None, q, "binning", {}, v, 0.0)
                     for q, v in (("I(X;T)", 5 + epoch / 1000), ("I(T;Y)", epoch / 1200))]
-            st.write_record(rid, epoch, epoch, rows, metrics={"loss": 1 / (1 + epoch)})
+            writer.write_record(epoch, epoch, rows, metrics={"loss": 1 / (1 + epoch)})
     page = open_page(browser, write_report(path, tmp_path / "long.html").resolve().as_uri())
     try:
         assert not errors(page), page.messages

@@ -7,7 +7,10 @@ import sqlite3
 import pandas as pd
 import pytest
 
-from infoscope.store import SCHEMA_VERSION, MeasurementRow, Store, StoreError, load
+from infoscope.analysis.series import final_values
+from infoscope.errors import StoreError
+from infoscope.records import MeasurementRow
+from infoscope.store import SCHEMA_VERSION, Store, load
 
 
 def _row(layer="a", unit=None, q="I(T;Y)", v=1.0):
@@ -17,9 +20,9 @@ def _row(layer="a", unit=None, q="I(T;Y)", v=1.0):
 def test_roundtrip_and_wal(tmp_path):
     db = tmp_path / "runs.db"
     with Store(db) as st:
-        rid = st.create_run("r1", "exp", {"lr": 0.1}, seed=3, versions={"torch": "x"})
-        st.add_layers(rid, [("a", [4], "Linear", 4)])
-        st.write_record(rid, 0, 0, [_row(), _row(unit=2, v=0.5)], metrics={"loss": 2.0}, warnings=[("a", "hm")])
+        writer = st.open_run("r1", "exp", {"lr": 0.1}, seed=3, versions={"torch": "x"})
+        writer.add_layers([("a", [4], "Linear", 4)])
+        writer.write_record(0, 0, [_row(), _row(unit=2, v=0.5)], metrics={"loss": 2.0}, warnings=[("a", "hm")])
         assert st.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     with load(db) as st:
         m = st.measurements(run="r1")
@@ -33,33 +36,33 @@ def test_roundtrip_and_wal(tmp_path):
 
 def test_rerecording_an_epoch_replaces_it(tmp_path):
     with Store(tmp_path / "r.db") as st:
-        rid = st.create_run("r", None, {}, None)
-        st.write_record(rid, 1, 10, [_row(v=1.0)])
-        st.write_record(rid, 1, 10, [_row(v=2.0)])
+        writer = st.open_run("r", None, {}, None)
+        writer.write_record(1, 10, [_row(v=1.0)])
+        writer.write_record(1, 10, [_row(v=2.0)])
         assert st.measurements().value.tolist() == [2.0]
         assert len(st.records("r")) == 1
 
 
 def test_failed_transaction_writes_nothing(tmp_path):
     with Store(tmp_path / "r.db") as st:
-        rid = st.create_run("r", None, {}, None)
-        st.write_record(rid, 0, 0, [_row(v=1.0)])
+        writer = st.open_run("r", None, {}, None)
+        writer.write_record(0, 0, [_row(v=1.0)])
         with pytest.raises(TypeError):
-            st.write_record(rid, 1, 1, [_row(v=1.0), _row(v=object())])
+            writer.write_record(1, 1, [_row(v=1.0), _row(v=object())])
         assert st.measurements().epoch.tolist() == [0]
         assert st.records("r").epoch.tolist() == [0]
 
 
 def test_two_runs_stay_apart_and_names_are_unique(tmp_path):
     with Store(tmp_path / "r.db") as st:
-        a = st.create_run("a", None, {}, 0)
-        b = st.create_run("b", None, {}, 1)
-        st.write_record(a, 0, 0, [_row(v=1.0)])
-        st.write_record(b, 0, 0, [_row(v=2.0)])
+        a = st.open_run("a", None, {}, 0)
+        b = st.open_run("b", None, {}, 1)
+        a.write_record(0, 0, [_row(v=1.0)])
+        b.write_record(0, 0, [_row(v=2.0)])
         assert st.measurements(run="a").value.tolist() == [1.0]
         assert st.measurements(run="b").value.tolist() == [2.0]
         with pytest.raises(StoreError, match="already exists"):
-            st.create_run("a", None, {}, 0)
+            st.open_run("a", None, {}, 0)
         with pytest.raises(StoreError, match="no run named 'c'.*runs here: a, b"):
             st.measurements(run="c")
 
@@ -96,13 +99,13 @@ def test_newer_schema_is_refused(tmp_path):
 def test_locked_database_gives_clear_error(tmp_path):
     db = tmp_path / "r.db"
     with Store(db) as st:
-        rid = st.create_run("r", None, {}, None)
+        writer = st.open_run("r", None, {}, None)
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:
         with Store(db, timeout=0.2) as st:
             with pytest.raises(StoreError, match="locked"):
-                st.write_record(rid, 0, 0, [_row()])
+                st.writer("r").write_record(0, 0, [_row()])
     finally:
         holder.execute("ROLLBACK")
         holder.close()
@@ -115,8 +118,8 @@ def test_missing_database_for_reading(tmp_path):
 
 def test_export_csv_and_parquet(tmp_path):
     with Store(tmp_path / "r.db") as st:
-        rid = st.create_run("r", None, {}, None)
-        st.write_record(rid, 0, 0, [_row(v=1.25), _row(unit=0, v=0.5)], metrics={"acc": 0.5})
+        writer = st.open_run("r", None, {}, None)
+        writer.write_record(0, 0, [_row(v=1.25), _row(unit=0, v=0.5)], metrics={"acc": 0.5})
         st.export(tmp_path / "out.csv")
         df = pd.read_csv(tmp_path / "out.csv")
         assert sorted(df.value.tolist()) == [0.5, 1.25]
@@ -130,11 +133,11 @@ def test_export_csv_and_parquet(tmp_path):
 
 def test_final_values_last_step_in_layer_order(tmp_path):
     with Store(tmp_path / "r.db") as st:
-        rid = st.create_run("r", None, {}, None)
-        st.add_layers(rid, [("z", [2], "ReLU", 2), ("a", [2], "ReLU", 2)])
-        st.write_record(rid, 0, 0, [_row("z", v=9.0), _row("a", v=9.0)])
-        st.write_record(rid, 1, 5, [_row("z", v=1.0), _row("a", v=2.0)])
-        st.write_record(rid, 1, 9, [_row("z", v=3.0), _row("a", v=4.0)])
-        final = st.final_values("r")
+        writer = st.open_run("r", None, {}, None)
+        writer.add_layers([("z", [2], "ReLU", 2), ("a", [2], "ReLU", 2)])
+        writer.write_record(0, 0, [_row("z", v=9.0), _row("a", v=9.0)])
+        writer.write_record(1, 5, [_row("z", v=1.0), _row("a", v=2.0)])
+        writer.write_record(1, 9, [_row("z", v=3.0), _row("a", v=4.0)])
+        final = final_values(st.measurements(run="r"), st.layers("r").name)
         assert final.layer.tolist() == ["z", "a"]  # forward order, not alphabetical
         assert final["I(T;Y)"].tolist() == [3.0, 4.0] and final.epoch.tolist() == [1, 1]

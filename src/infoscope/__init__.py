@@ -20,9 +20,10 @@ from .estimators import (
 )
 
 from ._version import __version__
+from .errors import MemoryBudgetError, StoreError
 from .options import RecordingOptions
 from .recorder import Probe, Recorder
-from .store import Store, StoreError, load
+from .store import Store, load
 
 __all__ = [
     "ESTIMATORS",
@@ -42,5 +43,6 @@ __all__ = [
     "Store",
     "StoreError",
     "load",
+    "MemoryBudgetError",
     "__version__",
 ]

@@ -15,10 +15,6 @@ import torch
 ArrayLike = Any  # numpy.ndarray | torch.Tensor | nested sequences
 
 
-class MemoryBudgetError(ValueError):
-    """A measurement would need more memory than the configured budget."""
-
-
 def _describe(name: str, context: str | None) -> str:
     return f"{name} ({context})" if context else name
 
@@ -173,11 +169,6 @@ def resolve_discrete(y: torch.Tensor, discrete: bool | None, name: str = "y") ->
 def flatten_samples(t: torch.Tensor) -> torch.Tensor:
     """Shape (N, ...) to (N, D), one row per sample; (N,) becomes (N, 1)."""
     return t.reshape(t.shape[0], -1)
-
-
-def to_float64(t: torch.Tensor) -> torch.Tensor:
-    """Float64 copy of ``t`` on its own device (the precision all estimates are made in)."""
-    return t.to(torch.float64)
 
 
 def check_positive(value: float, name: str, fix: str = "") -> float:

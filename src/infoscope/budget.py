@@ -13,7 +13,7 @@ import os
 
 import torch
 
-from ._validation import MemoryBudgetError
+from .errors import MemoryBudgetError
 
 __all__ = ["MemoryBudgetError", "default_budget", "device_budget", "estimator_bytes", "format_bytes", "check_budget"]
 
@@ -79,7 +79,7 @@ def check_budget(
     >>> check_budget({"fc": 100}, [("train", 10_000, 784)], ["renyi"], 2**30)
     Traceback (most recent call last):
     ...
-    infoscope._validation.MemoryBudgetError: recording would need about 10.6 GiB for probe 'train' (N=10000), layer 'fc' (100 values per sample), estimator renyi, over the memory budget of 1.0 GiB; use a smaller probe (fewer samples), fewer or pooled layers (unit_pooling='mean' for units), binning or KSG instead of a kernel estimator, or raise memory_budget
+    infoscope.errors.MemoryBudgetError: recording would need about 10.6 GiB for probe 'train' (N=10000), layer 'fc' (100 values per sample), estimator renyi, over the memory budget of 1.0 GiB; use a smaller probe (fewer samples), fewer or pooled layers (unit_pooling='mean' for units), binning or KSG instead of a kernel estimator, or raise memory_budget
     """
     worst, where = 0, ""
     for name, n, input_values in probes:

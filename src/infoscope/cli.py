@@ -20,7 +20,7 @@ from rich.console import Console
 from rich.table import Table
 
 from .estimators import ESTIMATORS, make_estimator
-from .store import StoreError
+from .errors import StoreError
 
 app = typer.Typer(
     name="infoscope",
@@ -219,10 +219,14 @@ def _run_with_progress(name: str, **kwargs: Any):
 
 
 def _last_epoch_table(store, run: str, title: str) -> Table:
-    final = store.final_values(run)
+    from .analysis.series import final_values
+    from .labels import layer_labels
+
+    layers = store.layers(run)
+    final = final_values(store.measurements(run=run), layers.name)
     if final.empty:
         return Table(title=f"{title}: no measurements yet")
-    labels = store.layer_labels(run)
+    labels = layer_labels(layers)
     table = Table("probe", "layer", "estimator", "H(T)", "I(X;T)", "I(T;Y)", title=f"{title}, epoch {int(final.epoch.iloc[0])} (bits)")
     for _, row in final.iterrows():
         table.add_row(row.probe, labels.get(row.layer, row.layer), row.estimator, *(f"{row.get(q, float('nan')):.3f}" for q in ("H(T)", "I(X;T)", "I(T;Y)")))

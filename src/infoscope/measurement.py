@@ -42,14 +42,10 @@ from .distributed import TaskSplit
 from .estimators import Estimator
 from .estimators.base import Estimate, ProbeContext
 from .options import RecordingOptions
-from .store import BandRow, MeasurementRow
+from .records import BandRow, MeasurementRow, MeasurementWarning
 from .uncertainty import SigmaSmoother, Subsample, bootstrap_bands, chance_band, sensitivity_bands
 
 __all__ = ["Probe", "as_probes", "noisy", "saturation", "Measurement", "ProbeMeasurement"]
-
-#: A warning of a measurement: (layer or None, message).
-Warning = tuple[str | None, str]
-
 
 @dataclasses.dataclass
 class Probe:
@@ -136,7 +132,7 @@ class Measurement(NamedTuple):
     """What one measurement produced: value rows, warnings (layer, message) and bands."""
 
     rows: list[MeasurementRow]
-    warnings: list[Warning]
+    warnings: list[MeasurementWarning]
     bands: list[BandRow]
 
 
@@ -183,7 +179,7 @@ class ProbeMeasurement:
     permuted: list[ProbeContext] = dataclasses.field(default_factory=list)
     rows: list[tuple[int, list[MeasurementRow]]] = dataclasses.field(default_factory=list)
     bands: list[tuple[int, list[BandRow]]] = dataclasses.field(default_factory=list)
-    warnings: list[Warning] = dataclasses.field(default_factory=list)
+    warnings: list[MeasurementWarning] = dataclasses.field(default_factory=list)
     #: (estimator index, layer) → whole-layer results computed ahead by :meth:`prefetch`, and
     #: each layer's share of the seconds they took.
     ready: dict[tuple[int, str], tuple[dict[str, Estimate], float]] = dataclasses.field(default_factory=dict)

@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from ._version import __version__
-from .budget import MemoryBudgetError, check_budget, default_budget, device_budget
+from .budget import check_budget, default_budget, device_budget
+from .errors import MemoryBudgetError
 from .calibration import calibration_records
 from .capture import count_calls, model_device, probe_activations, resolve_layers, split_call
 from .distributed import Processes, TaskSplit
@@ -31,7 +32,7 @@ from .estimators.discrete import plugin_entropy
 from .estimators.units import unit_view
 from .measurement import Measurement, Probe, ProbeMeasurement, as_probes, noisy
 from .options import DEFAULT_UNIT_POOLING, RecordingOptions, recording_options
-from .store import Store
+from .store import RunWriter, Store
 from .uncertainty import SigmaSmoother, permuted_labels, subsamples
 
 __all__ = ["Probe", "Recorder", "DEFAULT_UNIT_POOLING", "unit_view", "library_versions", "MemoryBudgetError"]
@@ -141,13 +142,10 @@ class Recorder:
         self._owns_store = store is not None and not isinstance(store, Store) and lead
         self.store: Store | None = (Store(store) if self._owns_store else store) if lead else None
         self.run_name = run or f"{experiment or type(self.model).__name__}-{time.strftime('%Y%m%d-%H%M%S')}"
-        self.run_id: int | None = None
-        self.resumed = False
+        self.writer: RunWriter | None = None
         if self.store is not None:
-            self.run_id, self.resumed = self.store.open_run(
-                self.run_name, experiment, self._config(config), seed, library_versions(), resume=resume
-            )
-            self.store.add_layers(self.run_id, self._layer_rows(shapes))
+            self.writer = self.store.open_run(self.run_name, experiment, self._config(config), seed, library_versions(), resume=resume)
+            self.writer.add_layers(self._layer_rows(shapes))
 
     # -- set-up ----------------------------------------------------------------------------
     def _unit_layers(self) -> list[str]:
@@ -207,6 +205,16 @@ class Recorder:
                 "unit_probes": self.unit_probes, "probes": probes, **extra, **(config or {})}
 
     @property
+    def run_id(self) -> int | None:
+        """The run's row in the store (None when nothing is stored, and on ranks other than 0)."""
+        return None if self.writer is None else self.writer.run_id
+
+    @property
+    def resumed(self) -> bool:
+        """Whether an existing run was resumed (see :meth:`~infoscope.store.Store.open_run`)."""
+        return self.writer is not None and self.writer.resumed
+
+    @property
     def distributed(self) -> bool:
         """Whether this recorder is one of several processes recording together."""
         return self.processes.distributed
@@ -220,10 +228,10 @@ class Recorder:
 
     def close(self, status: str = "finished") -> None:
         """Mark the run finished (or failed) and close the store if this recorder opened it."""
-        if self.store is None:
+        if self.writer is None:
             return
         try:
-            self.store.set_status(self.run_id, status)
+            self.writer.set_status(status)
         finally:
             if self._owns_store:
                 self.store.close()
@@ -341,16 +349,16 @@ class Recorder:
         checkpoint: Any = None, seconds: float = 0.0,
     ) -> None:
         """Store one measurement (made here or elsewhere, e.g. in a worker process) in one transaction."""
-        if self.store is not None:
-            self.store.write_record(
-                self.run_id, int(epoch), int(step), measured.rows, metrics=metrics, warnings=measured.warnings,
+        if self.writer is not None:
+            self.writer.write_record(
+                int(epoch), int(step), measured.rows, metrics=metrics, warnings=measured.warnings,
                 checkpoints=_serialize(checkpoint), seconds=seconds, bands=measured.bands,
             )
 
     def log(self, epoch: int, step: int, metrics: dict[str, float], checkpoint: Any = None) -> None:
         """Store metrics (and a checkpoint) without measuring, e.g. at an epoch end between measurements."""
-        if self.store is not None:
-            self.store.write_metrics(self.run_id, int(epoch), int(step), metrics, _serialize(checkpoint))
+        if self.writer is not None:
+            self.writer.write_metrics(int(epoch), int(step), metrics, _serialize(checkpoint))
 
 
 def _serialize(checkpoint: Any) -> dict[str, bytes] | None:

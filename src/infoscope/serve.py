@@ -28,7 +28,8 @@ from urllib.parse import quote, unquote, urlparse
 from .report.html import page, run_section
 from .report.payload import run_payload
 from .report.tables import run_tables
-from .store import Store, StoreError, load
+from .errors import StoreError
+from .store import Store, load
 
 __all__ = ["RunServer", "make_server"]
 
@@ -125,7 +126,7 @@ class _Handler(BaseHTTPRequestHandler):
             if len(parts) == 4 and parts[3] == "revision":
                 return self._send(st.revision(run), "text/plain")
             if len(parts) == 4 and parts[3] == "tables":
-                return self._send(run_tables(st, run, model=False), "text/html")
+                return self._send(run_tables(st, run), "text/html")
         self._send(f"nothing at {self.path}; try /", "text/plain", HTTPStatus.NOT_FOUND)
 
 

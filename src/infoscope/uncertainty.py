@@ -25,7 +25,7 @@ import torch
 
 from .estimators import Estimator
 from .estimators.base import I_TY, Estimate, ProbeContext
-from .store import BandRow
+from .records import BandRow
 
 __all__ = ["subsamples", "bootstrap_bands", "sensitivity_bands", "permuted_labels", "chance_band", "SigmaSmoother"]
 

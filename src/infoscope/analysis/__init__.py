@@ -17,22 +17,26 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..store import Store, last_per_epoch, opened
+from ..estimators import I_TY, I_XT
+from ..labels import layer_labels
+from ..store import Store, opened
 from .convergence import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_WINDOW, Convergence, converged_since
 from .phases import Phases, noise_level, phases
 from .redundancy import Candidate, prune_candidates, rank_units, redundant_pairs
 from .sanity import bound_warnings, chance_warnings, dpi_warnings, grid_edge_warnings
+from .series import final_values, last_per_epoch
 
 __all__ = [
     "Analysis", "ModelFindings", "analyze", "converged_since", "Convergence", "phases", "Phases", "noise_level",
-    "rank_units", "redundant_pairs", "prune_candidates", "Candidate", "WARNING_PREFIX",
+    "rank_units", "redundant_pairs", "prune_candidates", "Candidate", "WARNING_PREFIX", "AnalysisWarning",
+    "last_per_epoch", "final_values",
 ]
 
 #: Stored analysis warnings start with this, so a new analysis replaces the old ones.
 WARNING_PREFIX = "analysis: "
 
-#: A warning: (first epoch or None, layer or None, message).
-Warning = tuple[int | None, str | None, str]
+#: A warning of an analysis: (first epoch or None, layer or None, message).
+AnalysisWarning = tuple[int | None, str | None, str]
 
 
 @dataclasses.dataclass
@@ -49,9 +53,28 @@ class ModelFindings:
         Why nothing could be found (e.g. the run stores no model).
     """
 
-    warnings: list[Warning] = dataclasses.field(default_factory=list)
+    warnings: list[AnalysisWarning] = dataclasses.field(default_factory=list)
     pairs: dict[str, list[tuple[int, int, float]]] = dataclasses.field(default_factory=dict)
     unavailable: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain JSON-able data, as the store keeps it (``RunWriter.write_findings``)."""
+        return {"warnings": [list(w) for w in self.warnings], "pairs": {k: [list(p) for p in v] for k, v in self.pairs.items()},
+                "unavailable": self.unavailable}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ModelFindings:
+        """The findings :meth:`to_dict` stored (``Store.findings``).
+
+        Examples
+        --------
+        >>> f = ModelFindings([(None, "fc", "2 of 8 units are dead")], {"fc": [(0, 1, 0.97)]})
+        >>> ModelFindings.from_dict(f.to_dict()) == f
+        True
+        """
+        return cls([tuple(w) for w in data.get("warnings", [])],
+                   {k: [(int(i), int(j), float(r)) for i, j, r in v] for k, v in data.get("pairs", {}).items()},
+                   data.get("unavailable"))
 
 
 @dataclasses.dataclass
@@ -86,7 +109,7 @@ class Analysis:
     units: pd.DataFrame
     pairs: dict[str, list[tuple[int, int, float]]]
     candidates: list[Candidate]
-    warnings: list[tuple[int | None, str | None, str]]
+    warnings: list[AnalysisWarning]
     notes: list[str]
 
 
@@ -123,8 +146,9 @@ def analyze(
         Share of each layer's units proposed for pruning by low I(unit;Y).
     findings : ModelFindings, optional
         Unit health and redundant pairs from the trained model
-        (:func:`infoscope.experiments.inspection.model_findings`); without them the analysis
-        says what it could not check.
+        (:func:`infoscope.experiments.inspection.model_findings`); default: those stored with
+        the run when it was recorded or analysed. Without any, the analysis says what it could
+        not check.
     """
     with opened(store) as st:
         info = st.run_info(run)
@@ -132,9 +156,12 @@ def analyze(
         if m.empty:
             raise ValueError(f"run {run!r} has no measurements to analyse")
         layers = st.layers(run)
-        order, labels = list(layers.name), dict(zip(layers.name, layers.label))
+        order, labels = list(layers.name), layer_labels(layers)
         bands, metrics = st.bands(run=run), st.metrics(run=run)
         units = st.measurements(run=run, units=True, probe="train")
+        if findings is None:
+            stored = st.findings(run)
+            findings = ModelFindings.from_dict(stored) if stored is not None else None
     convergence, phase_df = _series_verdicts(m, bands, order, window, rtol, atol)
     network = _network_verdict(convergence, metrics, window, rtol)
     comp = phase_df.pivot_table(index=["estimator", "layer"], columns="probe", values="compressed", aggfunc="first").reset_index()
@@ -160,14 +187,14 @@ def _series_verdicts(m: pd.DataFrame, bands: pd.DataFrame, order: list[str], win
     """Convergence of I(X;T) and I(T;Y), and phases of I(X;T), per probe, estimator and layer."""
     conv_rows, phase_rows = [], []
     for (probe, est, layer), g in m.groupby(["probe", "estimator", "layer"]):
-        for q in ("I(X;T)", "I(T;Y)"):
+        for q in (I_XT, I_TY):
             e, v = _series(g[g.quantity == q])
             c = converged_since(e, v, window, rtol, atol)
             conv_rows.append({"probe": probe, "estimator": est, "layer": layer, "quantity": q,
                               "since": c.since, "plateau": c.plateau, "tolerance": c.tolerance})
-        ixt = last_per_epoch(g[g.quantity == "I(X;T)"])
+        ixt = last_per_epoch(g[g.quantity == I_XT])
         e, v = ixt.epoch.to_numpy(), ixt.value.to_numpy()
-        noise = max(noise_level(v), _band_noise(bands, probe, est, layer, "I(X;T)"))
+        noise = max(noise_level(v), _band_noise(bands, probe, est, layer, I_XT))
         p = phases(e, v, noise=noise, saturated=ixt.params.map(lambda q: bool(q.get("saturated"))).to_numpy())
         phase_rows.append({"probe": probe, "estimator": est, "layer": layer, **dataclasses.asdict(p), "verdict": p.verdict})
     pos = {n: i for i, n in enumerate(order)}

@@ -12,7 +12,8 @@ import dataclasses
 from typing import Any
 
 from .._validation import ArrayLike
-from .base import Estimate, Estimator
+from .base import Estimator
+from .estimate import H_T, I_TY, I_XT, QUANTITIES, Estimate
 from .binning import Binning, Discrete
 from .kde import KDE
 from .ksg import KSG
@@ -21,6 +22,10 @@ from .renyi import MatrixRenyi
 __all__ = [
     "ESTIMATORS",
     "Estimate",
+    "H_T",
+    "I_XT",
+    "I_TY",
+    "QUANTITIES",
     "Estimator",
     "MatrixRenyi",
     "Binning",

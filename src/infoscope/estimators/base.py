@@ -26,35 +26,9 @@ from .._validation import (
     resolve_discrete,
 )
 from .chunking import chunk_indices, in_chunks
+from .estimate import H_T, I_TY, I_XT, Estimate
 from .discrete import plugin_entropy, plugin_mutual_information, symbols
 from .units import unit_view
-
-#: Quantity names used by :meth:`Estimator.layer_information` (and stored by the recorder).
-H_T, I_XT, I_TY = "H(T)", "I(X;T)", "I(T;Y)"
-
-
-@dataclasses.dataclass(frozen=True)
-class Estimate:
-    """An information estimate in bits with the parameters it was computed with.
-
-    Attributes
-    ----------
-    value : float
-        The estimate, in bits.
-    method : str
-        Estimator name (``"renyi"``, ``"binning"``, ``"kde"`` or ``"ksg"``).
-    params : dict
-        Every parameter used, data-chosen ones (for example ``sigma_x``) included.
-    """
-
-    value: float
-    method: str
-    params: dict[str, Any]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Plain dictionary (JSON-serialisable) of value, method and parameters."""
-        return {"value": self.value, "method": self.method, "params": dict(self.params)}
-
 
 @dataclasses.dataclass
 class ProbeContext:

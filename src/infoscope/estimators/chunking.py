@@ -12,12 +12,11 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 
-if TYPE_CHECKING:  # base.py uses this module
-    from .base import Estimate
+from .estimate import Estimate
 
 __all__ = ["chunk_indices", "average_estimates", "in_chunks"]
 

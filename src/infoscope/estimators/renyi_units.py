@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from .._validation import MemoryBudgetError
+from ..errors import MemoryBudgetError
 from .bandwidth import choose_sigmas
 from .base import H_T, I_TY, I_XT, Estimate, ProbeContext
 from .chunking import chunk_indices

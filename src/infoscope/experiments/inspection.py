@@ -1,11 +1,12 @@
 """What a trained experiment model shows beyond its stored numbers, and the analysis of a run with it.
 
-The pure analysis (:mod:`infoscope.analysis`) reads stored tables only. Here the final model
-of an experiment run is rebuilt (:func:`~.trained.load_trained`) and pushed through its train
-probe: :func:`unit_health_warnings` finds dead and saturated units, :func:`unit_redundancy`
-scores every pair of units of a layer, and :func:`analyze_run` joins these
-:class:`~infoscope.analysis.ModelFindings` with the analysis and, if asked, stores the
-analysis warnings with the run.
+The pure analysis (:mod:`infoscope.analysis`) reads stored tables only. Here a model is pushed
+through its train probe: :func:`unit_health_warnings` finds dead and saturated units and
+:func:`unit_redundancy` scores every pair of units of a layer, together
+:class:`~infoscope.analysis.ModelFindings` (:func:`findings_of`). The runner stores them when a
+run ends; :func:`analyze_run` rebuilds an experiment run's final model
+(:func:`~.trained.load_trained`), joins its findings with the analysis and, if asked, stores
+both with the run, so that the report and ``infoscope serve`` render stored data only.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 
 from ..analysis import WARNING_PREFIX, Analysis, ModelFindings, analyze, redundant_pairs
@@ -20,10 +22,11 @@ from ..capture import probe_activations
 from ..estimators.bandwidth import silverman_sigma
 from ..estimators.kernels import normalize_gram, rbf_gram, squared_distances
 from ..estimators.renyi import matrix_entropy, matrix_joint_entropy
+from ..labels import layer_labels
 from ..store import Store, opened
 from .trained import load_trained
 
-__all__ = ["unit_redundancy", "unit_health_warnings", "model_findings", "analyze_run"]
+__all__ = ["unit_redundancy", "unit_health_warnings", "findings_of", "model_findings", "analyze_run"]
 
 #: Layers with more units than this are not scored pair by pair (the pairs grow as U²).
 MAX_PAIRWISE_UNITS = 128
@@ -116,31 +119,47 @@ def unit_health_warnings(acts: dict[str, torch.Tensor], kinds: dict[str, str], s
     return out
 
 
-def model_findings(store: Store, run: str, threshold: float = 0.9) -> ModelFindings:
-    """Unit health and redundant unit pairs (r ≥ ``threshold``) of a run's final model on its
-    train probe; hidden layers only, up to :data:`MAX_PAIRWISE_UNITS` units each.
+def findings_of(model: torch.nn.Module, x: torch.Tensor, layers: pd.DataFrame, threshold: float = 0.9) -> ModelFindings:
+    """Unit health and redundant unit pairs (r ≥ ``threshold``) of ``model`` on probe inputs
+    ``x``; hidden layers only, up to :data:`MAX_PAIRWISE_UNITS` units each.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    x : torch.Tensor, shape (N, ...)
+        The run's train probe inputs.
+    layers : DataFrame
+        The run's layers (``Store.layers``), in forward order.
+    threshold : float
+    """
+    order = list(layers.name)
+    acts = probe_activations(model, x, order)
+    warnings = unit_health_warnings(acts, dict(zip(layers.name, layers.kind)), labels=layer_labels(layers))
+    pairs = {layer: redundant_pairs(unit_redundancy(acts[layer]), threshold) for layer in order[:-1]
+             if acts[layer].ndim >= 2 and acts[layer].shape[1] <= MAX_PAIRWISE_UNITS}
+    return ModelFindings(warnings, pairs)
+
+
+def model_findings(store: Store, run: str, threshold: float = 0.9) -> tuple[ModelFindings, int | None]:
+    """:func:`findings_of` the final model of an experiment run, rebuilt from the store, on its
+    train probe, and the epoch of that model.
 
     A run whose model cannot be rebuilt (not an experiment run, or no stored weights) gives
-    findings that say why (``unavailable``).
+    findings that say why (``unavailable``) and no epoch.
     """
     try:
         trained = load_trained(store, run)
     except ValueError as exc:
-        return ModelFindings(unavailable=str(exc))
-    layers = store.layers(run)
-    order = list(layers.name)
-    acts = probe_activations(trained.model, trained.probes[0].x, order)
-    warnings = unit_health_warnings(acts, dict(zip(layers.name, layers.kind)), labels=dict(zip(layers.name, layers.label)))
-    pairs = {layer: redundant_pairs(unit_redundancy(acts[layer]), threshold) for layer in order[:-1]
-             if acts[layer].ndim >= 2 and acts[layer].shape[1] <= MAX_PAIRWISE_UNITS}
-    return ModelFindings(warnings, pairs)
+        return ModelFindings(unavailable=str(exc)), None
+    return findings_of(trained.model, trained.probes[0].x, store.layers(run), threshold), trained.epoch
 
 
 def analyze_run(
     store: Store | str | Path, run: str, *, redundancy_threshold: float = 0.9, save: bool = True, **options
 ) -> Analysis:
     """:func:`~infoscope.analysis.analyze` with the trained model's findings; with ``save`` the
-    run's stored analysis warnings are replaced by this analysis's.
+    findings are stored with the run (the report and ``serve`` show them) and the run's stored
+    analysis warnings are replaced by this analysis's.
 
     Parameters
     ----------
@@ -154,7 +173,11 @@ def analyze_run(
         ``window``, ``rtol``, ``atol``, ``fraction`` of :func:`~infoscope.analysis.analyze`.
     """
     with opened(store, writable=save) as st:
-        result = analyze(st, run, findings=model_findings(st, run, redundancy_threshold), **options)
+        findings, epoch = model_findings(st, run, redundancy_threshold)
+        result = analyze(st, run, findings=findings, **options)
         if save:
-            st.replace_warnings(st.run_id(run), WARNING_PREFIX, result.warnings)
+            writer = st.writer(run)
+            if findings.unavailable is None:
+                writer.write_findings(findings.to_dict(), epoch)
+            writer.replace_warnings(WARNING_PREFIX, result.warnings)
     return result

@@ -22,6 +22,7 @@ from torch import nn
 from ..options import RecordingOptions, recording_options
 from ..recorder import Recorder
 from ..store import Store
+from .inspection import findings_of
 from .registry import Experiment, get_experiment, make_probes
 
 __all__ = ["RunResult", "run_experiment", "evaluate", "build_model"]
@@ -223,6 +224,9 @@ def run_experiment(
         status = "failed"
         try:
             last, per_epoch = training.run(recorder, epochs, opts.every, measure_first=checkpoint is None, on_epoch=on_epoch)
+            # what only the model can tell, stored now so that reports never rebuild it
+            findings = findings_of(training.model, recorder.probes[0].x, db.layers(run))
+            recorder.writer.write_findings(findings.to_dict(), training.epoch)
             status = "finished"
         except KeyboardInterrupt:
             status = "interrupted"

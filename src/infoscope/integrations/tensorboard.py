@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from ..store import Store, last_per_epoch, opened
+from ..analysis.series import last_per_epoch
+from ..store import Store, opened
 
 __all__ = ["export_tensorboard"]
 

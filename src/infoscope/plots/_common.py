@@ -7,7 +7,9 @@ from pathlib import Path
 import pandas as pd
 from matplotlib.figure import Figure
 
-from ..store import Store, last_per_epoch
+from ..analysis.series import last_per_epoch
+from ..labels import layer_labels
+from ..store import Store
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p")
 LINESTYLES = {"train": "-", "test": "--"}
@@ -29,7 +31,7 @@ def layer_measurements(store: Store, run: str, probe: str | None = None, estimat
                          f"{f' and estimator {estimator!r}' if estimator else ''}; record some epochs first")
     layers = store.layers(run)
     m["layer_pos"] = m.layer.map({n: i for i, n in enumerate(layers.name)})
-    m["label"] = m.layer.map(dict(zip(layers.name, layers.label))).fillna(m.layer)
+    m["label"] = m.layer.map(layer_labels(layers)).fillna(m.layer)
     return m
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import matplotlib as mpl
 from matplotlib.figure import Figure
 
-from ..store import Store, last_per_epoch, opened
+from ..analysis.series import last_per_epoch
+from ..store import Store, opened
 from ._common import AXIS, LINESTYLES, MARKERS, epoch_bands, epoch_values, layer_measurements, new_figure
 
 __all__ = ["mi_curves"]

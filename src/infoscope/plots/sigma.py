@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..store import Store, last_per_epoch, opened
+from ..analysis.series import last_per_epoch
+from ..store import Store, opened
 from ._common import MARKERS, layer_measurements, new_figure
 
 __all__ = ["resolution_plot", "resolution_of"]

@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 from matplotlib.figure import Figure
 
-from ..store import Store, last_per_epoch, opened
+from ..analysis.series import last_per_epoch
+from ..labels import layer_labels
+from ..store import Store, opened
 from ._common import layer_order, new_figure
 
 __all__ = ["unit_maps"]
@@ -35,7 +37,7 @@ def unit_maps(
     with opened(store) as st:
         m = st.measurements(run=run, units=True, probe=probe, estimator=estimator)
         order = layer_order(st, run)
-        labels = st.layer_labels(run)
+        labels = layer_labels(st.layers(run))
     if m.empty:
         raise ValueError(f"run {run!r} has no per-unit measurements (record with units=True)")
     estimator = estimator or sorted(m.estimator.unique())[0]

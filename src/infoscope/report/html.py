@@ -44,11 +44,11 @@ def _script_json(obj: Any) -> str:
 
 def run_section(st: Store, run: str, live: bool = False) -> str:
     """A run's part of the page: heading, the views' holder (filled by the script) and tables
-    (live: without what needs the model rebuilt, see :func:`~infoscope.report.tables.run_tables`)."""
+    (:func:`~infoscope.report.tables.run_tables`; ``live`` adds the live status line)."""
     name = html.escape(run)
     status = '<p class="live-status muted">live · connecting…</p>' if live else ""
     return (f'<section class="run" data-run="{name}" id="run-{name}"><h2>Run {name}</h2>{status}'
-            f'<div class="views"></div><div class="tables">{run_tables(st, run, model=not live)}</div></section>')
+            f'<div class="views"></div><div class="tables">{run_tables(st, run)}</div></section>')
 
 
 def page(title: str, intro: str, sections: Sequence[str], payloads: dict[str, Any], live: dict[str, Any] | None = None) -> str:

@@ -33,6 +33,7 @@ import numpy as np
 import pandas as pd
 
 from ..plots.sigma import resolution_of
+from ..labels import layer_labels
 from ..store import Store
 
 __all__ = ["run_payload", "RESOLUTION_NAMES"]
@@ -96,6 +97,7 @@ def run_payload(st: Store, run: str) -> dict[str, Any]:
     """
     info = st.run_info(run)
     layers = st.layers(run)
+    labels = layer_labels(layers)
     records = st.records(run)
     m = st.measurements(run=run, units=None)
     # only values of completed record calls (a record and its values are one transaction)
@@ -107,7 +109,7 @@ def run_payload(st: Store, run: str) -> dict[str, Any]:
         "experiment": info["experiment"],
         "status": info["status"],
         "dataset": info["config"].get("dataset"),
-        "layers": [{"name": n, "label": lab, "units": int(u)} for n, lab, u in zip(layers.name, layers.label, layers.n_units)],
+        "layers": [{"name": n, "label": labels[n], "units": int(u)} for n, u in zip(layers.name, layers.n_units)],
         "records": [{"epoch": int(e), "step": int(s), "x": x}
                     for e, s, x in zip(records.epoch, records.step, record_positions(records))],
         "resolution": RESOLUTION_NAMES,

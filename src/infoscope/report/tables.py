@@ -1,8 +1,8 @@
 """The tables of a run's report section, as HTML: configuration, final values, metrics,
 calibration, the analysis (phases, prune candidates) and recorded warnings.
 
-Rendered on the server side, in the report and by ``infoscope serve`` alike; the pictures
-are drawn in the browser (:mod:`infoscope.report.assets`).
+Rendered on the server side from stored data only, in the report and by ``infoscope serve``
+alike; the pictures are drawn in the browser (:mod:`infoscope.report.assets`).
 """
 
 from __future__ import annotations
@@ -14,6 +14,9 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from ..analysis import analyze
+from ..analysis.series import final_values
+from ..labels import layer_labels
 from ..store import Store
 
 __all__ = ["run_tables"]
@@ -36,12 +39,9 @@ def _labelled(df: pd.DataFrame, labels: dict[str, str]) -> pd.DataFrame:
     return df.assign(layer=df.layer.map(labels).fillna(df.layer))
 
 
-def _analysis_html(st: Store, run: str, model: bool) -> str:
-    from ..analysis import analyze
-    from ..experiments.inspection import analyze_run
-
+def _analysis_html(st: Store, run: str) -> str:
     try:
-        a = analyze_run(st, run, save=False) if model else analyze(st, run)
+        a = analyze(st, run)
     except ValueError as exc:
         return f"<h3>Analysis</h3><p class='muted'>not available: {html.escape(str(exc))}</p>"
     net = a.network
@@ -49,7 +49,7 @@ def _analysis_html(st: Store, run: str, model: bool) -> str:
     parts = ["<h3>Analysis</h3>", f"<p><b>Convergence.</b> {html.escape(net['verdict'])}. Loss plateau: "
              f"{since(net['loss_since'])}; accuracy plateau: {since(net['accuracy_since'])}.</p>"]
     cols = ["probe", "estimator", "layer", "peak_epoch", "peak", "final", "drop", "drop_fraction", "compression_epochs", "verdict"]
-    parts.append("<p><b>Phases</b> (I(X;T), bits)</p>" + _table(_labelled(a.phases[cols], st.layer_labels(run)),
+    parts.append("<p><b>Phases</b> (I(X;T), bits)</p>" + _table(_labelled(a.phases[cols], layer_labels(st.layers(run))),
                                                                left=("probe", "estimator", "layer", "verdict")))
     if a.candidates:
         cand = pd.DataFrame([c.__dict__ for c in a.candidates])
@@ -60,11 +60,11 @@ def _analysis_html(st: Store, run: str, model: bool) -> str:
     return "\n".join(parts)
 
 
-def run_tables(st: Store, run: str, model: bool = True) -> str:
-    """A run's description, tables, analysis and warnings as an HTML fragment (values in bits).
-
-    ``model=False`` leaves out what needs the trained model rebuilt (unit health, redundant
-    units): a live view refreshes in well under a second instead of re-running the model.
+def run_tables(st: Store, run: str) -> str:
+    """A run's description, tables, analysis and warnings as an HTML fragment (values in bits),
+    from stored data only: unit health and redundant units are the findings stored with the run
+    when it was recorded or analysed (``infoscope analyze``), so the report and a live view show
+    the same tables and neither rebuilds the model.
     """
     info = st.run_info(run)
     when = lambda t: _dt.datetime.fromtimestamp(t).strftime("%Y-%m-%d %H:%M:%S") if t else "—"  # noqa: E731
@@ -77,11 +77,12 @@ def run_tables(st: Store, run: str, model: bool = True) -> str:
     versions = pd.DataFrame({"library": list(info["versions"]), "version": list(info["versions"].values())})
     parts.append("<h3>Configuration</h3>" + _table(config, left=("setting", "value")))
     parts.append("<h3>Library versions</h3>" + _table(versions, left=("library", "version")))
-    final = st.final_values(run)
+    layers = st.layers(run)
+    final = final_values(st.measurements(run=run), layers.name)
     metrics = st.metrics(run=run)
     if not final.empty:
         epoch = int(final.epoch.iloc[0])
-        shown = _labelled(final.drop(columns="epoch"), st.layer_labels(run))
+        shown = _labelled(final.drop(columns="epoch"), layer_labels(layers))
         parts.append(f"<h3>Final values (epoch {epoch}, bits)</h3>" + _table(shown, left=("probe", "layer", "estimator")))
     if not metrics.empty:
         last = metrics[metrics.epoch == metrics.epoch.max()].groupby("name").value.last().reset_index()
@@ -91,10 +92,7 @@ def run_tables(st: Store, run: str, model: bool = True) -> str:
         parts.append("<h3>Calibration: each estimator on Gaussian pairs of known MI at these N and D (bits)</h3>"
                      "<p class='muted'>error = estimate − truth; matrix Rényi is not a Shannon estimate: its value "
                      "stands beside the Shannon MI, no error is given.</p>" + _table(cal, left=("case", "estimator")))
-    parts.append(_analysis_html(st, run, model))
-    if not model:
-        parts.append("<p class='muted'>Unit health and redundant units need the trained model: "
-                     "<code>infoscope analyze</code> or <code>infoscope report</code> show them.</p>")
+    parts.append(_analysis_html(st, run))
     warnings = st.warnings(run=run)
     parts.append("<h3>Recorded warnings</h3>")
     if warnings.empty:

@@ -1,0 +1,235 @@
+"""The database's schema, its version and its migrations, and how a connection is opened.
+
+Tables
+------
+``runs``         one row per run: name, experiment, configuration (JSON), seed, library versions,
+                 start/end time, status.
+``layers``       per run: layer name, position, activation shape, kind (module type), units.
+``records``      one row per completed record call (run, epoch, step, time): a row here means
+                 every measurement of that call is in the database.
+``measurements`` run, epoch, step, probe, layer, unit (NULL for the whole layer), quantity
+                 (``H(T)``, ``I(X;T)``, ``I(T;Y)``), estimator, parameters (JSON), value (bits),
+                 seconds taken.
+``metrics``      run, epoch, step, name, value (loss, accuracy, …).
+``warnings``     run, epoch, step, layer, message.
+``bands``        uncertainty of layer values: bootstrap intervals over probe subsamples and
+                 sensitivity ranges over estimator settings (kind, low, high, detail).
+``checkpoints``  run, name, epoch, blob (model/optimiser state for resuming and pruning).
+``findings``     per run: what only the trained model can tell (unit health, redundant unit
+                 pairs), as JSON, found when the run was recorded or analysed.
+
+Version history: 1 — first release; 2 — adds ``bands``; 3 — adds ``findings``. Older files
+are upgraded in place when opened for writing, and read as having none of the newer tables
+when opened read-only.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from pathlib import Path
+from typing import Any
+
+from ..errors import StoreError
+
+__all__ = ["SCHEMA_VERSION", "connect", "Transaction", "to_json"]
+
+SCHEMA_VERSION = 3
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    experiment TEXT,
+    config TEXT NOT NULL DEFAULT '{}',
+    seed INTEGER,
+    versions TEXT NOT NULL DEFAULT '{}',
+    started_at REAL NOT NULL,
+    ended_at REAL,
+    status TEXT NOT NULL DEFAULT 'running'
+);
+CREATE TABLE IF NOT EXISTS layers (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    shape TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    n_units INTEGER NOT NULL,
+    PRIMARY KEY (run_id, name)
+);
+CREATE TABLE IF NOT EXISTS records (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    recorded_at REAL NOT NULL,
+    seconds REAL NOT NULL,
+    PRIMARY KEY (run_id, epoch, step)
+);
+CREATE TABLE IF NOT EXISTS measurements (
+    id INTEGER PRIMARY KEY,
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    probe TEXT NOT NULL,
+    layer TEXT NOT NULL,
+    unit INTEGER,
+    quantity TEXT NOT NULL,
+    estimator TEXT NOT NULL,
+    params TEXT NOT NULL,
+    value REAL NOT NULL,
+    seconds REAL NOT NULL
+);
+CREATE INDEX IF NOT EXISTS measurements_run ON measurements (run_id, layer, quantity, epoch);
+CREATE TABLE IF NOT EXISTS metrics (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    value REAL NOT NULL,
+    PRIMARY KEY (run_id, epoch, step, name)
+);
+CREATE TABLE IF NOT EXISTS warnings (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch INTEGER,
+    step INTEGER,
+    layer TEXT,
+    message TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS bands (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    epoch INTEGER NOT NULL,
+    step INTEGER NOT NULL,
+    probe TEXT NOT NULL,
+    layer TEXT NOT NULL,
+    quantity TEXT NOT NULL,
+    estimator TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    low REAL NOT NULL,
+    high REAL NOT NULL,
+    detail TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    run_id INTEGER NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+    name TEXT NOT NULL,
+    epoch INTEGER NOT NULL,
+    data BLOB NOT NULL,
+    PRIMARY KEY (run_id, name)
+);
+CREATE TABLE IF NOT EXISTS findings (
+    run_id INTEGER PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+    epoch INTEGER,
+    computed_at REAL NOT NULL,
+    data TEXT NOT NULL
+);
+"""
+
+
+def to_json(obj: Any) -> str:
+    """JSON text of stored parameters (NumPy and torch scalars as numbers, tuples as lists)."""
+    return json.dumps(obj, sort_keys=True, default=_json_default)
+
+
+def _json_default(v: Any) -> Any:
+    if hasattr(v, "item"):
+        return v.item()
+    if isinstance(v, (tuple, set)):
+        return list(v)
+    return str(v)
+
+
+def connect(path: Path, timeout: float, readonly: bool) -> tuple[sqlite3.Connection, int]:
+    """An open connection to the database at ``path`` and the schema version it holds, created
+    or upgraded to :data:`SCHEMA_VERSION` unless ``readonly``.
+
+    Raises
+    ------
+    StoreError
+        If the file is missing (read-only), a folder, not an infoscope database, or newer.
+    """
+    if readonly and not path.exists():
+        raise StoreError(f"no database at {path}; record a run first (infoscope run …)")
+    if path.exists() and path.is_dir():
+        raise StoreError(f"{path} is a folder, not a database file")
+    if not readonly:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+    conn = None
+    try:
+        conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
+        conn.execute("PRAGMA foreign_keys = ON")
+        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+        version = _schema_version(conn)
+    except sqlite3.DatabaseError as exc:
+        _close_quietly(conn)
+        raise StoreError(f"{path} is not an infoscope database ({exc}); choose another file") from None
+    if version is not None and version > SCHEMA_VERSION:
+        _close_quietly(conn)
+        raise StoreError(
+            f"{path} has schema version {version}, newer than this infoscope understands "
+            f"({SCHEMA_VERSION}); upgrade infoscope to read it"
+        )
+    if not readonly and (version is None or version < SCHEMA_VERSION):
+        try:
+            _create(conn, path)
+        except StoreError:
+            _close_quietly(conn)
+            raise
+        version = SCHEMA_VERSION
+    return conn, SCHEMA_VERSION if version is None else version
+
+
+def _schema_version(conn: sqlite3.Connection) -> int | None:
+    tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    if "meta" not in tables:
+        if tables:
+            raise sqlite3.DatabaseError(f"it is an SQLite database with other tables ({', '.join(sorted(tables)[:5])})")
+        return None
+    row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
+    if row is None:
+        raise sqlite3.DatabaseError("it has no schema version")
+    return int(row[0])
+
+
+def _create(conn: sqlite3.Connection, path: Path) -> None:
+    """Create the tables, or add those an older version lacks (every statement is idempotent)."""
+    try:
+        conn.execute("PRAGMA journal_mode = WAL")
+        with Transaction(conn, path):
+            for stmt in _SCHEMA.strip().split(";"):
+                if stmt.strip():
+                    conn.execute(stmt)
+            conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
+    except sqlite3.OperationalError as exc:
+        raise StoreError(f"cannot initialise {path}: {exc}") from None
+
+
+def _close_quietly(conn: sqlite3.Connection | None) -> None:
+    try:
+        if conn is not None:
+            conn.close()
+    except Exception:  # pragma: no cover
+        pass
+
+
+class Transaction:
+    """BEGIN IMMEDIATE … COMMIT, rolled back on error; lock time-outs become StoreError."""
+
+    def __init__(self, conn: sqlite3.Connection, path: Path):
+        self.conn, self.path = conn, path
+
+    def __enter__(self) -> None:
+        try:
+            self.conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            raise StoreError(f"{self.path} is locked by another process ({exc}); try again when it is free") from None
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            try:
+                self.conn.execute("COMMIT")
+            except sqlite3.OperationalError as err:
+                self.conn.execute("ROLLBACK")
+                raise StoreError(f"could not commit to {self.path}: {err}") from None
+        else:
+            self.conn.execute("ROLLBACK")
