@@ -7,15 +7,16 @@ import pytest
 import torch
 
 import infoscope
-from infoscope import ESTIMATORS, KDE, KSG, Binning, MatrixRenyi
+from infoscope import ESTIMATORS, KDE, KSG, Binning, Discrete, MatrixRenyi
 
 METHODS = list(ESTIMATORS)
 
 
 def test_methods_and_classes():
-    assert METHODS == ["renyi", "binning", "kde", "ksg"]
+    assert METHODS == ["renyi", "binning", "discrete", "kde", "ksg"]
     assert isinstance(infoscope.make_estimator("renyi"), MatrixRenyi)
-    for cls in (MatrixRenyi, Binning, KDE, KSG):
+    assert isinstance(infoscope.make_estimator("discrete"), Discrete)
+    for cls in (MatrixRenyi, Binning, Discrete, KDE, KSG):
         est = cls()
         assert est.get_params() == cls(**est.get_params()).get_params()
 
@@ -104,7 +105,7 @@ def test_bad_renyi_parameters(kwargs, match):
 
 
 def test_unknown_method_and_parameter():
-    with pytest.raises(ValueError, match="unknown method 'shannon'; choose one of: renyi, binning, kde, ksg"):
+    with pytest.raises(ValueError, match="unknown method 'shannon'; choose one of: renyi, binning, discrete, kde, ksg"):
         infoscope.entropy(np.ones((5, 1)), method="shannon")
     with pytest.raises(TypeError, match="method 'ksg' has no parameter.* alpha"):
         infoscope.entropy(np.ones((5, 1)), method="ksg", alpha=2)

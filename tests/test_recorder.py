@@ -276,7 +276,6 @@ def test_sigma_smoothing_weighs_by_optimisation_steps_and_flags_a_lagging_sigma(
 
 
 def test_saturation_flags_identity_and_all_ones_grams():
-    from infoscope.measurement import saturation
 
     torch.manual_seed(0)
     x, y = _data(64)
@@ -301,7 +300,7 @@ def test_saturation_flags_identity_and_all_ones_grams():
     from infoscope.estimators.base import Estimate
 
     mid = {"H(T)": Estimate(3.0, "renyi", {"n_samples": 64})}
-    assert saturation("renyi", mid) == {"H(T)": None}  # 3 bits of at most 6: not saturated
+    assert MatrixRenyi.saturation(mid) == {"H(T)": None}  # 3 bits of at most 6: not saturated
 
 
 def test_chance_band_of_label_information():

@@ -1,27 +1,24 @@
 """Memory a measurement will need, checked against a budget before any work starts.
 
 Kernel estimators hold several N×N float64 matrices (Grams, their Hadamard products, the
-eigensolver's copy); every estimator also holds a float64 copy of the N×D activations. The
-recorder adds up what one record call needs and refuses a configuration that would exceed
-the budget, saying how much it would need and what to change, instead of being killed by
-the operating system half-way.
+eigensolver's copy); every estimator also holds float64 copies of the N×D activations. Each
+estimator says what one layer's values need (:meth:`~infoscope.estimators.Estimator.memory_bytes`,
+from its tags); the recorder adds the captured activations and refuses a configuration that
+would exceed the budget, saying how much it would need and what to change, instead of being
+killed by the operating system half-way.
 """
 
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 
 import torch
 
 from .errors import MemoryBudgetError
+from .estimators import Estimator
 
-__all__ = ["MemoryBudgetError", "default_budget", "device_budget", "estimator_bytes", "format_bytes", "check_budget"]
-
-#: N×N float64 matrices alive at once while one layer value is estimated.
-_SQUARE_MATRICES = {"renyi": 7, "kde": 4, "binning": 0, "ksg": 0}
-#: float64 copies of the N×D activations alive at once.
-_SAMPLE_COPIES = {"renyi": 2, "kde": 2, "binning": 2, "ksg": 4}
-
+__all__ = ["MemoryBudgetError", "default_budget", "device_budget", "format_bytes", "check_budget"]
 
 def default_budget() -> int:
     """Half of the machine's physical memory, in bytes."""
@@ -42,21 +39,12 @@ def device_budget(device: torch.device, budget: int | None = None) -> int:
     return default_budget()
 
 
-def estimator_bytes(method: str, n: int, d: int) -> int:
-    """Peak bytes to estimate one value of ``method`` on N samples of D values each.
-
-    Examples
-    --------
-    >>> format_bytes(estimator_bytes("renyi", 10_000, 100))
-    '5.2 GiB'
-    """
-    return 8 * (_SQUARE_MATRICES.get(method, 4) * n * n + _SAMPLE_COPIES.get(method, 2) * n * d)
-
-
 def check_budget(
-    values_per_sample: dict[str, int], probes: list[tuple[str, int, int]], methods: list[str], budget: int
+    values_per_sample: dict[str, int], probes: list[tuple[str, int, int]], estimators: Sequence[Estimator], budget: int
 ) -> None:
-    """Refuse a recording whose largest single estimate would not fit in ``budget`` bytes.
+    """Refuse a recording whose largest single estimate would not fit in ``budget`` bytes: the
+    captured activations of every layer, and what the estimator says one layer's values need
+    (:meth:`~infoscope.estimators.Estimator.memory_bytes`).
 
     Parameters
     ----------
@@ -64,8 +52,7 @@ def check_budget(
         Layer name → values per sample (D of the flattened activations).
     probes : list of (name, N, input values per sample)
         N counts every noise draw.
-    methods : list of str
-        Estimator names.
+    estimators : sequence of Estimator
     budget : int
         Bytes one record call may use.
 
@@ -76,19 +63,20 @@ def check_budget(
 
     Examples
     --------
-    >>> check_budget({"fc": 100}, [("train", 10_000, 784)], ["renyi"], 2**30)
+    >>> from infoscope.estimators import MatrixRenyi
+    >>> check_budget({"fc": 100}, [("train", 10_000, 784)], [MatrixRenyi()], 2**30)
     Traceback (most recent call last):
     ...
-    infoscope.errors.MemoryBudgetError: recording would need about 10.6 GiB for probe 'train' (N=10000), layer 'fc' (100 values per sample), estimator renyi, over the memory budget of 1.0 GiB; use a smaller probe (fewer samples), fewer or pooled layers (unit_pooling='mean' for units), binning or KSG instead of a kernel estimator, or raise memory_budget
+    infoscope.errors.MemoryBudgetError: recording would need about 9.0 GiB for probe 'train' (N=10000), layer 'fc' (100 values per sample), estimator renyi, over the memory budget of 1.0 GiB; use a smaller probe (fewer samples), fewer or pooled layers (unit_pooling='mean' for units), binning or KSG instead of a kernel estimator, or raise memory_budget
     """
     worst, where = 0, ""
     for name, n, input_values in probes:
         captured = 4 * n * sum(values_per_sample.values())
         for layer, d in values_per_sample.items():
-            for method in methods:
-                need = captured + estimator_bytes(method, n, d) + estimator_bytes(method, n, input_values)
+            for est in estimators:
+                need = captured + est.memory_bytes(n, d, input_values)
                 if need > worst:
-                    worst, where = need, f"probe {name!r} (N={n}), layer {layer!r} ({d} values per sample), estimator {method}"
+                    worst, where = need, f"probe {name!r} (N={n}), layer {layer!r} ({d} values per sample), estimator {est.name}"
     if worst > budget:
         raise MemoryBudgetError(
             f"recording would need about {format_bytes(worst)} for {where}, over the memory budget of "

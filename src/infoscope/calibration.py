@@ -26,12 +26,10 @@ import pandas as pd
 
 from .estimators import Estimator, make_estimator
 
-__all__ = ["CASES", "SHANNON", "gaussian_pair", "calibrate", "calibration_records"]
+__all__ = ["CASES", "gaussian_pair", "calibrate", "calibration_records"]
 
 #: The distributions: (correlation, transformed).
 CASES = {"dense": ("dense", False), "sparse": ("sparse", False), "dense-sinh": ("dense", True), "sparse-sinh": ("sparse", True)}
-#: Estimators whose value estimates Shannon MI (matrix Rényi does not).
-SHANNON = ("binning", "kde", "ksg")
 
 
 def gaussian_pair(n: int, d: int, correlation: str = "sparse", transform: bool = False, target_bits: float = 2.0,
@@ -109,7 +107,7 @@ def calibrate(estimators: Sequence[str | Estimator], n: int, d: int, cases: Sequ
         x, y, bits = gaussian_pair(n, d, correlation, transform, target_bits, seed)
         for est in ests:
             value = float(est.mutual_information(x, y, discrete_y=False))
-            shannon = est.name in SHANNON
+            shannon = est.tags.shannon
             rows.append({"n": n, "d": d, "case": case, "estimator": est.name, "true_bits": bits, "value_bits": value,
                          "error_bits": value - bits if shannon else float("nan"), "shannon": shannon})
     return pd.DataFrame(rows)

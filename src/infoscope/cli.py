@@ -172,14 +172,14 @@ def entropy_command(
 def calibrate_command(
     n: Annotated[int, typer.Option("--n", min=2, help="Samples.")] = 1000,
     d: Annotated[int, typer.Option("--d", min=1, help="Dimensions of each of X and Y.")] = 5,
-    estimator: Annotated[list[str] | None, typer.Option("--estimator", "-e", help="Estimator(s); default all four.")] = None,
+    estimator: Annotated[list[str] | None, typer.Option("--estimator", "-e", help="Estimator(s); default every one for continuous values.")] = None,
     bits: Annotated[float, typer.Option("--bits", min=0.0, help="The true I(X;Y) of every case, in bits.")] = 2.0,
     seed: Annotated[int, typer.Option(help="Seed of the samples.")] = 0,
 ) -> None:
     """Each estimator against the known MI of Gaussian pairs (dense, sparse, sinh-transformed) at N samples of D+D dimensions."""
     from .calibration import calibrate
 
-    table = calibrate(estimator or list(ESTIMATORS), n, d, target_bits=bits, seed=seed)
+    table = calibrate(estimator or [name for name, cls in ESTIMATORS.items() if cls.tags.continuous], n, d, target_bits=bits, seed=seed)
     shown = table.drop(columns=["shannon"]).assign(error_bits=table.error_bits.map(lambda v: "— (not Shannon)" if v != v else f"{v:+.3f}"))
     _console().print(_frame_table(shown, f"Estimates of a known I(X;Y) = {bits:g} bits at N={n}, D={d}+{d}"))
 

@@ -45,7 +45,7 @@ from .options import RecordingOptions
 from .records import BandRow, MeasurementRow, MeasurementWarning
 from .uncertainty import SigmaSmoother, Subsample, bootstrap_bands, chance_band, sensitivity_bands
 
-__all__ = ["Probe", "as_probes", "noisy", "saturation", "Measurement", "ProbeMeasurement"]
+__all__ = ["Probe", "as_probes", "noisy", "Measurement", "ProbeMeasurement"]
 
 @dataclasses.dataclass
 class Probe:
@@ -88,44 +88,6 @@ def noisy(t: torch.Tensor, variance: float | None, draws: int, seed_key: tuple) 
     g = torch.Generator(device="cpu").manual_seed(hash(seed_key) % (2**63))
     noise = torch.randn(t.shape, generator=g, dtype=torch.float64)
     return t + math.sqrt(variance) * noise.to(t.device)
-
-
-#: Bits from a bound within which a value counts as saturated.
-SATURATION_TOLERANCE = 0.01
-
-
-def saturation(method: str, results: dict[str, Estimate], tol: float = SATURATION_TOLERANCE) -> dict[str, str | None]:
-    """Which values of one layer (or unit) sit at a bound where they can no longer change.
-
-    For the bounded estimators (``renyi``, ``binning``, ``kde``, ``discrete``) T itself is judged: H(T) within
-    ``tol`` of log2 n (n the samples of one estimate, a chunk's when chunked) means every sample
-    is resolved on its own — a Gram close to the identity, one bin per sample — and H(T)
-    within ``tol`` of 0 means none is (a Gram close to all-ones, a single bin); all three
-    values of T carry that flag. For KSG each value at 0 is flagged.
-
-    Returns
-    -------
-    dict
-        Quantity → ``"log2 n"``, ``"zero"`` or None.
-
-    Examples
-    --------
-    >>> from infoscope.estimators.base import Estimate
-    >>> r = {"H(T)": Estimate(6.6435, "renyi", {"n_samples": 100}), "I(T;Y)": Estimate(1.0, "renyi", {"n_samples": 100})}
-    >>> saturation("renyi", r)
-    {'H(T)': 'log2 n', 'I(T;Y)': 'log2 n'}
-    """
-    if method == "ksg":
-        return {q: ("zero" if abs(r.value) <= tol else None) for q, r in results.items()}
-    h = results.get("H(T)")
-    flag = None
-    if h is not None and method in ("renyi", "binning", "kde", "discrete"):
-        n = h.params.get("n_samples", 0) / max(1, h.params.get("n_batches", 1))
-        if n > 1 and h.value >= math.log2(n) - tol:
-            flag = "log2 n"
-        elif h.value <= tol:
-            flag = "zero"
-    return {q: flag for q in results}
 
 
 class Measurement(NamedTuple):
@@ -195,8 +157,7 @@ class ProbeMeasurement:
         """
         # estimators without their own layers_information go layer by layer anyway: in turn,
         # each layer with its own time
-        batching = [(i, est) for i, est in enumerate(self.options.estimators)
-                    if type(est).layers_information is not Estimator.layers_information]
+        batching = [(i, est) for i, est in enumerate(self.options.estimators) if est.tags.batches_layers]
         if self.tasks.processes.world > 1 or not batching:
             return
         finite = {k: t for k, t in acts.items() if all_finite(t)}
@@ -279,7 +240,7 @@ class ProbeMeasurement:
         if unit is not None:
             extra["unit_pooling"] = pooling
         per_value = seconds / len(results)
-        flags = saturation(est.name, results)
+        flags = est.saturation(results)
         return [MeasurementRow(self.probe, layer, unit, quantity, est.name, {**r.params, **extra, "saturated": flags[quantity]},
                                r.value, per_value)
                 for quantity, r in results.items()]

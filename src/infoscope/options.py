@@ -18,10 +18,7 @@ from ._validation import check_choice, check_interval, check_positive, check_who
 from .estimators import Estimator, make_estimator
 from .estimators.units import POOLINGS
 
-__all__ = ["RecordingOptions", "POOLINGS", "DEFAULT_UNIT_POOLING", "recording_options"]
-
-#: How a conv unit's H×W map is presented to each estimator unless ``unit_pooling`` is given.
-DEFAULT_UNIT_POOLING = {"renyi": "map", "kde": "map", "binning": "mean", "ksg": "mean"}
+__all__ = ["RecordingOptions", "POOLINGS", "recording_options"]
 
 
 @dataclasses.dataclass
@@ -60,7 +57,9 @@ class RecordingOptions:
     noise_draws : int
         Noise draws per probe sample for that variant (default 5).
     unit_pooling : {"map", "mean", "max"}, optional
-        How conv units are presented (default per estimator, see ``DEFAULT_UNIT_POOLING``).
+        How conv units are presented (default: each estimator's own, its
+        ``tags.unit_pooling``: the whole map for kernel estimators, the spatial mean for
+        binning and KSG).
     bootstrap : int
         Number of probe subsamples (without replacement, m = ``bootstrap_fraction`` × N) for
         a 90 % ``"bootstrap"`` band of each layer value (0: none).
@@ -156,7 +155,7 @@ class RecordingOptions:
 
     def pooling(self, estimator: Estimator) -> str:
         """How conv units are presented to ``estimator``."""
-        return self.unit_pooling or DEFAULT_UNIT_POOLING.get(estimator.name, "map")
+        return self.unit_pooling or estimator.tags.unit_pooling
 
     def as_config(self) -> dict[str, Any]:
         """The settings as plain JSON-able values, stored with the run."""

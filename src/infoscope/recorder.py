@@ -31,11 +31,11 @@ from .estimators.base import ProbeContext
 from .estimators.discrete import plugin_entropy
 from .estimators.units import unit_view
 from .measurement import Measurement, Probe, ProbeMeasurement, as_probes, noisy
-from .options import DEFAULT_UNIT_POOLING, RecordingOptions, recording_options
+from .options import RecordingOptions, recording_options
 from .store import RunWriter, Store
 from .uncertainty import SigmaSmoother, permuted_labels, subsamples
 
-__all__ = ["Probe", "Recorder", "DEFAULT_UNIT_POOLING", "unit_view", "library_versions", "MemoryBudgetError"]
+__all__ = ["Probe", "Recorder", "unit_view", "library_versions", "MemoryBudgetError"]
 
 
 def library_versions() -> dict[str, str]:
@@ -185,7 +185,7 @@ class Recorder:
         self._values_per_sample = per_sample
         probes = [(p.name, len(p.x) * self.options.draws, int(np.prod(p.x.shape[1:]))) for p in self.probes]
         budget = default_budget() if self.options.memory_budget is None else int(self.options.memory_budget)
-        check_budget(per_sample, probes, [e.name for e in self.options.estimators], budget)
+        check_budget(per_sample, probes, self.options.estimators, budget)
 
     def _layer_rows(self, shapes: dict[str, tuple[int, ...]]) -> list[tuple[str, list[int], str, int]]:
         """(name, shape without N, module kind, number of units) of every recorded layer."""

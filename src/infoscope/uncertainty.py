@@ -16,7 +16,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from typing import Any
 
@@ -147,8 +146,9 @@ class SigmaSmoother:
 
     @staticmethod
     def applies(est: Estimator) -> bool:
-        """Matrix-Rényi estimators whose σ of ``x`` is a rule."""
-        return est.name == "renyi" and isinstance(est.get_params()["sigma_x"], str)
+        """Estimators whose resolution a rule chooses from the data (:meth:`Estimator.width_rule`:
+        matrix Rényi with a σ rule)."""
+        return est.width_rule() is not None
 
     def smooth(self, est: Estimator, key: tuple[str, str, int], t: torch.Tensor, ctx: ProbeContext,
                results: dict[str, Estimate], step: int = 0) -> dict[str, Estimate]:
@@ -162,10 +162,10 @@ class SigmaSmoother:
         sigma = chosen if prev is None else w * prev[0] + (1 - w) * chosen
         self._state[key] = (sigma, step)
         if prev is not None:
-            results = dataclasses.replace(est, sigma_x=sigma, sigma_scale=1.0).layer_information(t, ctx)
+            results = est.with_width(sigma).layer_information(t, ctx)
         scale = sigma / _mean_distance(t)
         extra: dict[str, Any] = {"sigma_x_rule": chosen, "sigma_smoothing": self.weight, "sigma_smoothing_weight": w,
-                                 "sigma_x_rule_name": est.get_params()["sigma_x"], "sigma_x_over_mean_distance": scale,
+                                 "sigma_x_rule_name": est.width_rule(), "sigma_x_over_mean_distance": scale,
                                  "sigma_x_outside_grid": bool(not self.GRID[0] <= scale <= self.GRID[1])}
         for r in results.values():
             r.params.update(extra)

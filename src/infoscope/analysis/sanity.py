@@ -8,13 +8,10 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..estimators import H_T, I_TY, I_XT, estimator_tags
 from .phases import noise_level
 
 __all__ = ["bound_warnings", "dpi_warnings", "grid_edge_warnings", "chance_warnings"]
-
-#: Estimators whose H(T) and I(X;T) cannot exceed log2 N.
-_BOUNDED = ("renyi", "binning", "kde", "discrete")
-
 
 def bound_warnings(m: pd.DataFrame, probes: dict, tol: float = 0.01) -> list[tuple[int | None, str, str]]:
     """Layer values at their ceiling: log2 N for H(T)/I(X;T) (Rényi, binning, KDE), H(Y) for I(T;Y).
@@ -37,7 +34,7 @@ def bound_warnings(m: pd.DataFrame, probes: dict, tol: float = 0.01) -> list[tup
         info = probes.get(probe, {})
         if isinstance(info, int):  # runs recorded before label entropies were stored
             info = {"n": info}
-        if q in ("H(T)", "I(X;T)") and est in _BOUNDED and "n" in info:
+        if q in (H_T, I_XT) and estimator_tags(est).bounded and "n" in info:
             bound, name = math.log2(info["n"] * g.params.iloc[0].get("noise_draws", 1)), "log2 N"
         elif q == "I(T;Y)" and "label_entropy_bits" in info:
             bound, name = info["label_entropy_bits"], "H(Y)"

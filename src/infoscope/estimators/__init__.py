@@ -2,8 +2,9 @@
 
 ``entropy(x, method=...)`` and ``mutual_information(x, y, method=...)`` build the named
 estimator from keyword parameters and apply it; the classes (:class:`MatrixRenyi`,
-:class:`Binning`, :class:`KDE`, :class:`KSG`) hold those parameters so a configured estimator
-can be handed around and recorded.
+:class:`Binning`, :class:`Discrete`, :class:`KDE`, :class:`KSG`) hold those parameters so a
+configured estimator can be handed around and recorded, and each class carries its facts
+(:class:`~.tags.EstimatorTags`), which :func:`estimator_tags` finds for a stored name.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from .binning import Binning, Discrete
 from .kde import KDE
 from .ksg import KSG
 from .renyi import MatrixRenyi
+from .tags import UNKNOWN, EstimatorTags
 
 __all__ = [
     "ESTIMATORS",
@@ -32,13 +34,42 @@ __all__ = [
     "Discrete",
     "KDE",
     "KSG",
+    "EstimatorTags",
+    "estimator_tags",
+    "resolution_value",
     "make_estimator",
     "entropy",
     "mutual_information",
 ]
 
 #: Estimator classes by method name.
-ESTIMATORS: dict[str, type[Estimator]] = {cls.name: cls for cls in (MatrixRenyi, Binning, KDE, KSG)}
+ESTIMATORS: dict[str, type[Estimator]] = {cls.name: cls for cls in (MatrixRenyi, Binning, Discrete, KDE, KSG)}
+
+
+def estimator_tags(method: str) -> EstimatorTags:
+    """The :class:`~.tags.EstimatorTags` of a stored estimator name (:data:`~.tags.UNKNOWN` for a
+    name this infoscope does not know: nothing is assumed about it).
+
+    Examples
+    --------
+    >>> estimator_tags("ksg").bounded, estimator_tags("binning").bounded
+    (False, True)
+    """
+    cls = ESTIMATORS.get(method)
+    return cls.tags if cls is not None else UNKNOWN
+
+
+def resolution_value(method: str, params: dict[str, Any]) -> float | None:
+    """The resolution (σ, bin width, noise s.d.) a value stored by ``method`` with ``params``
+    rests on (:meth:`Estimator.resolution_value`); None if it has none or ``method`` is unknown.
+
+    Examples
+    --------
+    >>> resolution_value("binning", {"value_range_x": [-1.0, 1.0], "n_bins": 20})
+    0.1
+    """
+    cls = ESTIMATORS.get(method)
+    return cls.resolution_value(params) if cls is not None else None
 
 
 def make_estimator(method: str = "renyi", **params: Any) -> Estimator:
@@ -46,7 +77,7 @@ def make_estimator(method: str = "renyi", **params: Any) -> Estimator:
 
     Parameters
     ----------
-    method : {"renyi", "binning", "kde", "ksg"}
+    method : {"renyi", "binning", "discrete", "kde", "ksg"}
     **params
         Constructor parameters of that estimator.
 
@@ -83,7 +114,7 @@ def entropy(x: ArrayLike, method: str = "renyi", **params: Any) -> float:
     ----------
     x : array_like or torch.Tensor, shape (N, ...) or integer labels (N,)
         Samples on axis 0; a conv activation (N, C, H, W) is one sample per row.
-    method : {"renyi", "binning", "kde", "ksg"}, default "renyi"
+    method : {"renyi", "binning", "discrete", "kde", "ksg"}, default "renyi"
     **params
         Parameters of the estimator (see its class).
 
@@ -111,7 +142,7 @@ def mutual_information(
     ----------
     x : array_like or torch.Tensor, shape (N, ...)
     y : array_like or torch.Tensor, shape (N, ...), or integer class labels (N,)
-    method : {"renyi", "binning", "kde", "ksg"}, default "renyi"
+    method : {"renyi", "binning", "discrete", "kde", "ksg"}, default "renyi"
     discrete_y : bool, optional
         None reads 1-D integer ``y`` as labels; True requires labels; False treats ``y`` as
         continuous values.

@@ -10,6 +10,7 @@ rests on.
 from __future__ import annotations
 
 import dataclasses
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -27,8 +28,13 @@ from .._validation import (
 )
 from .chunking import chunk_indices, in_chunks
 from .estimate import H_T, I_TY, I_XT, Estimate
+from .tags import EstimatorTags
 from .discrete import plugin_entropy, plugin_mutual_information, symbols
 from .units import unit_view
+
+#: Bits from a bound within which a value counts as saturated (:meth:`Estimator.saturation`).
+SATURATION_TOLERANCE = 0.01
+
 
 @dataclasses.dataclass
 class ProbeContext:
@@ -107,6 +113,8 @@ class Estimator(ABC):
     #: Samples per chunk (None: the whole sample at once); estimators with a ``batch_size``
     #: parameter override it per instance.
     batch_size: ClassVar[int | None] = None
+    #: What this estimator family is (:class:`~.tags.EstimatorTags`): the facts generic code asks.
+    tags: ClassVar[EstimatorTags] = EstimatorTags()
 
     def get_params(self) -> dict[str, Any]:
         """Constructor parameters as a dictionary."""
@@ -232,6 +240,85 @@ class Estimator(ABC):
         """
         tt = t if isinstance(t, torch.Tensor) else check_samples(t, "layer activations")
         return [self.layer_information(unit_view(tt, j, pooling), probe) for j in units]
+
+    # -- facts that depend on parameters -------------------------------------------------
+    def memory_bytes(self, n: int, values: int, input_values: int = 0) -> int:
+        """Peak bytes to estimate the values of one sample set of ``n`` samples with ``values``
+        values each (a layer, or a unit), the probe's shared precomputation included, from the
+        estimator's :attr:`tags`; chunks (``batch_size``) hold their own n×n matrices.
+
+        Parameters
+        ----------
+        n : int
+            Samples (every noise draw counted).
+        values : int
+            Values per sample of the sample set (D of the flattened activations).
+        input_values : int
+            Values per sample of the network input.
+
+        Examples
+        --------
+        >>> from infoscope.estimators import Binning
+        >>> Binning().memory_bytes(1000, 100)  # no n×n matrices: six float64 copies of the values
+        4800000
+        """
+        t = self.tags
+        chunk = min(self.batch_size or n, n)
+        squares = max(1, n // chunk) * chunk * chunk
+        return 8 * ((t.square_matrices + t.probe_matrices) * squares + t.sample_copies * n * values
+                    + t.input_copies * n * input_values)
+
+    @classmethod
+    def resolution_value(cls, params: dict[str, Any]) -> float | None:
+        """The resolution a stored value rests on (see :attr:`EstimatorTags.resolution`), from
+        its parameters, in the units of the activations; None where the estimator has none."""
+        return None
+
+    def width_rule(self) -> str | None:
+        """The rule that chooses this estimator's resolution from the data each time (a σ rule),
+        which :class:`~infoscope.uncertainty.SigmaSmoother` can smooth across records; None for a
+        fixed resolution."""
+        return None
+
+    def with_width(self, width: float) -> Estimator:
+        """The same estimator with its resolution fixed at ``width`` (see :meth:`width_rule`)."""
+        raise TypeError(f"{type(self).__name__} has no data-chosen width to fix")
+
+    @classmethod
+    def saturation(cls, results: dict[str, Estimate], tol: float = SATURATION_TOLERANCE) -> dict[str, str | None]:
+        """Which values of one layer (or unit) sit at a bound where they can no longer change.
+
+        By the estimator's :attr:`EstimatorTags.saturation` rule. ``"bounds"``: T itself is
+        judged, H(T) within ``tol`` of log2 n (n the samples of one estimate, a chunk's when
+        chunked) means every sample is resolved on its own — a Gram close to the identity, one
+        bin per sample — and H(T) within ``tol`` of 0 means none is (a Gram close to
+        all-ones, a single bin); all three values of T carry that flag. ``"zero"``: each value
+        at 0 is flagged.
+
+        Returns
+        -------
+        dict
+            Quantity → ``"log2 n"``, ``"zero"`` or None.
+
+        Examples
+        --------
+        >>> from infoscope.estimators import MatrixRenyi
+        >>> r = {"H(T)": Estimate(6.6435, "renyi", {"n_samples": 100}), "I(T;Y)": Estimate(1.0, "renyi", {"n_samples": 100})}
+        >>> MatrixRenyi.saturation(r)
+        {'H(T)': 'log2 n', 'I(T;Y)': 'log2 n'}
+        """
+        rule = cls.tags.saturation
+        if rule == "zero":
+            return {q: ("zero" if abs(r.value) <= tol else None) for q, r in results.items()}
+        h = results.get(H_T)
+        flag = None
+        if h is not None and rule == "bounds":
+            n = h.params.get("n_samples", 0) / max(1, h.params.get("n_batches", 1))
+            if n > 1 and h.value >= math.log2(n) - tol:
+                flag = "log2 n"
+            elif h.value <= tol:
+                flag = "zero"
+        return {q: flag for q in results}
 
     def variants(self, scales: Sequence[float] = (0.5, 2.0)) -> list[Estimator]:
         """Copies with the setting the estimate is most sensitive to scaled by each factor.

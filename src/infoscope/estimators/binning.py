@@ -19,6 +19,7 @@ import torch
 
 from .._validation import as_labels, check_samples, check_whole, flatten_samples
 from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext
+from .tags import EstimatorTags
 from .discrete import plugin_entropy, plugin_mutual_information, row_entropies, symbols, zero_if_round_off
 from .units import unit_columns
 
@@ -128,6 +129,9 @@ class Binning(Estimator):
 
     name: ClassVar[str] = "binning"
     input_mode: ClassVar[str] = "identity"
+    tags: ClassVar[EstimatorTags] = EstimatorTags(
+        sample_copies=6, resolution="bin width", resolution_short="bin width", unit_pooling="mean", batches_units=True,
+    )
 
     n_bins: int = 30
     value_range: tuple[float, float] | None = None
@@ -147,6 +151,12 @@ class Binning(Estimator):
         codes, used = bin_codes(arr, self.n_bins, self.value_range)
         return symbols(codes), used
 
+    @classmethod
+    def resolution_value(cls, params: dict[str, Any]) -> float | None:
+        """The bin width: the range binned over divided by the number of bins."""
+        rng = params.get("value_range_x")
+        return (rng[1] - rng[0]) / params["n_bins"] if rng else None
+
     def variants(self, scales=(0.5, 2.0)) -> list[Estimator]:
         """Copies with ``n_bins`` scaled by each factor (at least 2 bins)."""
         return [dataclasses.replace(self, n_bins=max(2, int(round(self.n_bins * f)))) for f in scales]
@@ -162,7 +172,7 @@ class Binning(Estimator):
         """
         tt = t if isinstance(t, torch.Tensor) else check_samples(t, "layer activations")
         cols = unit_columns(tt, list(units), pooling)
-        if type(self)._symbols is not Binning._symbols or self.value_range is not None or cols is None:
+        if not self.tags.batches_units or self.value_range is not None or cols is None:
             return super().units_information(t, probe, units, pooling, memory_budget)
         x = cols.cpu().numpy().astype(np.float64, copy=False)  # (N, U)
         codes, lo, hi = column_bin_codes(x, self.n_bins)
@@ -212,6 +222,12 @@ class Discrete(Binning):
     """
 
     name: ClassVar[str] = "discrete"
+    tags: ClassVar[EstimatorTags] = EstimatorTags(continuous=False, sample_copies=6, unit_pooling="mean")
+
+    @classmethod
+    def resolution_value(cls, params: dict[str, Any]) -> float | None:
+        """None: every distinct pattern is its own symbol."""
+        return None
 
     def _symbols(self, t, labels: bool) -> tuple[np.ndarray, tuple[float, float] | None]:
         if labels:

@@ -27,6 +27,7 @@ import torch
 
 from .._validation import ArrayLike, as_labels, check_choice, check_positive, check_samples, flatten_samples
 from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext
+from .tags import EstimatorTags
 from .discrete import zero_if_round_off
 from .kernels import batched_squared_distances, squared_distances
 from .units import unit_stack
@@ -122,6 +123,10 @@ class KDE(Estimator):
 
     name: ClassVar[str] = "kde"
     input_mode: ClassVar[str] = "identity"
+    tags: ClassVar[EstimatorTags] = EstimatorTags(
+        square_matrices=8, sample_copies=2, resolution="noise s.d.", resolution_short="noise s.d.", unit_pooling="map",
+        batches_units=True,
+    )
 
     noise_variance: float = 0.1
     bound: str = "upper"
@@ -154,7 +159,7 @@ class KDE(Estimator):
         tt = t if isinstance(t, torch.Tensor) else check_samples(t, "layer activations")
         stack = unit_stack(tt, list(units), pooling)  # (U, N, d)
         n = stack.shape[1]
-        group = max(1, (memory_budget or 2**30) // (3 * 8 * n * n))  # distances, log-kernel, one masked copy
+        group = max(1, (memory_budget or 2**30) // (self.tags.square_matrices * 8 * n * n))
         scale = _kernel_scale(self.noise_variance, self.bound)
         ids, y = probe.x_ids.to(stack.device), probe.y.to(stack.device)
         h, i_xt, i_ty = [], [], []
@@ -167,6 +172,11 @@ class KDE(Estimator):
         mi = {"y_discrete": True, "n_samples": n}
         return [{H_T: self._result(zero_if_round_off(a), n_samples=n), I_XT: self._result(zero_if_round_off(b), **mi),
                  I_TY: self._result(zero_if_round_off(c), **mi)} for a, b, c in zip(h, i_xt, i_ty)]
+
+    @classmethod
+    def resolution_value(cls, params: dict[str, Any]) -> float | None:
+        """The noise standard deviation σ_n."""
+        return math.sqrt(params["noise_variance"]) if "noise_variance" in params else None
 
     def variants(self, scales=(0.5, 2.0)) -> list[Estimator]:
         """Copies with the noise variance scaled by each factor."""

@@ -32,6 +32,7 @@ import torch
 
 from .._validation import as_labels, check_samples, check_whole, flatten_samples
 from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext
+from .tags import EstimatorTags
 from .units import unit_columns
 
 __all__ = ["KSG", "ksg_mutual_information", "ksg_mixed_mutual_information", "kl_entropy", "max_norm_distances"]
@@ -253,6 +254,10 @@ class KSG(Estimator):
 
     name: ClassVar[str] = "ksg"
     input_mode: ClassVar[str] = "values"
+    tags: ClassVar[EstimatorTags] = EstimatorTags(
+        bounded=False, saturation="zero", sample_copies=3, input_copies=2, resolution=None,
+        resolution_short="k-NN (adaptive)", unit_pooling="mean", batches_units=True,
+    )
 
     k: int = 3
     jitter: float = 1e-10

@@ -22,10 +22,12 @@ import math
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import numpy as np
 import torch
 
 from .._validation import as_labels, check_choice, check_positive, check_same_length, check_samples, check_whole
 from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext
+from .tags import EstimatorTags
 from .grams import DEFAULT_LABEL_SIGMA, KERNELS, SigmaSpec, check_sigma_spec, is_rule, sample_gram
 from .kernels import hadamard_normalize, normalize_gram
 from .discrete import zero_if_round_off
@@ -348,6 +350,10 @@ class MatrixRenyi(Estimator):
     name: ClassVar[str] = "renyi"
     input_mode: ClassVar[str] = "values"
     labels_as_symbols: ClassVar[bool] = False  # labels get an RBF kernel on their one-hot codes
+    tags: ClassVar[EstimatorTags] = EstimatorTags(
+        shannon=False, square_matrices=8, probe_matrices=4, sample_copies=2, input_copies=2,
+        resolution="kernel width σ", resolution_short="σ", unit_pooling="map", batches_layers=True, batches_units=True,
+    )
 
     alpha: float = 1.01
     sigma_x: SigmaSpec = "silverman"
@@ -516,6 +522,20 @@ class MatrixRenyi(Estimator):
     def variants(self, scales: Sequence[float] = (0.5, 2.0)) -> list[Estimator]:
         """The same estimator with σ of ``x`` scaled by each factor (sensitivity sweeps)."""
         return [dataclasses.replace(self, sigma_scale=self.sigma_scale * f) for f in scales]
+
+    @classmethod
+    def resolution_value(cls, params: dict[str, Any]) -> float | None:
+        """The layer's σ (the mean over channels for the multivariate kernel)."""
+        s = params.get("sigma_x")
+        return float(np.mean(s)) if s is not None else None
+
+    def width_rule(self) -> str | None:
+        """The σ rule of ``x`` (``"silverman"``, ``"knn"``, ``"alignment"``), or None for a fixed σ."""
+        return self.sigma_x if isinstance(self.sigma_x, str) else None
+
+    def with_width(self, width: float) -> MatrixRenyi:
+        """The same estimator with σ of ``x`` fixed at ``width`` (no further scaling)."""
+        return dataclasses.replace(self, sigma_x=float(width), sigma_scale=1.0)
 
 
 #: Bytes the batched per-unit computation may hold when no budget is given.

@@ -4,28 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 from matplotlib.figure import Figure
 
 from ..analysis.series import last_per_epoch
+from ..estimators import I_TY, estimator_tags, resolution_value
 from ..store import Store, opened
 from ._common import MARKERS, layer_measurements, new_figure
 
-__all__ = ["resolution_plot", "resolution_of"]
-
-
-def resolution_of(estimator: str, params: dict) -> float | None:
-    """The resolution a value rests on: σ for Rényi (mean over channels), bin width for binning,
-    noise standard deviation for KDE, None for KSG (adaptive)."""
-    if estimator == "renyi":
-        s = params.get("sigma_x")
-        return float(np.mean(s)) if s is not None else None
-    if estimator == "binning":
-        rng = params.get("value_range_x")
-        return (rng[1] - rng[0]) / params["n_bins"] if rng else None
-    if estimator == "kde":
-        return float(np.sqrt(params["noise_variance"]))
-    return None
+__all__ = ["resolution_plot"]
 
 
 def resolution_plot(store: Store | str | Path, run: str, probe: str = "train") -> Figure:
@@ -38,15 +24,14 @@ def resolution_plot(store: Store | str | Path, run: str, probe: str = "train") -
     """
     with opened(store) as st:
         m = layer_measurements(st, run, probe=probe)
-    m = m[m.quantity == "I(T;Y)"].copy()
-    m["resolution"] = [resolution_of(e, p) for e, p in zip(m.estimator, m.params)]
+    m = m[m.quantity == I_TY].copy()
+    m["resolution"] = [resolution_value(e, p) for e, p in zip(m.estimator, m.params)]
     m = m[m.resolution.notna()]
     if m.empty:
         raise ValueError(f"run {run!r} has no estimator with a kernel width or bin width (KSG is adaptive)")
     names = sorted(m.estimator.unique())
     fig = new_figure(6.5 * len(names), 4.2)
     axes = fig.subplots(1, len(names), squeeze=False)[0]
-    labels = {"renyi": "kernel width σ", "binning": "bin width", "kde": "noise s.d."}
     for ax, est in zip(axes, names):
         sub = m[m.estimator == est]
         for i, (_, g) in enumerate(sub.sort_values("layer_pos").groupby("layer_pos")):
@@ -54,7 +39,7 @@ def resolution_plot(store: Store | str | Path, run: str, probe: str = "train") -
             ax.plot(g.epoch, g.resolution, marker=MARKERS[i % len(MARKERS)], ms=3, label=g["label"].iloc[0])
         ax.set_yscale("log")
         ax.set_xlabel("epoch")
-        ax.set_ylabel(f"{labels[est]} (activation units)")
+        ax.set_ylabel(f"{estimator_tags(est).resolution} (activation units)")
         ax.set_title(f"{est}: resolution per layer ({probe})")
         ax.grid(alpha=0.3, which="both")
         ax.legend(fontsize=8)

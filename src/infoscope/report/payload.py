@@ -32,14 +32,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..plots.sigma import resolution_of
+from ..estimators import ESTIMATORS, resolution_value
 from ..labels import layer_labels
 from ..store import Store
 
-__all__ = ["run_payload", "RESOLUTION_NAMES"]
+__all__ = ["run_payload", "resolution_names"]
 
-#: What the resolution of each estimator's values is called in the views.
-RESOLUTION_NAMES = {"renyi": "σ", "binning": "bin width", "kde": "noise s.d.", "ksg": "k-NN (adaptive)"}
+
+def resolution_names() -> dict[str, str]:
+    """What the resolution of each estimator's values is called in the views (its
+    ``tags.resolution_short``), for the estimators that have one."""
+    return {name: cls.tags.resolution_short for name, cls in ESTIMATORS.items() if cls.tags.resolution_short}
 
 _DIGITS = 4  # decimals kept (bits): far below any estimator's error, and it keeps the page small
 
@@ -112,7 +115,7 @@ def run_payload(st: Store, run: str) -> dict[str, Any]:
         "layers": [{"name": n, "label": labels[n], "units": int(u)} for n, u in zip(layers.name, layers.n_units)],
         "records": [{"epoch": int(e), "step": int(s), "x": x}
                     for e, s, x in zip(records.epoch, records.step, record_positions(records))],
-        "resolution": RESOLUTION_NAMES,
+        "resolution": resolution_names(),
         "series": _layer_series(st, run, m[m.unit.isna()]),
         "units": _unit_series(m[m.unit.notna()]),
         "metrics": _metrics(st, run, index),
@@ -136,7 +139,7 @@ def _layer_series(st: Store, run: str, m: pd.DataFrame) -> list[dict[str, Any]]:
             "probe": probe, "estimator": est, "layer": layer, "quantity": quantity,
             "r": g.r.astype(int).tolist(),
             "v": [_num(v) for v in g.value],
-            "res": [_num(resolution_of(est, p), significant=True) for p in g.params],  # σ can be 0.001
+            "res": [_num(resolution_value(est, p), significant=True) for p in g.params],  # σ can be 0.001
             "sat": [p.get("saturated") or None for p in g.params],
             "chance": [p.get("above_chance") for p in g.params],
             "lo": [_num(v) for v in b.low], "hi": [_num(v) for v in b.high],
