@@ -194,7 +194,7 @@ def case_units_floor(n: int):
     of every unit, the class blocks of S(T,Y)) on matrices built before the clock starts."""
     from infoscope.estimators.bandwidth import silverman_sigmas
     from infoscope.estimators.kernels import batched_squared_distances
-    from infoscope.estimators.renyi_units import class_joint_entropies, matrix_entropies
+    from infoscope.estimators.matrix_entropy import class_joint_entropies, matrix_entropies
 
     x, y, t = _conv64(n)
     est = MatrixRenyi(alpha=ALPHA, sigma_x="silverman", sigma_input=SIGMA_X)
@@ -322,7 +322,7 @@ def case_vgg16_units(n: int, n_layers: int | None, solver: str, reference: str |
 def case_slq(n: int):
     from infoscope.estimators.kernels import normalize_gram, rbf_gram, squared_distances
     from infoscope.estimators.lanczos import slq_entropy
-    from infoscope.estimators.renyi import matrix_entropy
+    from infoscope.estimators.matrix_entropy import matrix_entropy
 
     g = torch.Generator().manual_seed(0)
     a = normalize_gram(rbf_gram(squared_distances(torch.randn(n, 10, generator=g, dtype=torch.float64)), 1.0))

@@ -8,7 +8,6 @@ import torch
 
 from infoscope import MatrixRenyi, Recorder
 from infoscope.estimators.base import ProbeContext
-from infoscope.estimators.renyi_units import unit_bytes
 
 QUANTITIES = ("H(T)", "I(X;T)", "I(T;Y)")
 
@@ -66,11 +65,11 @@ def test_layers_split_by_the_memory_budget_and_a_layer_too_big_alone_goes_by_its
     layers = _layers(120)
     whole = est.layers_information(layers, _probe(120))
     # room for the biggest layer's values and one layer's matrices: one layer per group
-    one = max(unit_bytes(120, t[0].numel(), 40) for t in layers)
+    one = max(est.memory_bytes(120, t[0].numel(), probe=False) for t in layers)
     _assert_same(est.layers_information(layers, _probe(120), memory_budget=one), whole, tol=1e-12)
     # below the wide layer's own need: it is measured by itself (chunk by chunk), the others batched
-    wide = unit_bytes(120, 300, 40)
-    assert all(unit_bytes(120, t[0].numel(), 40) < wide for i, t in enumerate(layers) if i != 1)
+    wide = est.memory_bytes(120, 300, probe=False)
+    assert all(est.memory_bytes(120, t[0].numel(), probe=False) < wide for i, t in enumerate(layers) if i != 1)
     _assert_same(est.layers_information(layers, _probe(120), memory_budget=wide - 1), whole, tol=1e-12)
 
 

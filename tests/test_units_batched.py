@@ -11,9 +11,9 @@ from infoscope import MatrixRenyi, Recorder
 from infoscope.budget import MemoryBudgetError
 from infoscope.estimators.base import Estimator, ProbeContext
 from infoscope.estimators.kernels import batched_squared_distances
-from infoscope.estimators.renyi_units import class_joint_entropies, matrix_entropies
+from infoscope.estimators.matrix_entropy import class_joint_entropies, matrix_entropies
 from infoscope.estimators.kernels import squared_distances
-from infoscope.estimators.renyi import class_joint_entropy, matrix_entropy
+from infoscope.estimators.matrix_entropy import class_joint_entropy, matrix_entropy
 
 QUANTITIES = ("H(T)", "I(X;T)", "I(T;Y)")
 
@@ -124,9 +124,7 @@ def test_memory_splitting_gives_the_same_numbers_and_too_big_is_refused():
     est = MatrixRenyi(sigma_x="alignment", batch_size=40)
     t, units = _layer(120, conv=True), list(range(5))
     whole = est.units_information(t, _probe(120), units, "map", memory_budget=2**30)
-    from infoscope.estimators.renyi_units import unit_bytes
-
-    one = unit_bytes(120, 12, 40)
+    one = est.memory_bytes(120, 12, probe=False)
     split = est.units_information(t, _probe(120), units, "map", memory_budget=one)  # one unit per group
     _assert_same(split, whole, tol=1e-12)
     with pytest.raises(MemoryBudgetError, match=r"one unit needs about .* MiB \(120 samples of 12 values, chunks of 40\)"):

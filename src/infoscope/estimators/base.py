@@ -242,10 +242,11 @@ class Estimator(ABC):
         return [self.layer_information(unit_view(tt, j, pooling), probe) for j in units]
 
     # -- facts that depend on parameters -------------------------------------------------
-    def memory_bytes(self, n: int, values: int, input_values: int = 0) -> int:
+    def memory_bytes(self, n: int, values: int, input_values: int = 0, probe: bool = True) -> int:
         """Peak bytes to estimate the values of one sample set of ``n`` samples with ``values``
-        values each (a layer, or a unit), the probe's shared precomputation included, from the
-        estimator's :attr:`tags`; chunks (``batch_size``) hold their own n×n matrices.
+        values each (a layer, or a unit), from the estimator's :attr:`tags`; chunks
+        (``batch_size``) hold their own n×n matrices. The memory budget's figure, and what a
+        batched computation charges per sample set when it groups them.
 
         Parameters
         ----------
@@ -255,6 +256,8 @@ class Estimator(ABC):
             Values per sample of the sample set (D of the flattened activations).
         input_values : int
             Values per sample of the network input.
+        probe : bool
+            Include the probe's shared precomputation (the first sample set of a probe pays it).
 
         Examples
         --------
@@ -265,8 +268,8 @@ class Estimator(ABC):
         t = self.tags
         chunk = min(self.batch_size or n, n)
         squares = max(1, n // chunk) * chunk * chunk
-        return 8 * ((t.square_matrices + t.probe_matrices) * squares + t.sample_copies * n * values
-                    + t.input_copies * n * input_values)
+        matrices = t.square_matrices + (t.probe_matrices if probe else 0)
+        return 8 * (matrices * squares + t.sample_copies * n * values + t.input_copies * n * input_values)
 
     @classmethod
     def resolution_value(cls, params: dict[str, Any]) -> float | None:

@@ -18,7 +18,7 @@ import torch
 
 from .estimate import Estimate
 
-__all__ = ["chunk_indices", "average_estimates", "in_chunks"]
+__all__ = ["chunk_indices", "average_estimates", "in_chunks", "merged_param", "chunk_summary"]
 
 
 def chunk_indices(n: int, batch_size: int | None) -> list[torch.Tensor] | None:
@@ -53,26 +53,46 @@ def in_chunks(
     return {q: average_estimates([p[q] for p in parts]) for q in parts[0]}
 
 
+def merged_param(seen: list[Any]) -> Any:
+    """One parameter of the chunks of an estimate: the value where all chunks agree, any() of
+    flags (a σ at its grid's edge), the mean of numbers (σ chosen per chunk), else the list.
+
+    Examples
+    --------
+    >>> merged_param([2.0, 2.0]), merged_param([True, False]), merged_param([1.0, 2.0])
+    (2.0, True, 1.5)
+    """
+    first = seen[0]
+    if all(v == first for v in seen):
+        return first
+    if all(isinstance(v, bool) for v in seen):
+        return any(seen)
+    if all(isinstance(v, (int, float)) for v in seen):
+        return float(sum(seen) / len(seen))
+    return seen
+
+
+def chunk_summary(values: list[float], sizes: list[int]) -> tuple[float, dict[str, Any]]:
+    """The mean of chunk values (bits) and the parameters that describe it: the total
+    ``n_samples``, ``n_batches`` and ``batch_std`` (the spread of the chunk values).
+
+    Examples
+    --------
+    >>> chunk_summary([1.0, 3.0], [100, 140])
+    (2.0, {'n_samples': 240, 'n_batches': 2, 'batch_std': 1.4142135623730951})
+    """
+    mean = sum(values) / len(values)
+    std = math.sqrt(sum((v - mean) ** 2 for v in values) / max(1, len(values) - 1))
+    return mean, {"n_samples": sum(int(n) for n in sizes), "n_batches": len(values), "batch_std": std}
+
+
 def average_estimates(parts: list[Estimate]) -> Estimate:
     """Mean of chunk estimates, in bits.
 
-    Parameters that differ between chunks are averaged (σ) or OR-ed (grid-edge flags);
-    ``n_batches``, ``batch_std`` and the total ``n_samples`` are added.
+    Parameters that differ between chunks are merged (:func:`merged_param`); ``n_batches``,
+    ``batch_std`` and the total ``n_samples`` are added (:func:`chunk_summary`).
     """
-    values = [p.value for p in parts]
-    params: dict[str, Any] = {}
-    for key, first in parts[0].params.items():
-        seen = [p.params.get(key) for p in parts]
-        if all(v == first for v in seen):
-            params[key] = first
-        elif all(isinstance(v, bool) for v in seen):
-            params[key] = any(seen)
-        elif all(isinstance(v, (int, float)) for v in seen):
-            params[key] = float(sum(seen) / len(seen))
-        else:
-            params[key] = seen
-    mean = sum(values) / len(values)
-    params["n_samples"] = sum(int(p.params.get("n_samples", 0)) for p in parts)
-    params["n_batches"] = len(parts)
-    params["batch_std"] = math.sqrt(sum((v - mean) ** 2 for v in values) / max(1, len(values) - 1))
+    params = {key: merged_param([p.params.get(key) for p in parts]) for key in parts[0].params}
+    mean, summary = chunk_summary([p.value for p in parts], [p.params.get("n_samples", 0) for p in parts])
+    params.update(summary)
     return dataclasses.replace(parts[0], value=float(mean), params=params)

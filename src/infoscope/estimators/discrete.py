@@ -6,7 +6,10 @@ to; the other estimators use them when both variables are class labels.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
+import torch
 
 __all__ = ["symbols", "plugin_entropy", "row_entropies", "plugin_mutual_information", "zero_if_round_off", "ROUND_OFF", "plugin_conditional_entropy"]
 
@@ -128,15 +131,20 @@ def plugin_mutual_information(a: np.ndarray, b: np.ndarray) -> float:
 ROUND_OFF = 1e-12
 
 
-def zero_if_round_off(value: float) -> float:
+def zero_if_round_off(value: Any) -> Any:
     """0.0 for −0.0 and for values below zero by float rounding only (above −:data:`ROUND_OFF`);
     any other value as it is (a real negative value is left for the caller to see).
 
-    The one rule every estimator applies to its entropies, mutual informations and bounds.
+    The one rule every estimator applies to its entropies, mutual informations and bounds: to a
+    number (returned as a float) or to every element of a tensor (a tensor).
 
     Examples
     --------
     >>> zero_if_round_off(-3e-14), zero_if_round_off(0.25), zero_if_round_off(-0.1)
     (0.0, 0.25, -0.1)
+    >>> zero_if_round_off(torch.tensor([-3e-14, 0.25, -0.1], dtype=torch.float64)).tolist()
+    [0.0, 0.25, -0.1]
     """
+    if isinstance(value, torch.Tensor):
+        return torch.where((value > -ROUND_OFF) & (value <= 0.0), torch.zeros_like(value), value)
     return 0.0 if -ROUND_OFF < value <= 0.0 else float(value)

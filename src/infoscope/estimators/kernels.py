@@ -25,6 +25,7 @@ __all__ = [
     "rbf_gram",
     "label_gram",
     "normalize_gram",
+    "unit_trace",
     "hadamard_normalize",
 ]
 
@@ -177,16 +178,16 @@ def label_gram(labels: torch.Tensor, sigma: float = 0.1) -> torch.Tensor:
 
 
 def normalize_gram(k: torch.Tensor) -> torch.Tensor:
-    """Normalise a Gram matrix to unit trace: ``A_ij = K_ij / (N sqrt(K_ii K_jj))``.
+    """Normalise a Gram matrix (or a stack of them) to unit trace: ``A_ij = K_ij / (N sqrt(K_ii K_jj))``.
 
     Parameters
     ----------
-    k : torch.Tensor, shape (N, N)
-        Positive semi-definite Gram matrix with a positive diagonal.
+    k : torch.Tensor, shape (..., N, N)
+        Positive semi-definite Gram matrices with a positive diagonal.
 
     Returns
     -------
-    torch.Tensor, shape (N, N)
+    torch.Tensor, shape (..., N, N)
         ``A`` with ``trace(A) = 1``, whose eigenvalues are a probability distribution.
 
     Examples
@@ -196,8 +197,20 @@ def normalize_gram(k: torch.Tensor) -> torch.Tensor:
     >>> float(a.trace())
     1.0
     """
-    d = torch.sqrt(torch.diagonal(k))
-    return k / (d[:, None] * d[None, :]) / k.shape[0]
+    d = torch.sqrt(torch.diagonal(k, dim1=-2, dim2=-1))
+    return k / (d[..., :, None] * d[..., None, :]) / k.shape[-1]
+
+
+def unit_trace(p: torch.Tensor) -> torch.Tensor:
+    """Matrices (..., N, N) divided by their trace: the joint normalisation of a Hadamard product.
+
+    Examples
+    --------
+    >>> import torch
+    >>> float(unit_trace(torch.eye(3, dtype=torch.float64) * 2).trace())
+    1.0
+    """
+    return p / torch.diagonal(p, dim1=-2, dim2=-1).sum(-1)[..., None, None]
 
 
 def hadamard_normalize(*grams: torch.Tensor) -> torch.Tensor:
@@ -207,11 +220,12 @@ def hadamard_normalize(*grams: torch.Tensor) -> torch.Tensor:
 
     Parameters
     ----------
-    *grams : torch.Tensor, each shape (N, N)
+    *grams : torch.Tensor, each shape (..., N, N)
+        Gram matrices, or stacks of them that broadcast together.
 
     Returns
     -------
-    torch.Tensor, shape (N, N), unit trace.
+    torch.Tensor, shape (..., N, N), unit trace.
 
     Examples
     --------
@@ -223,7 +237,7 @@ def hadamard_normalize(*grams: torch.Tensor) -> torch.Tensor:
     """
     if not grams:
         raise ValueError("hadamard_normalize needs at least one Gram matrix")
-    p = grams[0].clone()
+    p = grams[0]
     for g in grams[1:]:
-        p.mul_(g)
-    return p / torch.trace(p)
+        p = p * g
+    return unit_trace(p)

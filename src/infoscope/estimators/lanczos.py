@@ -140,7 +140,7 @@ def slq_entropy(a: torch.Tensor, alpha: float = 1.01, probes: int = 10, steps: i
     >>> x = torch.randn(2000, 3, generator=g, dtype=torch.float64)
     >>> k = torch.exp(-torch.cdist(x, x) ** 2 / 2)
     >>> a = k / k.trace()
-    >>> from infoscope.estimators.renyi import matrix_entropy
+    >>> from infoscope.estimators.matrix_entropy import matrix_entropy
     >>> abs(slq_entropy(a) - matrix_entropy(a)) < 0.02
     True
     """

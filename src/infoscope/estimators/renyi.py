@@ -1,18 +1,13 @@
-"""Matrix-based Rényi α-entropy and mutual information (Giraldo, Rao & Príncipe 2015).
-
-For a unit-trace Gram matrix A (see :func:`~infoscope.estimators.kernels.normalize_gram`),
-S_α(A) = 1/(1−α) · log2 Σ_i λ_i(A)^α, in bits, with the von Neumann limit −Σ λ log2 λ at
-α = 1. Joint entropy uses the unit-trace Hadamard product, and
-I_α(A; B) = S_α(A) + S_α(B) − S_α(A∘B / tr(A∘B)).
+"""The matrix-based Rényi α-entropy estimator (Giraldo, Rao & Príncipe 2015), :class:`MatrixRenyi`.
 
 Kernels (built in :mod:`.grams`): ``"rbf"`` is the tensor kernel of Wickstrøm et al. (an RBF
 on the flattened sample, one σ per layer); ``"multivariate"`` is Yu et al.'s per-channel
 product, which equals the tensor kernel when all channels share one σ and saturates towards
 log2 N as the number of channels grows.
 
-The module holds the functional maths (entropies of Gram matrices and spectra), then
-:class:`ProbeGrams`, the input and label Grams a probe shares with every layer and unit, then
-the estimator object.
+The entropies of Gram matrices are :mod:`.matrix_entropy`'s; the values of many sample sets at
+once (units, layers, chunks) are :mod:`.renyi_batched`'s. This module holds the estimator: its
+parameters, the single-layer path and the probe's shared Grams (:class:`ProbeGrams`).
 """
 
 from __future__ import annotations
@@ -27,249 +22,15 @@ import torch
 
 from .._validation import as_labels, check_choice, check_positive, check_same_length, check_samples, check_whole
 from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext
-from .tags import EstimatorTags
+from .eigensolvers import SOLVERS
 from .grams import DEFAULT_LABEL_SIGMA, KERNELS, SigmaSpec, check_sigma_spec, is_rule, sample_gram
 from .kernels import hadamard_normalize, normalize_gram
-from .discrete import zero_if_round_off
-from .eigensolvers import SOLVERS, symmetric_eigenvalues
 from .lanczos import slq_entropy
+from .matrix_entropy import check_alpha, class_joint_entropy, matrix_entropy
+from .renyi_batched import ProbeGrams, layers_information, units_information
+from .tags import EstimatorTags
 
-__all__ = [
-    "MatrixRenyi",
-    "matrix_entropy",
-    "spectrum_entropy",
-    "class_joint_entropy",
-    "matrix_joint_entropy",
-    "matrix_mutual_information",
-    "ProbeGrams",
-]
-
-
-def _check_alpha(alpha: float) -> float:
-    return check_positive(alpha, "alpha", "Use alpha=1.01 (default), 1 (von Neumann) or 2 (Frobenius).")
-
-
-def matrix_entropy(a: torch.Tensor, alpha: float = 1.01) -> float:
-    """Matrix-based Rényi α-entropy of a unit-trace Gram matrix, in bits.
-
-    Parameters
-    ----------
-    a : torch.Tensor, shape (N, N)
-        Symmetric positive semi-definite matrix with trace 1.
-    alpha : float
-        Order α > 0. α = 1 gives the von Neumann entropy; α = 2 uses ‖A‖_F² and any integer
-        α uses tr(A^α), neither needing an eigensolver.
-
-    Returns
-    -------
-    float
-        S_α(A) in bits, between 0 and log2 N.
-
-    Examples
-    --------
-    >>> import torch
-    >>> matrix_entropy(torch.eye(8, dtype=torch.float64) / 8)
-    3.0
-    >>> matrix_entropy(torch.full((8, 8), 1 / 8, dtype=torch.float64))
-    0.0
-    """
-    alpha = _check_alpha(alpha)
-    a = a.to(torch.float64)
-    if float(alpha).is_integer() and alpha >= 2:
-        return _renyi_from_power_sum(_power_sum(a, int(alpha)), alpha)
-    return spectrum_entropy(_eigenvalues(a), alpha)
-
-
-def _power_sum(a: torch.Tensor, alpha: int) -> float:
-    """tr(A^α) for integer α ≥ 2 without an eigensolver (‖A‖_F² for α = 2)."""
-    return float((a * a).sum()) if alpha == 2 else float(torch.linalg.matrix_power(a, alpha).trace())
-
-
-def _eigenvalues(a: torch.Tensor) -> torch.Tensor:
-    """Eigenvalues of a symmetric PSD matrix, those below the rank tolerance dropped.
-
-    Eigenvalues of a PSD matrix come out slightly negative in floating point: every eigenvalue
-    below N · eps · λ_max is treated as an exact zero.
-    """
-    return _above_round_off(symmetric_eigenvalues((a + a.T) / 2), a.shape[0])
-
-
-def _above_round_off(lam: torch.Tensor, size: int | torch.Tensor) -> torch.Tensor:
-    """The eigenvalues (one matrix's, or one row per matrix) above size · eps · λ_max, flattened."""
-    tol = size * torch.finfo(torch.float64).eps * lam.abs().amax(dim=-1)
-    return lam[lam > (tol[..., None] if lam.ndim > 1 else tol)]
-
-
-def spectrum_entropy(lam: torch.Tensor, alpha: float = 1.01) -> float:
-    """Rényi α-entropy in bits of a spectrum, normalised here to sum to one.
-
-    Parameters
-    ----------
-    lam : torch.Tensor, shape (K,)
-        Non-negative eigenvalues (zeros may be left out).
-    alpha : float
-
-    Examples
-    --------
-    >>> import torch
-    >>> spectrum_entropy(torch.tensor([2.0, 2.0, 2.0, 2.0], dtype=torch.float64), alpha=1.0)
-    2.0
-    """
-    lam = lam.to(torch.float64)
-    lam = lam[lam > 0]
-    lam = lam / lam.sum()
-    if alpha == 1.0:
-        return zero_if_round_off(float(-(lam * torch.log2(lam)).sum()))
-    return _renyi_from_power_sum(float(torch.sum(lam**alpha)), alpha)
-
-
-def class_joint_entropy(k: torch.Tensor, codes: torch.Tensor, alpha: float = 1.01) -> float:
-    """Joint entropy S_α(K, Y) of a Gram ``k`` with the class-equality Gram of ``codes``, in bits.
-
-    K ∘ K_Y is block-diagonal by class, so its spectrum is the union of the class blocks'
-    spectra: C small eigenproblems replace one of size N (exact; with the default label
-    σ = 0.1 the RBF label Gram differs from the class-equality Gram by 4e-44).
-
-    Parameters
-    ----------
-    k : torch.Tensor, shape (N, N)
-    codes : torch.Tensor, shape (N,)
-        Integer class labels.
-    alpha : float
-
-    Examples
-    --------
-    >>> import torch
-    >>> from infoscope.estimators.kernels import label_gram
-    >>> k = torch.eye(6, dtype=torch.float64) * 0.5 + 0.5
-    >>> y = torch.tensor([0, 0, 0, 1, 1, 2])
-    >>> round(class_joint_entropy(k, y), 9) == round(matrix_joint_entropy(k, label_gram(y)), 9)
-    True
-    """
-    alpha = _check_alpha(alpha)
-    k = k.to(torch.float64)
-    _, counts = torch.unique(codes, return_counts=True)
-    order = torch.argsort(codes, stable=True)
-    k = k[order][:, order]  # classes in contiguous runs: each block is a view
-    ends = torch.cumsum(counts, 0).tolist()
-    blocks = [k[a:b, a:b] for a, b in zip([0] + ends[:-1], ends)]
-    total = float(torch.trace(k))  # the blocks hold the whole diagonal
-    if float(alpha).is_integer() and alpha >= 2:
-        return _renyi_from_power_sum(sum(_power_sum(b / total, int(alpha)) for b in blocks), alpha)
-    return spectrum_entropy(_block_eigenvalues(blocks), alpha)
-
-
-#: Class blocks up to this size go to the eigensolver as one zero-padded batch (one call
-#: instead of one per class; larger blocks are solved one by one, where padding would cost).
-_BATCHED_BLOCK_SIZE = 64
-
-
-def _block_eigenvalues(blocks: list[torch.Tensor]) -> torch.Tensor:
-    """Eigenvalues of every block (each thresholded as in :func:`_eigenvalues`), concatenated."""
-    big = [b for b in blocks if b.shape[0] > _BATCHED_BLOCK_SIZE]
-    small = [b for b in blocks if b.shape[0] <= _BATCHED_BLOCK_SIZE]
-    parts = [_eigenvalues(b) for b in big]
-    if small:
-        m = max(b.shape[0] for b in small)
-        padded = torch.zeros(len(small), m, m, dtype=torch.float64, device=small[0].device)
-        for i, b in enumerate(small):
-            padded[i, : b.shape[0], : b.shape[0]] = (b + b.T) / 2
-        sizes = torch.tensor([b.shape[0] for b in small], dtype=torch.float64, device=padded.device)
-        parts.append(_above_round_off(torch.linalg.eigvalsh(padded), sizes))  # padding's exact zeros drop out
-    return torch.cat(parts)
-
-
-#: Below this off-class label-kernel value the class-block shortcut is exact to double precision.
-_BLOCK_THRESHOLD = 1e-30
-
-
-def _renyi_from_power_sum(power_sum: float, alpha: float) -> float:
-    return zero_if_round_off(math.log2(power_sum) / (1.0 - alpha))
-
-
-def matrix_joint_entropy(*grams: torch.Tensor, alpha: float = 1.01) -> float:
-    """Joint matrix-based entropy S_α(A_1, …, A_k) from Gram matrices, in bits.
-
-    Parameters
-    ----------
-    *grams : torch.Tensor, each shape (N, N)
-        Gram matrices (normalised or not) of the same N samples.
-    alpha : float
-        Order α > 0.
-
-    Returns
-    -------
-    float
-        S_α of the unit-trace Hadamard product, in bits.
-
-    Examples
-    --------
-    >>> import torch
-    >>> ones = torch.ones(4, 4, dtype=torch.float64)
-    >>> matrix_joint_entropy(ones, torch.eye(4, dtype=torch.float64), alpha=2)
-    2.0
-    """
-    return matrix_entropy(hadamard_normalize(*grams), alpha)
-
-
-def matrix_mutual_information(kx: torch.Tensor, ky: torch.Tensor, alpha: float = 1.01) -> float:
-    """Matrix-based Rényi mutual information I_α(A; B) from two Gram matrices, in bits.
-
-    Parameters
-    ----------
-    kx, ky : torch.Tensor, shape (N, N)
-        Gram matrices of the same N samples (normalisation is applied here).
-    alpha : float
-        Order α > 0.
-
-    Returns
-    -------
-    float
-        S_α(A) + S_α(B) − S_α(A, B) in bits.
-
-    Examples
-    --------
-    >>> import torch
-    >>> k = torch.eye(4, dtype=torch.float64)
-    >>> matrix_mutual_information(k, k, alpha=2)
-    2.0
-    """
-    return (
-        matrix_entropy(normalize_gram(kx), alpha)
-        + matrix_entropy(normalize_gram(ky), alpha)
-        - matrix_joint_entropy(kx, ky, alpha=alpha)
-    )
-
-
-@dataclasses.dataclass(frozen=True)
-class ProbeGrams:
-    """The Grams a probe shares with every layer and unit measured on it, and their entropies.
-
-    Attributes
-    ----------
-    input_gram : torch.Tensor, shape (N, N)
-        Gram of the network input X.
-    input_sigma : float or list of float
-        The σ it was built with.
-    input_entropy : float
-        S_α(X) in bits.
-    label_gram : torch.Tensor, shape (N, N)
-        Gram of the one-hot labels Y.
-    label_sigma : float
-    label_entropy : float
-        S_α(Y) in bits.
-    class_codes : torch.Tensor, shape (N,), or None
-        The label codes when the label Gram is the class-equality Gram (joint entropies with
-        it are then computed per class block); None otherwise.
-    """
-
-    input_gram: torch.Tensor
-    input_sigma: Any
-    input_entropy: float
-    label_gram: torch.Tensor
-    label_sigma: float
-    label_entropy: float
-    class_codes: torch.Tensor | None
+__all__ = ["MatrixRenyi", "ProbeGrams"]
 
 
 @dataclasses.dataclass
@@ -372,7 +133,7 @@ class MatrixRenyi(Estimator):
     unit_solver: str = "auto"
 
     def __post_init__(self) -> None:
-        self.alpha = _check_alpha(self.alpha)
+        self.alpha = check_alpha(self.alpha)
         check_choice(self.kernel, "kernel", KERNELS)
         check_sigma_spec(self.sigma_x, "sigma_x")
         if self.sigma_y is not None:
@@ -461,7 +222,7 @@ class MatrixRenyi(Estimator):
         }
 
     def _batches(self) -> bool:
-        """Whether the batched engine (:mod:`.renyi_units`) computes these settings: the RBF
+        """Whether the batched engine (:mod:`.renyi_batched`) computes these settings: the RBF
         (tensor) kernel, exact eigenvalues and one σ (a number or a rule)."""
         return self.kernel == "rbf" and self.approx is None and isinstance(self.sigma_x, (str, int, float))
 
@@ -469,12 +230,10 @@ class MatrixRenyi(Estimator):
         self, t: torch.Tensor, probe: ProbeContext, units: list[int], pooling: str = "map", memory_budget: int | None = None
     ) -> list[dict[str, Estimate]]:
         """Per-unit H(T), I(X;T), I(T;Y) of layer activations ``t``, all units in one batched
-        computation (:mod:`.renyi_units`) for the RBF kernel with exact eigenvalues; other
+        computation (:mod:`.renyi_batched`) for the RBF kernel with exact eigenvalues; other
         settings go unit by unit (see :meth:`Estimator.units_information`)."""
         if not self._batches() or not units:
             return super().units_information(t, probe, units, pooling, memory_budget)
-        from .renyi_units import units_information
-
         tt = check_samples(t, "layer activations")
         check_same_length(tt, probe.x, ("layer activations", "probe inputs"))
         return units_information(self, tt, probe, list(units), pooling, memory_budget or _DEFAULT_UNIT_MEMORY)
@@ -483,27 +242,23 @@ class MatrixRenyi(Estimator):
         self, layers: Sequence[Any], probe: ProbeContext, memory_budget: int | None = None
     ) -> list[dict[str, Estimate]]:
         """Whole-layer H(T), I(X;T), I(T;Y) of several layers, all in one batched computation
-        (:func:`.renyi_units.layers_information`) for the RBF kernel with exact eigenvalues;
+        (:func:`.renyi_batched.layers_information`) for the RBF kernel with exact eigenvalues;
         other settings, and a layer too big for the budget on its own, go layer by layer."""
         tts = [check_samples(t, "layer activations") for t in layers]
         for tt in tts:
             check_same_length(tt, probe.x, ("layer activations", "probe inputs"))
         if not self._batches() or len(tts) < 2 or len({tt.device for tt in tts}) > 1:
             return [self._chunked_layer_information(tt, probe) for tt in tts]
-        from .renyi_units import layers_information
-
         done = layers_information(self, tts, probe, memory_budget or _DEFAULT_UNIT_MEMORY)
         return [r if r is not None else self._chunked_layer_information(tt, probe) for r, tt in zip(done, tts)]
 
     def _chunked_layer_information(self, tt: torch.Tensor, probe: ProbeContext) -> dict[str, Estimate]:
         """On chunks, all chunks of the layer are one batched computation when it fits in memory
-        (:mod:`.renyi_units`); otherwise chunk by chunk."""
+        (:mod:`.renyi_batched`); otherwise chunk by chunk."""
         n = tt.shape[0]
         if self._batches() and self.batch_size is not None and n > self.batch_size:
-            from .renyi_units import unit_bytes, units_information
-
             flat = tt.reshape(n, 1, -1)
-            if unit_bytes(n, flat.shape[-1], self.batch_size) <= _DEFAULT_UNIT_MEMORY:
+            if self.memory_bytes(n, flat.shape[-1], probe=False) <= _DEFAULT_UNIT_MEMORY:
                 return units_information(self, flat, probe, [0], "map", _DEFAULT_UNIT_MEMORY)[0]
         return super()._chunked_layer_information(tt, probe)
 
@@ -538,8 +293,11 @@ class MatrixRenyi(Estimator):
         return dataclasses.replace(self, sigma_x=float(width), sigma_scale=1.0)
 
 
-#: Bytes the batched per-unit computation may hold when no budget is given.
+#: Bytes the batched computation may hold when no budget is given.
 _DEFAULT_UNIT_MEMORY = 2**30
+
+#: Below this off-class label-kernel value the class-block shortcut is exact to double precision.
+_BLOCK_THRESHOLD = 1e-30
 
 
 def _is_class_equality(label_sigma: float) -> bool:

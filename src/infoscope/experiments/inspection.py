@@ -21,7 +21,7 @@ from ..analysis import WARNING_PREFIX, Analysis, ModelFindings, analyze, redunda
 from ..capture import probe_activations
 from ..estimators.bandwidth import silverman_sigma
 from ..estimators.kernels import normalize_gram, rbf_gram, squared_distances
-from ..estimators.renyi import matrix_entropy, matrix_joint_entropy
+from ..estimators.matrix_entropy import matrix_entropy, matrix_joint_entropy
 from ..labels import layer_labels
 from ..store import Store, opened
 from .trained import load_trained
