@@ -188,3 +188,37 @@ def test_a_layer_without_one_row_per_sample_is_refused():
     x, y = torch.randn(20, 4, 3), torch.randint(0, 2, (20,))
     with pytest.raises(ValueError, match=r"layer 'cell' gives 8 rows for 2 probe samples.*choose another layer"):
         Recorder(TimeMajor(), (x, y), layers=["cell", "head"], store=None)
+
+
+def test_one_hook_helper_one_meaning_of_a_layer_name_and_hooks_always_removed():
+    from infoscope.capture import ModuleHooks, count_calls
+    from infoscope.experiments.pruning import mask_units
+
+    class Twice(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.lin = nn.Linear(3, 3)
+            self.act = nn.ReLU()
+
+        def forward(self, x):
+            return self.act(self.lin(self.act(x)))
+
+    torch.manual_seed(0)
+    net, x = Twice(), torch.randn(6, 3).abs() + 0.1
+    assert count_calls(net, x) == {"lin": 1, "act": 2}
+    with torch.no_grad():
+        first = net.act(net.lin(x.index_fill(1, torch.tensor([0]), 0.0)))  # call 0 of act masked, then lin, act
+        with mask_units(net, {"act:0": [0]}):
+            assert torch.allclose(net(x), first)
+        with mask_units(net, {"act": [0]}):  # a bare name is the first call, as in capture
+            assert torch.allclose(net(x), first)
+        acts = probe_activations(net, x, ["act:0"])
+        assert torch.equal(acts["act:0"], x.relu())
+    assert not net._forward_hooks and not net.act._forward_hooks and not net._forward_pre_hooks
+    with pytest.raises(ValueError, match="unknown layer name"):
+        mask_units(net, {"nope": [0]})
+
+    hooks = ModuleHooks(net, ["act", "missing"], lambda *a: None)
+    with pytest.raises(KeyError):
+        hooks.__enter__()
+    assert not net.act._forward_hooks and not net._forward_pre_hooks  # the hooks set before the failure are gone

@@ -1,7 +1,8 @@
 """Capture the activations of named layers of any ``torch.nn.Module``.
 
-One class, :class:`LayerCapture`, owns every forward hook infoscope sets; hooks are always
-removed when it exits, even after an error. :func:`probe_activations` pushes a fixed probe
+One class, :class:`ModuleHooks`, owns every forward hook infoscope sets (to capture outputs,
+to count calls, to mask units); hooks are always removed when it exits, even after an error.
+:class:`LayerCapture` collects the outputs of named layers through it. :func:`probe_activations` pushes a fixed probe
 set through a model in batches, in ``eval()`` mode and without gradients, and restores the
 model's training mode and the global grad mode afterwards.
 
@@ -20,7 +21,7 @@ finds how often each module is called.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import torch
@@ -28,7 +29,7 @@ from torch import nn
 
 __all__ = [
     "ACTIVATION_TYPES", "WEIGHT_TYPES", "auto_layers", "block_layers", "count_calls", "split_call", "resolve_layers", "model_device",
-    "LayerCapture", "probe_activations",
+    "ModuleHooks", "layers_by_call", "LayerCapture", "probe_activations",
 ]
 
 ACTIVATION_TYPES: tuple[type[nn.Module], ...] = (
@@ -119,21 +120,12 @@ def count_calls(model: nn.Module, x: torch.Tensor) -> dict[str, int]:
     {'lin': 1, 'act': 2}
     """
     counts: dict[str, int] = {}
-    handles = []
 
-    def counter(name: str):
-        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
-            counts[name] = counts.get(name, 0) + 1
-        return hook
+    def count(name: str, call: int, module: nn.Module, output: Any) -> None:
+        counts[name] = call + 1
 
-    try:
-        for name, module in model.named_modules():
-            if name:
-                handles.append(module.register_forward_hook(counter(name)))
+    with ModuleHooks(model, [n for n, _ in model.named_modules() if n], count):
         _forward(model, x, lambda: model(x.to(model_device(model, x.device))))
-    finally:
-        for h in handles:
-            h.remove()
     order = [n for n, _ in model.named_modules() if n in counts]
     return {n: counts[n] for n in order}
 
@@ -211,13 +203,84 @@ def _first_tensor(output: Any) -> torch.Tensor | None:
     return None
 
 
+class ModuleHooks:
+    """Context manager that owns forward hooks on named modules of a model: the one place
+    infoscope sets hooks. Every call of a hooked module is counted from 0 in each call of the
+    model, and ``on_output(name, call, module, output)`` sees its output; a value it returns
+    other than None replaces the output. Every hook is removed on exit, after an error, and if
+    setting them fails half-way.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    modules : iterable of str
+        Module names from ``model.named_modules()``.
+    on_output : callable
+        ``(module name, call index, module, output) -> None or a replacement output``.
+    """
+
+    def __init__(self, model: nn.Module, modules: Iterable[str], on_output: Callable[[str, int, nn.Module, Any], Any]):
+        self.model, self.modules, self.on_output = model, list(modules), on_output
+        self._handles: list[Any] = []
+        self._calls: dict[str, int] = {}
+
+    def _hook(self, name: str):
+        def hook(module: nn.Module, inputs: Any, output: Any) -> Any:
+            call = self._calls.get(name, 0)
+            self._calls[name] = call + 1
+            return self.on_output(name, call, module, output)
+
+        return hook
+
+    def _new_pass(self, module: nn.Module, inputs: Any) -> None:
+        self._calls.clear()  # every call of the model counts module calls from 0
+
+    def __enter__(self) -> ModuleHooks:
+        named = dict(self.model.named_modules())
+        try:
+            self._handles.append(self.model.register_forward_pre_hook(self._new_pass))
+            for name in self.modules:
+                self._handles.append(named[name].register_forward_hook(self._hook(name)))
+        except BaseException:
+            self.remove()
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.remove()
+
+    def remove(self) -> None:
+        """Remove every hook this object set (idempotent)."""
+        for h in self._handles:
+            h.remove()
+        self._handles.clear()
+
+
+def layers_by_call(layers: Iterable[str]) -> dict[str, dict[int, str]]:
+    """Module name → call index → layer name, the one meaning of a layer name: ``"<name>:<call>"``
+    is that call of a module, a bare name its first (and, once :func:`resolve_layers` has
+    checked it, only) call.
+
+    Examples
+    --------
+    >>> layers_by_call(["fc", "block.relu:1"])
+    {'fc': {0: 'fc'}, 'block.relu': {1: 'block.relu:1'}}
+    """
+    wanted: dict[str, dict[int, str]] = {}
+    for layer in layers:
+        base, call = split_call(layer)
+        wanted.setdefault(base, {})[call or 0] = layer
+    return wanted
+
+
 class LayerCapture:
-    """Context manager holding forward hooks on named layers; collects their outputs.
+    """Context manager holding forward hooks on named layers (:class:`ModuleHooks`); collects
+    their outputs.
 
     Outputs are detached and copied at hook time (so later in-place operations, such as
     ``ReLU(inplace=True)``, cannot change them) and moved to ``store_device``. A layer
-    ``"<name>:<call>"`` is that call of a module called several times per forward pass (calls
-    are counted from 0 in each call of the model).
+    ``"<name>:<call>"`` is that call of a module called several times per forward pass
+    (:func:`layers_by_call`).
 
     Parameters
     ----------
@@ -237,47 +300,25 @@ class LayerCapture:
     """
 
     def __init__(self, model: nn.Module, layers: Iterable[str], store_device: torch.device | str | None = None):
-        self.model = model
         self.layers = resolve_layers(model, list(layers))
         self.store_device = store_device
-        self._handles: list[Any] = []
         self._chunks: dict[str, list[torch.Tensor]] = {n: [] for n in self.layers}
-        self._calls: dict[str, int] = {}
-        self._wanted: dict[str, dict[int | None, str]] = {}  # module → call (None: any single call) → layer
-        for layer in self.layers:
-            base, call = split_call(layer)
-            self._wanted.setdefault(base, {})[call] = layer
+        self._wanted = layers_by_call(self.layers)
+        self._hooks = ModuleHooks(model, self._wanted, self._keep)
 
-    def _hook(self, base: str):
-        wanted = self._wanted[base]
-
-        def hook(module: nn.Module, inputs: Any, output: Any) -> None:
-            call = self._calls.get(base, 0)
-            self._calls[base] = call + 1
-            name = wanted.get(call, wanted.get(None) if call == 0 else None)
-            if name is None:
-                return
-            t = _first_tensor(output)
-            if t is None:
-                raise TypeError(f"layer {name!r} ({type(module).__name__}) returned no tensor; choose another layer")
-            t = t.detach()
-            t = t.to(self.store_device, copy=True) if self.store_device is not None else t.clone()
-            self._chunks[name].append(t)
-
-        return hook
-
-    def _new_pass(self, module: nn.Module, inputs: Any) -> None:
-        self._calls.clear()  # every call of the model counts module calls from 0
+    def _keep(self, base: str, call: int, module: nn.Module, output: Any) -> None:
+        name = self._wanted[base].get(call)
+        if name is None:
+            return
+        t = _first_tensor(output)
+        if t is None:
+            raise TypeError(f"layer {name!r} ({type(module).__name__}) returned no tensor; choose another layer")
+        t = t.detach()
+        t = t.to(self.store_device, copy=True) if self.store_device is not None else t.clone()
+        self._chunks[name].append(t)
 
     def __enter__(self) -> LayerCapture:
-        modules = dict(self.model.named_modules())
-        try:
-            self._handles.append(self.model.register_forward_pre_hook(self._new_pass))
-            for base in self._wanted:
-                self._handles.append(modules[base].register_forward_hook(self._hook(base)))
-        except BaseException:
-            self.remove()
-            raise
+        self._hooks.__enter__()
         return self
 
     def __exit__(self, *exc: Any) -> None:
@@ -285,9 +326,7 @@ class LayerCapture:
 
     def remove(self) -> None:
         """Remove every hook this object set (idempotent)."""
-        for h in self._handles:
-            h.remove()
-        self._handles.clear()
+        self._hooks.remove()
 
     def outputs(self) -> dict[str, torch.Tensor]:
         """Captured outputs per layer, batches concatenated on axis 0."""

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 
 from ..analysis.redundancy import rank_units
-from ..capture import split_call
+from ..capture import ModuleHooks, layers_by_call, resolve_layers
 from ..store import Store
 from .runner import evaluate as loss_and_accuracy
 from .trained import load_trained
@@ -20,7 +20,10 @@ __all__ = ["mask_units", "prune_check", "PruneCheck"]
 
 
 class mask_units:
-    """Context manager zeroing chosen units (neurons or conv channels) of named layers' outputs.
+    """Context manager zeroing chosen units (neurons or conv channels) of named layers' outputs,
+    through capture's hooks (:class:`~infoscope.capture.ModuleHooks`): a layer name means what
+    it means there (``"<name>:<call>"`` one call of a module called several times, a bare name
+    its first call), and the hooks are always removed.
 
     Parameters
     ----------
@@ -38,32 +41,22 @@ class mask_units:
     """
 
     def __init__(self, model: nn.Module, masks: dict[str, Sequence[int]]):
-        self.model, self.handles = model, []
-        self.masks: dict[str, dict[int | None, torch.Tensor]] = {}  # module → call (None: every call) → units
-        for layer, units in masks.items():
-            base, call = split_call(layer)
-            self.masks.setdefault(base, {})[call] = torch.as_tensor(list(units), dtype=torch.long)
-        self.calls: dict[str, int] = {}
+        if masks:
+            resolve_layers(model, list(masks))  # unknown names refused, listing the valid ones
+        self.units = {layer: torch.as_tensor(list(units), dtype=torch.long) for layer, units in masks.items()}
+        self._layers = layers_by_call(masks)
+        self._hooks = ModuleHooks(model, self._layers, self._mask)
+
+    def _mask(self, base: str, call: int, module: nn.Module, out: torch.Tensor) -> torch.Tensor | None:
+        layer = self._layers[base].get(call)
+        return None if layer is None else out.index_fill(1, self.units[layer].to(out.device), 0.0)
 
     def __enter__(self) -> mask_units:
-        modules = dict(self.model.named_modules())
-        self.handles.append(self.model.register_forward_pre_hook(lambda mod, inp: self.calls.clear()))
-        for base, per_call in self.masks.items():
-            self.handles.append(modules[base].register_forward_hook(self._hook(base, per_call)))
+        self._hooks.__enter__()
         return self
 
-    def _hook(self, base: str, per_call: dict[int | None, torch.Tensor]):
-        def hook(module: nn.Module, inputs, out):
-            call = self.calls.get(base, 0)
-            self.calls[base] = call + 1
-            idx = per_call.get(call, per_call.get(None))
-            return out if idx is None else out.index_fill(1, idx.to(out.device), 0.0)
-        return hook
-
     def __exit__(self, *exc) -> None:
-        for h in self.handles:
-            h.remove()
-        self.handles.clear()
+        self._hooks.remove()
 
 
 @dataclasses.dataclass
