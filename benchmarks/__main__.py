@@ -4,7 +4,7 @@ Cases (N is the probe size; "ours" runs on --device, default cuda when available
   cnn-layers        all layers of mnist-cnn, one epoch's measurement, Silverman σ, N=1000
   cnn-layers-align  the same with σ by kernel alignment with the labels (Wickstrøm et al.)
   cnn-layers-b100   the same as cnn-layers estimated on chunks of 100 samples and averaged
-                    (MatrixRenyi(batch_size=100); the reference loops over the chunks)
+                    (MatrixRenyi(chunk_size=100); the reference loops over the chunks)
   conv64-units      per-unit MI of a 64-channel conv layer, N=500 (ours: all units in one batched call)
   conv64-units-b100 the same at N=1000 on chunks of 100 (the reference loops over units and chunks)
   conv64-units-floor the same exact per-unit values against their eigenvalue floor: the eigenvalue
@@ -142,7 +142,7 @@ def case_layers(n: int, rule: str, batch: int | None = None, model_xy=None):
     on_device = {k: v.to(DEVICE) for k, v in acts.items()}
 
     def ours():
-        est = MatrixRenyi(alpha=ALPHA, sigma_x=rule, sigma_input=SIGMA_X, batch_size=batch)
+        est = MatrixRenyi(alpha=ALPHA, sigma_x=rule, sigma_input=SIGMA_X, chunk_size=batch)
         ctx = ProbeContext.build(x, y).to(DEVICE)
         return [r.value for t in on_device.values() for r in est.layer_information(t, ctx).values()]
 
@@ -173,7 +173,7 @@ def case_units(n: int, batch: int | None = None):
     t_dev = t.to(DEVICE)
 
     def ours():
-        est = MatrixRenyi(alpha=ALPHA, sigma_x="silverman", sigma_input=SIGMA_X, batch_size=batch)
+        est = MatrixRenyi(alpha=ALPHA, sigma_x="silverman", sigma_input=SIGMA_X, chunk_size=batch)
         ctx = ProbeContext.build(x, y).to(DEVICE)
         return [r.value for unit in est.units_information(t_dev, ctx, list(range(t.shape[1]))) for r in unit.values()]
 
@@ -276,7 +276,7 @@ def case_vgg16_layers(n: int):
     the same estimator layer by layer on the CPU (CPU/device agreement)."""
     model, x, y = _vgg16(n)
     acts = probe_activations(model, x.to(DEVICE), "auto", store_device=DEVICE)
-    est = MatrixRenyi(alpha=ALPHA, sigma_x="alignment", sigma_input=SIGMA_X, batch_size=100)
+    est = MatrixRenyi(alpha=ALPHA, sigma_x="alignment", sigma_input=SIGMA_X, chunk_size=100)
     prepared = ProbeContext.build(x, y)  # once per probe, as the Recorder does
     ctx = prepared.to(DEVICE)
 
@@ -308,7 +308,7 @@ def case_vgg16_units(n: int, n_layers: int | None, solver: str, reference: str |
     n_units = sum(acts[k].shape[1] for k in convs)
 
     def run(how: str):
-        est = MatrixRenyi(alpha=ALPHA, sigma_x="alignment", sigma_input=SIGMA_X, batch_size=100,
+        est = MatrixRenyi(alpha=ALPHA, sigma_x="alignment", sigma_input=SIGMA_X, chunk_size=100,
                           unit_solver="bisection" if how == "bisection" else "eigh")
         ctx = ProbeContext.build(x, y).to(DEVICE)
         fn = (lambda *a: Estimator.units_information(est, *a)) if how == "loop" else est.units_information
@@ -382,7 +382,7 @@ def case_vgg16_overhead(samples: int):
     y = torch.randint(0, 10, (samples,), generator=g).to(DEVICE)
     opt = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9)
     rec = Recorder(model, (x_probe, y_probe), store=None, units=False, max_units=None,
-                   estimators=[MatrixRenyi(sigma_x="alignment", sigma_input=SIGMA_X, batch_size=100)])
+                   estimators=[MatrixRenyi(sigma_x="alignment", sigma_input=SIGMA_X, chunk_size=100)])
 
     def epoch(record: bool) -> tuple[float, float]:
         """(training seconds, recording seconds) of one epoch."""

@@ -16,7 +16,7 @@ g = torch.Generator().manual_seed(0)
 x, y = torch.rand(1000, 3, 32, 32, generator=g), torch.randint(0, 10, (1000,), generator=g)
 model = vgg16().to(device).eval()
 for solver in ("eigh", "bisection", "auto"):  # the record profiled below is the last: "auto"
-    est = MatrixRenyi(sigma_x="alignment", sigma_input=8 / 2**0.5, batch_size=100, unit_solver=solver)
+    est = MatrixRenyi(sigma_x="alignment", sigma_input=8 / 2**0.5, chunk_size=100, unit_solver=solver)
     rec = Recorder(model, (x, y), store=None, units=False, max_units=None, estimators=[est])
     rec.measure()  # first record: probe Grams, kernel compilation
     torch.cuda.synchronize()

@@ -53,7 +53,7 @@ def test_tuple_outputs_and_inplace_activation():
     torch.manual_seed(0)
     net = Net()
     x = torch.randn(10, 3)
-    acts = probe_activations(net, x, ["block", "block.lin", "act"], batch_size=3)
+    acts = probe_activations(net, x, ["block", "block.lin", "act"], forward_batch_size=3)
     pre = net.block.lin(x).detach()
     # the first tensor of the tuple, captured before the in-place ReLU changed it
     assert torch.allclose(acts["block"], pre)
@@ -65,7 +65,7 @@ def test_tuple_outputs_and_inplace_activation():
 def test_batches_concatenate_in_order():
     net = nn.Sequential(nn.Linear(3, 4), nn.Tanh())
     x = torch.randn(23, 3)
-    a = probe_activations(net, x, ["1"], batch_size=5)["1"]
+    a = probe_activations(net, x, ["1"], forward_batch_size=5)["1"]
     assert torch.allclose(a, torch.tanh(net[0](x)).detach())
 
 
@@ -116,7 +116,7 @@ def test_reused_relu_is_one_layer_per_call_with_the_tensors_of_each_call():
 
     model = _resnet()
     x, y = torch.randn(30, 3, 32, 32), torch.randint(0, 10, (30,))
-    acts = probe_activations(model, x, "auto", batch_size=7)
+    acts = probe_activations(model, x, "auto", forward_batch_size=7)
     assert "layer1.0.relu:0" in acts and "layer1.0.relu:1" in acts and "layer1.0.relu" not in acts
     assert len(acts) == 18 and all(a.shape[0] == 30 for a in acts.values())
     with torch.no_grad():  # the same tensors by hand
@@ -147,7 +147,7 @@ def test_a_module_called_in_a_loop_and_plain_names_refused():
 
     torch.manual_seed(0)
     net, x = Loop(), torch.randn(12, 4)
-    acts = probe_activations(net, x, "auto", batch_size=5)
+    acts = probe_activations(net, x, "auto", forward_batch_size=5)
     assert list(acts) == ["act:0", "act:1", "act:2"]
     h = x
     with torch.no_grad():

@@ -46,10 +46,10 @@ def test_entropy_with_the_randomized_estimator_is_recorded_and_close(arrays, cap
     assert out["value"] == pytest.approx(infoscope.entropy(x, sigma_x=1.0), abs=0.1)
     assert main(["entropy", str(d / "x.npy"), "--approx", "lowrank"]) == 2
     assert "unknown approx" in capsys.readouterr().err
-    assert main(["mi", str(d / "x.npy"), str(d / "y.npy"), "--batch-size", "100", "--json"]) == 0
+    assert main(["mi", str(d / "x.npy"), str(d / "y.npy"), "--chunk-size", "100", "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
-    assert out["params"]["n_batches"] == 2 and out["value"] == pytest.approx(
-        infoscope.MatrixRenyi(batch_size=100).mutual_information(x, (x[:, 0] > 0).astype(int)), abs=1e-12)
+    assert out["params"]["n_chunks"] == 2 and out["value"] == pytest.approx(
+        infoscope.MatrixRenyi(chunk_size=100).mutual_information(x, (x[:, 0] > 0).astype(int)), abs=1e-12)
 
 
 def test_entropy_plain_output(arrays, capsys):

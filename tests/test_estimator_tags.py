@@ -9,7 +9,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
 import infoscope
@@ -158,7 +157,7 @@ def _clear_refs_works() -> bool:
                     reason="needs Linux's /proc/self/clear_refs to measure a peak of memory")
 @pytest.mark.parametrize("name, n, d, dx, params", [
     ("renyi", 1500, 20, 64, {"sigma_x": "alignment"}),  # n×n Grams of the layer and of the probe
-    ("renyi", 3000, 20, 64, {"batch_size": 100}),         # chunks: 30 matrices of 100×100, not one of 3000×3000
+    ("renyi", 3000, 20, 64, {"chunk_size": 100}),         # chunks: 30 matrices of 100×100, not one of 3000×3000
     ("kde", 1500, 20, 64, {}),
     ("binning", 1500, 2000, 64, {}),                     # no n×n matrices: copies of the values
     ("discrete", 1500, 2000, 64, {}),

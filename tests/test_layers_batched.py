@@ -45,9 +45,9 @@ def _assert_same(batched, single, tol=1e-9):
 
 
 @pytest.mark.parametrize("sigma_x", ["silverman", "knn", "alignment", 0.9])
-@pytest.mark.parametrize("batch_size", [None, 40])
-def test_layers_batched_equal_layer_by_layer(sigma_x, batch_size):
-    est = MatrixRenyi(sigma_x=sigma_x, batch_size=batch_size)
+@pytest.mark.parametrize("chunk_size", [None, 40])
+def test_layers_batched_equal_layer_by_layer(sigma_x, chunk_size):
+    est = MatrixRenyi(sigma_x=sigma_x, chunk_size=chunk_size)
     layers = _layers(130)
     single = [est.layer_information(t, _probe(130)) for t in layers]
     _assert_same(est.layers_information(layers, _probe(130)), single)
@@ -55,13 +55,13 @@ def test_layers_batched_equal_layer_by_layer(sigma_x, batch_size):
 
 @pytest.mark.parametrize("alpha, sigma_y", [(1.0, None), (2.0, None), (1.01, 1.5)])
 def test_layers_batched_every_alpha_and_label_kernel(alpha, sigma_y):
-    est = MatrixRenyi(alpha=alpha, sigma_y=sigma_y, sigma_x="alignment", batch_size=50)
+    est = MatrixRenyi(alpha=alpha, sigma_y=sigma_y, sigma_x="alignment", chunk_size=50)
     layers = _layers(100)
     _assert_same(est.layers_information(layers, _probe(100)), [est.layer_information(t, _probe(100)) for t in layers])
 
 
 def test_layers_split_by_the_memory_budget_and_a_layer_too_big_alone_goes_by_itself():
-    est = MatrixRenyi(sigma_x="alignment", batch_size=40)
+    est = MatrixRenyi(sigma_x="alignment", chunk_size=40)
     layers = _layers(120)
     whole = est.layers_information(layers, _probe(120))
     # room for the biggest layer's values and one layer's matrices: one layer per group
@@ -74,7 +74,7 @@ def test_layers_split_by_the_memory_budget_and_a_layer_too_big_alone_goes_by_its
 
 
 def test_layers_refuse_bad_input_by_name():
-    est = MatrixRenyi(batch_size=40)
+    est = MatrixRenyi(chunk_size=40)
     layers = _layers(120)
     with pytest.raises(ValueError, match="layer activations .*120 .*probe inputs .*100|100.*120"):
         est.layers_information(layers, _probe(100))
@@ -106,7 +106,7 @@ def _direct(model, x, y, est, names):
 def test_recorder_measures_a_records_layers_in_one_call_and_still_names_a_nan_layer(monkeypatch):
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(90, 6, generator=g), torch.randint(0, 3, (90,), generator=g)
-    est = MatrixRenyi(sigma_x="alignment", batch_size=30)
+    est = MatrixRenyi(sigma_x="alignment", chunk_size=30)
     names = ["0", "1", "2", "3", "4"]
     calls = []
     original = MatrixRenyi.layers_information
@@ -141,7 +141,7 @@ def test_recorder_leaves_estimators_that_do_not_batch_layers_to_the_layer_by_lay
     monkeypatch.setattr(Estimator, "layers_information", lambda self, *a, **k: calls.append(self.name) or original(self, *a, **k))
     names = ["0", "1", "2"]
     model = _model()
-    with Recorder(model, (x, y), layers=names, estimators=[KDE(), MatrixRenyi(batch_size=30)], store=None, units=False) as rec:
+    with Recorder(model, (x, y), layers=names, estimators=[KDE(), MatrixRenyi(chunk_size=30)], store=None, units=False) as rec:
         rows, warnings, _ = rec.measure()
     assert not warnings and calls == []  # KDE: no prefetch; MatrixRenyi has its own layers_information
     direct = _direct(model, x, y, KDE(), names)
@@ -154,7 +154,7 @@ def test_recorder_leaves_estimators_that_do_not_batch_layers_to_the_layer_by_lay
 def test_recorder_falls_back_layer_by_layer_when_the_batched_call_fails(monkeypatch):
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(90, 6, generator=g), torch.randint(0, 3, (90,), generator=g)
-    est = MatrixRenyi(batch_size=30)
+    est = MatrixRenyi(chunk_size=30)
     names = ["0", "1", "2", "3"]
 
     def failing(self, layers, probe, memory_budget=None):
@@ -174,7 +174,7 @@ def test_recorder_falls_back_layer_by_layer_when_the_batched_call_fails(monkeypa
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
 @pytest.mark.parametrize("solver", ["auto", "bisection"])
 def test_cuda_layers_batched_equal_the_cpu(solver):
-    est = MatrixRenyi(sigma_x="alignment", batch_size=10, unit_solver=solver)  # 40 layers × 20 chunks: bisection under "auto"
+    est = MatrixRenyi(sigma_x="alignment", chunk_size=10, unit_solver=solver)  # 40 layers × 20 chunks: bisection under "auto"
     g = torch.Generator().manual_seed(3)
     layers = [torch.randn(200, 5 + i, generator=g, dtype=torch.float64) ** (1 + i % 2) for i in range(40)]
     cpu = est.layers_information(layers, _probe(200))

@@ -269,14 +269,14 @@ def test_minibatch_estimates_are_chunk_averages(rng):
 
     x = rng.normal(size=(230, 5))
     y = rng.integers(0, 3, 230)
-    est = MatrixRenyi(batch_size=100)
+    est = MatrixRenyi(chunk_size=100)
     chunks = [(0, 100), (100, 230)]  # the 30-sample remainder joins the last chunk
     plain = MatrixRenyi()
     res = est.estimate_mutual_information(x, y)
     parts = [plain.mutual_information(x[a:b], y[a:b]) for a, b in chunks]
     assert res.value == pytest.approx(np.mean(parts), abs=1e-12)
-    assert res.params["n_batches"] == 2 and res.params["batch_size"] == 100 and res.params["n_samples"] == 230
-    assert res.params["batch_std"] == pytest.approx(np.std(parts, ddof=1), abs=1e-12)
+    assert res.params["n_chunks"] == 2 and res.params["chunk_size"] == 100 and res.params["n_samples"] == 230
+    assert res.params["chunk_std"] == pytest.approx(np.std(parts, ddof=1), abs=1e-12)
     h = est.entropy(x)
     assert h == pytest.approx(np.mean([plain.entropy(x[a:b]) for a, b in chunks]), abs=1e-12)
     assert h <= np.log2(130)  # a chunk estimate is bounded by log2 of the chunk size
@@ -289,6 +289,6 @@ def test_minibatch_estimates_are_chunk_averages(rng):
         assert v == pytest.approx(np.mean([r[q].value for r in ref]), abs=1e-12)
     assert {q: r.value for q, r in est.layer_information(t, ctx).items()} == got
     # a batch as large as the sample is the plain estimate
-    assert MatrixRenyi(batch_size=230).mutual_information(x, y) == plain.mutual_information(x, y)
-    with pytest.raises(ValueError, match="batch_size"):
-        MatrixRenyi(batch_size=1)
+    assert MatrixRenyi(chunk_size=230).mutual_information(x, y) == plain.mutual_information(x, y)
+    with pytest.raises(ValueError, match="chunk_size"):
+        MatrixRenyi(chunk_size=1)

@@ -99,7 +99,7 @@ def test_newer_schema_is_refused(tmp_path):
 def test_locked_database_gives_clear_error(tmp_path):
     db = tmp_path / "r.db"
     with Store(db) as st:
-        writer = st.open_run("r", None, {}, None)
+        st.open_run("r", None, {}, None)
     holder = sqlite3.connect(db, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:

@@ -130,7 +130,7 @@ def test_chunks_and_their_average():
     parts = [infoscope.Estimate(v, "renyi", {"sigma_x": s, "n_samples": 10}) for v, s in ((1.0, 2.0), (3.0, 4.0))]
     avg = average_estimates(parts)
     assert avg.value == 2.0 and avg.params["sigma_x"] == 3.0 and avg.params["n_samples"] == 20
-    assert avg.params["n_batches"] == 2 and avg.params["batch_std"] == pytest.approx(math.sqrt(2))
+    assert avg.params["n_chunks"] == 2 and avg.params["chunk_std"] == pytest.approx(math.sqrt(2))
 
 
 def test_probe_grams_are_named_and_exact_for_balanced_classes():
@@ -182,7 +182,7 @@ def test_mi_and_entropy_share_their_options(capsys):
     for command in ("mi", "entropy"):
         assert main([command, "--help"]) == 0
     mi_help, entropy_help = capsys.readouterr().out.split("Usage:")[1:]
-    for option in ("--method", "--alpha", "--sigma-x", "--kernel", "--approx", "--batch-size", "--n-bins", "--k", "--json"):
+    for option in ("--method", "--alpha", "--sigma-x", "--kernel", "--approx", "--chunk-size", "--n-bins", "--k", "--json"):
         assert option in mi_help and option in entropy_help
     assert "--sigma-y" in mi_help and "--sigma-y" not in entropy_help
 

@@ -39,20 +39,20 @@ def _assert_same(batched, loop, tol=1e-9):
         for q in QUANTITIES:
             assert b[q].value == pytest.approx(r[q].value, abs=tol, rel=0), q
             assert b[q].params.keys() == r[q].params.keys()
-            for key in ("sigma_x", "sigma_input", "sigma_y", "n_samples", "n_batches", "sigma_x_at_grid_edge"):
+            for key in ("sigma_x", "sigma_input", "sigma_y", "n_samples", "n_chunks", "sigma_x_at_grid_edge"):
                 if isinstance(r[q].params.get(key), (int, float)):
                     assert b[q].params[key] == pytest.approx(r[q].params[key], rel=1e-12), key
                 elif key in r[q].params:
                     assert b[q].params[key] == r[q].params[key], key
-            if "batch_std" in r[q].params:
-                assert b[q].params["batch_std"] == pytest.approx(r[q].params["batch_std"], abs=tol)
+            if "chunk_std" in r[q].params:
+                assert b[q].params["chunk_std"] == pytest.approx(r[q].params["chunk_std"], abs=tol)
 
 
 @pytest.mark.parametrize("sigma_x", ["silverman", "knn", "alignment", 0.7])
 @pytest.mark.parametrize("conv, pooling", [(False, "map"), (True, "map"), (True, "mean"), (True, "max")])
-@pytest.mark.parametrize("batch_size", [None, 40])
-def test_batched_units_equal_unit_by_unit(sigma_x, conv, pooling, batch_size):
-    est = MatrixRenyi(sigma_x=sigma_x, batch_size=batch_size)
+@pytest.mark.parametrize("chunk_size", [None, 40])
+def test_batched_units_equal_unit_by_unit(sigma_x, conv, pooling, chunk_size):
+    est = MatrixRenyi(sigma_x=sigma_x, chunk_size=chunk_size)
     probe, t = _probe(130), _layer(130, conv)
     units = list(range(t.shape[1]))
     loop = Estimator.units_information(est, t, _probe(130), units, pooling)
@@ -62,7 +62,7 @@ def test_batched_units_equal_unit_by_unit(sigma_x, conv, pooling, batch_size):
 @pytest.mark.parametrize("alpha", [1.0, 1.01, 2.0, 3.0])
 @pytest.mark.parametrize("sigma_y", [None, 1.0])  # class blocks, or the full label Gram
 def test_batched_units_every_alpha_and_label_kernel(alpha, sigma_y):
-    est = MatrixRenyi(alpha=alpha, sigma_y=sigma_y, batch_size=50)
+    est = MatrixRenyi(alpha=alpha, sigma_y=sigma_y, chunk_size=50)
     t = _layer(120, conv=True)
     loop = Estimator.units_information(est, t, _probe(120), [0, 2, 4], "map")
     _assert_same(est.units_information(t, _probe(120), [0, 2, 4], "map"), loop)
@@ -112,8 +112,8 @@ def test_bisection_eigenvalues_on_known_spectra():
 @pytest.mark.parametrize("sigma_y", [None, 1.0])
 def test_units_by_bisection_equal_the_eigensolver(sigma_y):
     t = _layer(200, conv=True)
-    exact = MatrixRenyi(sigma_x="alignment", sigma_y=sigma_y, batch_size=100).units_information(t, _probe(200), list(range(5)))
-    fast = MatrixRenyi(sigma_x="alignment", sigma_y=sigma_y, batch_size=100, unit_solver="bisection")
+    exact = MatrixRenyi(sigma_x="alignment", sigma_y=sigma_y, chunk_size=100).units_information(t, _probe(200), list(range(5)))
+    fast = MatrixRenyi(sigma_x="alignment", sigma_y=sigma_y, chunk_size=100, unit_solver="bisection")
     got = fast.units_information(t, _probe(200), list(range(5)))
     for b, r in zip(got, exact):
         for q in QUANTITIES:
@@ -121,7 +121,7 @@ def test_units_by_bisection_equal_the_eigensolver(sigma_y):
 
 
 def test_memory_splitting_gives_the_same_numbers_and_too_big_is_refused():
-    est = MatrixRenyi(sigma_x="alignment", batch_size=40)
+    est = MatrixRenyi(sigma_x="alignment", chunk_size=40)
     t, units = _layer(120, conv=True), list(range(5))
     whole = est.units_information(t, _probe(120), units, "map", memory_budget=2**30)
     one = est.memory_bytes(120, 12, probe=False)
@@ -135,7 +135,7 @@ def test_recorder_units_equal_direct_calls():
     model = torch.nn.Sequential(torch.nn.Conv2d(1, 4, 3), torch.nn.ReLU(), torch.nn.Flatten(), torch.nn.Linear(4 * 36, 3))
     g = torch.Generator().manual_seed(0)
     x, y = torch.randn(90, 1, 8, 8, generator=g), torch.randint(0, 3, (90,), generator=g)
-    est = MatrixRenyi(batch_size=30)
+    est = MatrixRenyi(chunk_size=30)
     with Recorder(model, (x, y), layers=["1"], estimators=[est], store=None) as rec:
         rows, warnings, _ = rec.measure()
     assert not warnings
@@ -149,7 +149,7 @@ def test_recorder_units_equal_direct_calls():
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device here")
 def test_cuda_results_match_the_cpu_and_stay_on_the_device():
-    est = MatrixRenyi(sigma_x="alignment", batch_size=50)
+    est = MatrixRenyi(sigma_x="alignment", chunk_size=50)
     t = _layer(200, conv=True)
     cpu = est.units_information(t, _probe(200), list(range(5)), "map")
     gpu = est.units_information(t.cuda(), _probe(200, device="cuda"), list(range(5)), "map")
@@ -171,7 +171,7 @@ def test_cuda_recording_equals_the_cpu_recording():
     x, y = torch.randn(150, 1, 8, 8, generator=g), torch.randint(0, 3, (150,), generator=g)
     from infoscope import KDE, Binning
 
-    ests = [MatrixRenyi(sigma_x="alignment", batch_size=50), KDE(), Binning(n_bins=8)]
+    ests = [MatrixRenyi(sigma_x="alignment", chunk_size=50), KDE(), Binning(n_bins=8)]
     with Recorder(model, (x, y), estimators=ests, store=None) as rec:
         cpu, _, _ = rec.measure()
     with Recorder(model.cuda(), (x, y), estimators=ests, store=None) as rec:
@@ -191,8 +191,8 @@ def test_cuda_bisection_equals_the_eigensolver():
 
     assert float((eigenvalues_by_bisection(a) - torch.linalg.eigvalsh(a)).abs().max()) < 1e-13
     t = _layer(300, conv=True).cuda()
-    exact = MatrixRenyi(sigma_x="alignment", batch_size=100).units_information(t, _probe(300, device="cuda"), list(range(5)))
-    fast = MatrixRenyi(sigma_x="alignment", batch_size=100, unit_solver="bisection").units_information(
+    exact = MatrixRenyi(sigma_x="alignment", chunk_size=100).units_information(t, _probe(300, device="cuda"), list(range(5)))
+    fast = MatrixRenyi(sigma_x="alignment", chunk_size=100, unit_solver="bisection").units_information(
         t, _probe(300, device="cuda"), list(range(5)))
     for b, r in zip(fast, exact):
         for q in QUANTITIES:

@@ -5,6 +5,8 @@ All information quantities are in bits. See :mod:`infoscope.estimators` for the 
 
 from __future__ import annotations
 
+from ._version import __version__
+from .errors import MemoryBudgetError, StoreError
 from .estimators import (
     ESTIMATORS,
     KDE,
@@ -18,9 +20,6 @@ from .estimators import (
     make_estimator,
     mutual_information,
 )
-
-from ._version import __version__
-from .errors import MemoryBudgetError, StoreError
 from .options import RecordingOptions
 from .recorder import Probe, Recorder
 from .store import Store, load

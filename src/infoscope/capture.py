@@ -361,7 +361,7 @@ def probe_activations(
     model: nn.Module,
     x: torch.Tensor,
     layers: str | Sequence[str],
-    batch_size: int = 256,
+    forward_batch_size: int = 256,
     store_device: torch.device | str | None = "cpu",
 ) -> dict[str, torch.Tensor]:
     """Activations of ``layers`` for every probe sample, computed in batches.
@@ -374,7 +374,7 @@ def probe_activations(
     layers : "auto", "blocks" or sequence of str
         Layer names (see :func:`resolve_layers`); "auto" and "blocks" give one layer per call
         of a module called several times.
-    batch_size : int
+    forward_batch_size : int
         Samples per forward pass (bounds memory).
     store_device : device, default "cpu"
         Where the activations are gathered.
@@ -387,12 +387,12 @@ def probe_activations(
     Examples
     --------
     >>> m = nn.Sequential(nn.Linear(3, 2), nn.Tanh())
-    >>> acts = probe_activations(m, torch.randn(10, 3), "auto", batch_size=4)
+    >>> acts = probe_activations(m, torch.randn(10, 3), "auto", forward_batch_size=4)
     >>> list(acts), acts["1"].shape
     (['1'], torch.Size([10, 2]))
     """
-    if batch_size < 1:
-        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    if forward_batch_size < 1:
+        raise ValueError(f"forward_batch_size must be >= 1, got {forward_batch_size}")
     if len(x) == 0:
         raise ValueError("the probe set is empty; pass at least two probe samples")
     calls = count_calls(model, x[:2]) if isinstance(layers, str) and layers in ("auto", "blocks") else None
@@ -401,8 +401,8 @@ def probe_activations(
 
     def run() -> dict[str, torch.Tensor]:
         with LayerCapture(model, names, store_device) as cap:
-            for start in range(0, len(x), batch_size):
-                model(x[start : start + batch_size].to(device))
+            for start in range(0, len(x), forward_batch_size):
+                model(x[start : start + forward_batch_size].to(device))
         return cap.outputs()
 
     return _forward(model, x, run)

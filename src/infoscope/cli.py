@@ -19,8 +19,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from .estimators import ESTIMATORS, make_estimator
 from .errors import StoreError
+from .estimators import ESTIMATORS, H_T, I_TY, I_XT, make_estimator
 
 app = typer.Typer(
     name="infoscope",
@@ -89,7 +89,7 @@ ESTIMATOR_OPTIONS: dict[str, tuple[Any, Any]] = {
     "sigma_y": (Annotated[str | None, typer.Option("--sigma-y", help="Kernel width for Y, or a rule (renyi).")], None),
     "kernel": (Annotated[str | None, typer.Option(help="rbf (tensor kernel) or multivariate (renyi).")], None),
     "approx": (Annotated[str | None, typer.Option(help="slq: randomized eigenvalue sums for large N (renyi).")], None),
-    "batch_size": (Annotated[int | None, typer.Option(help="Average estimates over chunks of this many samples (renyi).")], None),
+    "chunk_size": (Annotated[int | None, typer.Option("--chunk-size", help="Average estimates over chunks of this many samples (renyi).")], None),
     "n_bins": (Annotated[int | None, typer.Option("--n-bins", help="Bins per value (binning).")], None),
     "noise_variance": (Annotated[float | None, typer.Option("--noise-variance", help="Noise variance σ_n² (kde).")], None),
     "bound": (Annotated[str | None, typer.Option(help="upper or lower (kde).")], None),
@@ -196,7 +196,14 @@ def estimators_command() -> None:
 
 def _run_with_progress(name: str, **kwargs: Any):
     """Run an experiment with a Rich progress bar showing epoch, losses, accuracy and ETA."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
 
     from .experiments import get_experiment, run_experiment
 
@@ -227,9 +234,9 @@ def _last_epoch_table(store, run: str, title: str) -> Table:
     if final.empty:
         return Table(title=f"{title}: no measurements yet")
     labels = layer_labels(layers)
-    table = Table("probe", "layer", "estimator", "H(T)", "I(X;T)", "I(T;Y)", title=f"{title}, epoch {int(final.epoch.iloc[0])} (bits)")
+    table = Table("probe", "layer", "estimator", H_T, I_XT, I_TY, title=f"{title}, epoch {int(final.epoch.iloc[0])} (bits)")
     for _, row in final.iterrows():
-        table.add_row(row.probe, labels.get(row.layer, row.layer), row.estimator, *(f"{row.get(q, float('nan')):.3f}" for q in ("H(T)", "I(X;T)", "I(T;Y)")))
+        table.add_row(row.probe, labels.get(row.layer, row.layer), row.estimator, *(f"{row.get(q, float('nan')):.3f}" for q in (H_T, I_XT, I_TY)))
     return table
 
 

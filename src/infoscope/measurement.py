@@ -43,7 +43,13 @@ from .estimators import Estimator
 from .estimators.base import Estimate, ProbeContext
 from .options import RecordingOptions
 from .records import BandRow, MeasurementRow, MeasurementWarning
-from .uncertainty import SigmaSmoother, Subsample, bootstrap_bands, chance_band, sensitivity_bands
+from .uncertainty import (
+    SigmaSmoother,
+    Subsample,
+    bootstrap_bands,
+    chance_band,
+    sensitivity_bands,
+)
 
 __all__ = ["Probe", "as_probes", "noisy", "Measurement", "ProbeMeasurement"]
 

@@ -50,8 +50,9 @@ class RecordingOptions:
         others measure whole layers only. ``record(..., units=True)`` forces them.
     unit_probes : sequence of str, optional
         Probes on which per-unit values are measured (default: all).
-    batch_size : int
-        Probe samples per forward pass.
+    forward_batch_size : int
+        Probe samples per forward pass (not the training minibatch, nor an estimator's
+        ``chunk_size``).
     noise_variance : float, optional
         Measure the noise-injected variant T + N(0, noise_variance).
     noise_draws : int
@@ -105,7 +106,7 @@ class RecordingOptions:
     early_epochs: int = 1
     unit_every: int = 1
     unit_probes: Sequence[str] | None = None
-    batch_size: int = 256
+    forward_batch_size: int = 256
     noise_variance: float | None = None
     noise_draws: int = 5
     unit_pooling: str | None = None
@@ -134,7 +135,7 @@ class RecordingOptions:
         self.early_epochs = check_whole(self.early_epochs, "early_epochs", 1)
         self.max_units = check_whole(self.max_units, "max_units", 0, none_ok=True)
         self.memory_budget = check_whole(self.memory_budget, "memory_budget", 1, none_ok=True)
-        self.batch_size = check_whole(self.batch_size, "batch_size", 1)
+        self.forward_batch_size = check_whole(self.forward_batch_size, "forward_batch_size", 1)
         if self.noise_variance is not None:
             self.noise_variance = check_positive(self.noise_variance, "noise_variance", "Or None for the variant without noise.")
         self.noise_draws = check_whole(self.noise_draws, "noise_draws", 1)
@@ -162,7 +163,7 @@ class RecordingOptions:
         config = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         config["estimators"] = [{"method": e.name, **e.get_params()} for e in self.estimators]
         config["noise_draws"] = self.draws
-        for key in ("batch_size", "memory_budget", "on_error", "device"):  # how, not what: not part of a run's identity
+        for key in ("forward_batch_size", "memory_budget", "on_error", "device"):  # how, not what: not part of a run's identity
             config.pop(key)
         return config
 
@@ -182,7 +183,7 @@ def recording_options(base: RecordingOptions | None = None, **overrides: Any) ->
     >>> recording_options(unit_evry=2)
     Traceback (most recent call last):
     ...
-    TypeError: unknown recording option(s) unit_evry; the options are: layers, estimators, units, max_units, every, early_every, early_epochs, unit_every, unit_probes, batch_size, noise_variance, noise_draws, unit_pooling, bootstrap, bootstrap_fraction, sensitivity, chance, calibrate, sigma_smoothing, memory_budget, on_error, device
+    TypeError: unknown recording option(s) unit_evry; the options are: layers, estimators, units, max_units, every, early_every, early_epochs, unit_every, unit_probes, forward_batch_size, noise_variance, noise_draws, unit_pooling, bootstrap, bootstrap_fraction, sensitivity, chance, calibrate, sigma_smoothing, memory_budget, on_error, device
     """
     names = [f.name for f in dataclasses.fields(RecordingOptions)]
     unknown = sorted(set(overrides) - set(names))

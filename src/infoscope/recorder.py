@@ -23,10 +23,16 @@ from torch import nn
 
 from ._version import __version__
 from .budget import check_budget, default_budget, device_budget
-from .errors import MemoryBudgetError
 from .calibration import calibration_records
-from .capture import count_calls, model_device, probe_activations, resolve_layers, split_call
+from .capture import (
+    count_calls,
+    model_device,
+    probe_activations,
+    resolve_layers,
+    split_call,
+)
 from .distributed import Processes, TaskSplit
+from .errors import MemoryBudgetError
 from .estimators.base import ProbeContext
 from .estimators.discrete import plugin_entropy
 from .estimators.units import unit_view
@@ -299,9 +305,9 @@ class Recorder:
     def _capture(self, probe: Probe) -> dict[str, torch.Tensor]:
         """Activations of every layer on the whole probe (gathered from every rank's shard)."""
         if not self.processes.distributed:
-            return probe_activations(self.model, probe.x, self.layers, self.options.batch_size, self.device)
+            return probe_activations(self.model, probe.x, self.layers, self.options.forward_batch_size, self.device)
         shard = self.processes.shard(len(probe.x))
-        local = probe_activations(self.model, probe.x[shard], self.layers, self.options.batch_size, self.device) if len(shard) else {}
+        local = probe_activations(self.model, probe.x[shard], self.layers, self.options.forward_batch_size, self.device) if len(shard) else {}
         return self.processes.gather_activations(local, len(probe.x), self._templates)
 
     def record(

@@ -11,12 +11,12 @@ from __future__ import annotations
 import dataclasses
 import time
 from collections.abc import Callable
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from .estimators import KDE, KSG, Binning, Discrete, Estimator, MatrixRenyi
+from .estimators import I_TY, I_XT, KDE, KSG, Binning, Discrete, Estimator, MatrixRenyi
 from .experiments import run_experiment
 from .experiments.inspection import analyze_run
 from .experiments.pruning import prune_check
@@ -64,7 +64,7 @@ def _phase_table(a, estimator: str) -> pd.DataFrame:
 
 
 def _final_ixt(store: Store, run: str, estimator: str) -> list[float]:
-    m = store.measurements(run=run, probe="train", estimator=estimator, quantity="I(X;T)")
+    m = store.measurements(run=run, probe="train", estimator=estimator, quantity=I_XT)
     last = m[m.epoch == m.epoch.max()]
     order = list(store.layers(run).name)
     return [float(last[last.layer == layer].value.iloc[-1]) for layer in order if layer in set(last.layer)]
@@ -114,7 +114,7 @@ def _check_disagreement(store: Store, runs: dict, analyses: dict) -> tuple[bool,
     verdicts = p.pivot_table(index="layer", columns="estimator", values="compressed", aggfunc="first")
     agree = bool((verdicts.nunique(axis=1) == 1).all())
     bands = store.bands(run=run, kind="sensitivity")
-    widths = bands[bands.quantity == "I(X;T)"].assign(w=lambda d: d.high - d.low).groupby("estimator").w.mean()
+    widths = bands[bands.quantity == I_XT].assign(w=lambda d: d.high - d.low).groupby("estimator").w.mean()
     text = (f"Estimators agree on compression for every layer: {'yes' if agree else 'no'}; per layer "
             + "; ".join(f"{layer}: " + ", ".join(f"{e}={'C' if v else '–'}" for e, v in row.items()) for layer, row in verdicts.iterrows())
             + ". Mean width of the sensitivity band of I(X;T) (½× to 2× the setting): "
@@ -165,7 +165,7 @@ def _check_lorenzen(store: Store, runs: dict, analyses: dict) -> tuple[bool, str
     for est, g in m[m.estimator != "discrete"].groupby("estimator"):
         diff = (g.set_index(["epoch", "step", "layer", "quantity"]).value - exact).dropna()
         per_q = diff.groupby(level="quantity").apply(lambda d: float(d.abs().mean()))
-        errors.append(f"{est}: mean |error| I(X;T) {per_q.get('I(X;T)', float('nan')):.2f}, I(T;Y) {per_q.get('I(T;Y)', float('nan')):.2f} bits")
+        errors.append(f"{est}: mean |error| I(X;T) {per_q.get(I_XT, float('nan')):.2f}, I(T;Y) {per_q.get(I_TY, float('nan')):.2f} bits")
     p = _phase_table(analyses["quant"], "discrete")
     p = p[p.layer.str.startswith("quant")]  # the quantised hidden layers, whose values are exact
     shapes = analyses["quant"].phases

@@ -25,10 +25,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import quote, unquote, urlparse
 
+from .errors import StoreError
 from .report.html import page, run_section
 from .report.payload import run_payload
 from .report.tables import run_tables
-from .errors import StoreError
 from .store import Store, load
 
 __all__ = ["RunServer", "make_server"]

@@ -8,6 +8,8 @@ import dataclasses
 import numpy as np
 import pandas as pd
 
+from ..estimators import H_T, I_TY
+
 __all__ = ["rank_units", "redundant_pairs", "prune_candidates", "Candidate"]
 
 
@@ -27,7 +29,7 @@ def rank_units(units: pd.DataFrame) -> pd.DataFrame:
     """
     last = units[units.epoch == units.epoch.max()].sort_values("step")
     table = last.groupby(["layer", "unit", "quantity"]).value.last().unstack("quantity").reset_index()
-    table["rank"] = table.groupby("layer")["I(T;Y)"].rank(ascending=False, method="first").astype(int)
+    table["rank"] = table.groupby("layer")[I_TY].rank(ascending=False, method="first").astype(int)
     return table.sort_values(["layer", "rank"]).reset_index(drop=True)
 
 
@@ -67,16 +69,16 @@ def prune_candidates(
     out: list[Candidate] = []
     for layer, g in ranks.groupby("layer", sort=False):
         chosen: dict[int, str] = {}
-        if "H(T)" in g.columns:
-            for unit in g.loc[g["H(T)"] <= 1e-9, "unit"]:
+        if H_T in g.columns:
+            for unit in g.loc[g[H_T] <= 1e-9, "unit"]:
                 chosen[int(unit)] = "constant on the probe (dead or saturated): H(unit) = 0"
-        ity = g.set_index("unit")["I(T;Y)"]
+        ity = g.set_index("unit")[I_TY]
         for i, j, r in (pairs or {}).get(layer, []):
             weaker = i if ity.get(i, 0) <= ity.get(j, 0) else j
             other = j if weaker == i else i
             chosen.setdefault(int(weaker), f"redundant with unit {other} (r = {r:.2f}) and less label information")
         n_low = max(1, int(round(fraction * len(g))))
-        for row in g.sort_values("I(T;Y)").head(n_low).itertuples():
+        for row in g.sort_values(I_TY).head(n_low).itertuples():
             chosen.setdefault(int(row.unit), f"among the {n_low} lowest I(unit;Y) in its layer ({ity[row.unit]:.3f} bits)")
         out += [Candidate(str(layer), u, why) for u, why in sorted(chosen.items())]
     return out

@@ -36,7 +36,7 @@ def bound_warnings(m: pd.DataFrame, probes: dict, tol: float = 0.01) -> list[tup
             info = {"n": info}
         if q in (H_T, I_XT) and estimator_tags(est).bounded and "n" in info:
             bound, name = math.log2(info["n"] * g.params.iloc[0].get("noise_draws", 1)), "log2 N"
-        elif q == "I(T;Y)" and "label_entropy_bits" in info:
+        elif q == I_TY and "label_entropy_bits" in info:
             bound, name = info["label_entropy_bits"], "H(Y)"
         else:
             continue
@@ -59,7 +59,7 @@ def dpi_warnings(m: pd.DataFrame, order: Sequence[str], floor: float = 0.05,
     """
     out = []
     pos = {n: i for i, n in enumerate(order)}
-    for (probe, est, q), g in m[m.quantity.isin(["I(X;T)", "I(T;Y)"])].groupby(["probe", "estimator", "quantity"]):
+    for (probe, est, q), g in m[m.quantity.isin([I_XT, I_TY])].groupby(["probe", "estimator", "quantity"]):
         series = {layer: s.sort_values(["epoch", "step"]).value.to_numpy() for layer, s in g.groupby("layer")}
         layers = sorted(series, key=lambda n: pos.get(n, 0))
         last_epoch = int(g.epoch.max())
@@ -77,7 +77,7 @@ def dpi_warnings(m: pd.DataFrame, order: Sequence[str], floor: float = 0.05,
 def grid_edge_warnings(m: pd.DataFrame, labels: dict[str, str] | None = None) -> list[tuple[int | None, str, str]]:
     """Kernel widths chosen at the edge of the alignment grid (the optimum may lie outside)."""
     out = []
-    for (probe, layer), g in m[m.quantity == "I(T;Y)"].groupby(["probe", "layer"]):
+    for (probe, layer), g in m[m.quantity == I_TY].groupby(["probe", "layer"]):
         edges = g[g.params.map(lambda p: bool(np.any(p.get("sigma_x_at_grid_edge", False))))]
         if not edges.empty:
             out.append((int(edges.epoch.min()), layer,
@@ -97,7 +97,7 @@ def chance_warnings(m: pd.DataFrame, labels: dict[str, str] | None = None) -> li
     'I(T;Y) of layer fc by renyi on the train probe (0.020 bits at epoch 3) is not above its chance level under label permutations'
     """
     out = []
-    ity = m[m.quantity == "I(T;Y)"]
+    ity = m[m.quantity == I_TY]
     for (probe, layer, est), g in ity.groupby(["probe", "layer", "estimator"], sort=False):
         last = g.sort_values(["epoch", "step"]).iloc[-1]
         if last.params.get("above_chance") is False:

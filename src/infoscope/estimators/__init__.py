@@ -14,8 +14,8 @@ from typing import Any
 
 from .._validation import ArrayLike
 from .base import Estimator
-from .estimate import H_T, I_TY, I_XT, QUANTITIES, Estimate
 from .binning import Binning, Discrete
+from .estimate import H_T, I_TY, I_XT, QUANTITIES, Estimate
 from .kde import KDE
 from .ksg import KSG
 from .renyi import MatrixRenyi

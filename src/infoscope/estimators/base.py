@@ -27,9 +27,9 @@ from .._validation import (
     resolve_discrete,
 )
 from .chunking import chunk_indices, in_chunks
+from .discrete import plugin_entropy, plugin_mutual_information, symbols
 from .estimate import H_T, I_TY, I_XT, Estimate
 from .tags import EstimatorTags
-from .discrete import plugin_entropy, plugin_mutual_information, symbols
 from .units import unit_view
 
 #: Bits from a bound within which a value counts as saturated (:meth:`Estimator.saturation`).
@@ -79,13 +79,13 @@ class ProbeContext:
         """The same probe with its tensors on ``device`` (and an empty cache)."""
         return ProbeContext(x=self.x.to(device), y=self.y.to(device), x_ids=self.x_ids.to(device))
 
-    def chunks(self, batch_size: int) -> list[ProbeContext]:
+    def chunks(self, chunk_size: int) -> list[ProbeContext]:
         """Sub-probes of consecutive chunks (:func:`~.chunking.chunk_indices`), built once and cached,
         so that whatever an estimator caches on a chunk (its input and label Grams) is computed once."""
-        key = ("chunks", int(batch_size))
+        key = ("chunks", int(chunk_size))
         if key not in self.cache:
             self.cache[key] = [ProbeContext(x=self.x[idx], y=self.y[idx], x_ids=self.x_ids[idx])
-                               for idx in chunk_indices(self.x.shape[0], batch_size) or []]
+                               for idx in chunk_indices(self.x.shape[0], chunk_size) or []]
         return self.cache[key]
 
 
@@ -95,7 +95,7 @@ class Estimator(ABC):
 
     The public methods validate their input, read 1-D integer arrays as class labels
     (override with ``discrete_y``), handle the case of labels on both sides, split the
-    samples into chunks when the estimator has a ``batch_size`` (see :mod:`.chunking`), and
+    samples into chunks when the estimator has a ``chunk_size`` (see :mod:`.chunking`), and
     return :class:`Estimate` objects in bits. Subclasses implement the maths only:
     :meth:`_entropy` and :meth:`_mutual_information`. Samples are on axis 0 and may have any
     trailing shape.
@@ -110,9 +110,9 @@ class Estimator(ABC):
     #: Class labels are discrete symbols: plug-in entropies for labels, and plug-in MI when both
     #: sides are labels. False for estimators that put a kernel on the labels (matrix Rényi).
     labels_as_symbols: ClassVar[bool] = True
-    #: Samples per chunk (None: the whole sample at once); estimators with a ``batch_size``
+    #: Samples per chunk (None: the whole sample at once); estimators with a ``chunk_size``
     #: parameter override it per instance.
-    batch_size: ClassVar[int | None] = None
+    chunk_size: ClassVar[int | None] = None
     #: What this estimator family is (:class:`~.tags.EstimatorTags`): the facts generic code asks.
     tags: ClassVar[EstimatorTags] = EstimatorTags()
 
@@ -210,10 +210,10 @@ class Estimator(ABC):
 
     def _chunked_layer_information(self, tt: torch.Tensor, probe: ProbeContext) -> dict[str, Estimate]:
         """:meth:`layer_information` of validated activations: per chunk, averaged."""
-        chunks = chunk_indices(tt.shape[0], self.batch_size)
+        chunks = chunk_indices(tt.shape[0], self.chunk_size)
         if chunks is None:
             return self._layer_information(tt, probe)
-        subs = iter(probe.chunks(self.batch_size))
+        subs = iter(probe.chunks(self.chunk_size))
         return in_chunks(chunks, lambda idx: self._layer_information(tt[idx], next(subs)))
 
     def units_information(
@@ -245,7 +245,7 @@ class Estimator(ABC):
     def memory_bytes(self, n: int, values: int, input_values: int = 0, probe: bool = True) -> int:
         """Peak bytes to estimate the values of one sample set of ``n`` samples with ``values``
         values each (a layer, or a unit), from the estimator's :attr:`tags`; chunks
-        (``batch_size``) hold their own n×n matrices. The memory budget's figure, and what a
+        (``chunk_size``) hold their own n×n matrices. The memory budget's figure, and what a
         batched computation charges per sample set when it groups them.
 
         Parameters
@@ -266,7 +266,7 @@ class Estimator(ABC):
         4800000
         """
         t = self.tags
-        chunk = min(self.batch_size or n, n)
+        chunk = min(self.chunk_size or n, n)
         squares = max(1, n // chunk) * chunk * chunk
         matrices = t.square_matrices + (t.probe_matrices if probe else 0)
         return 8 * (matrices * squares + t.sample_copies * n * values + t.input_copies * n * input_values)
@@ -316,7 +316,7 @@ class Estimator(ABC):
         h = results.get(H_T)
         flag = None
         if h is not None and rule == "bounds":
-            n = h.params.get("n_samples", 0) / max(1, h.params.get("n_batches", 1))
+            n = h.params.get("n_samples", 0) / max(1, h.params.get("n_chunks", 1))
             if n > 1 and h.value >= math.log2(n) - tol:
                 flag = "log2 n"
             elif h.value <= tol:
@@ -369,8 +369,8 @@ class Estimator(ABC):
         return self._result(value, **chosen, y_discrete=y_labels, n_samples=tx.shape[0])
 
     def _chunked(self, n: int, fn: Any) -> dict[str, Estimate]:
-        """``fn(idx)`` per chunk of ``batch_size`` samples, averaged (``fn(None)`` unchunked)."""
-        return in_chunks(chunk_indices(n, self.batch_size), fn)
+        """``fn(idx)`` per chunk of ``chunk_size`` samples, averaged (``fn(None)`` unchunked)."""
+        return in_chunks(chunk_indices(n, self.chunk_size), fn)
 
     def _result(self, value: float, **chosen: Any) -> Estimate:
         params = self.get_params()

@@ -1,10 +1,10 @@
 """Estimates on consecutive chunks of the samples, averaged: one mechanism for every estimator.
 
 Wickstrøm et al. estimate matrix-based entropies on minibatches of 100 samples and average
-them; any estimator with a ``batch_size`` does the same through :func:`chunk_indices` and
+them; any estimator with a ``chunk_size`` does the same through :func:`chunk_indices` and
 :func:`average_estimates`. A value is then a B-sample estimate (for kernel and plug-in
-estimators at most log2 B bits) averaged over N/B chunks, recorded with ``n_batches`` and
-``batch_std``, the spread of the chunk values.
+estimators at most log2 B bits) averaged over N/B chunks, recorded with ``n_chunks`` and
+``chunk_std``, the spread of the chunk values.
 """
 
 from __future__ import annotations
@@ -21,8 +21,8 @@ from .estimate import Estimate
 __all__ = ["chunk_indices", "average_estimates", "in_chunks", "merged_param", "chunk_summary"]
 
 
-def chunk_indices(n: int, batch_size: int | None) -> list[torch.Tensor] | None:
-    """Index blocks of ``batch_size`` consecutive samples out of ``n`` (None: no chunking).
+def chunk_indices(n: int, chunk_size: int | None) -> list[torch.Tensor] | None:
+    """Index blocks of ``chunk_size`` consecutive samples out of ``n`` (None: no chunking).
 
     A remainder shorter than half a chunk (and at least 2 samples) joins the last full chunk.
 
@@ -33,9 +33,9 @@ def chunk_indices(n: int, batch_size: int | None) -> list[torch.Tensor] | None:
     >>> chunk_indices(80, 100) is None
     True
     """
-    if batch_size is None or n <= batch_size:
+    if chunk_size is None or n <= chunk_size:
         return None
-    b = int(batch_size)
+    b = int(chunk_size)
     starts = list(range(0, n, b))
     if n - starts[-1] < max(2, b // 2):  # a short remainder joins the last full chunk
         starts.pop()
@@ -74,23 +74,23 @@ def merged_param(seen: list[Any]) -> Any:
 
 def chunk_summary(values: list[float], sizes: list[int]) -> tuple[float, dict[str, Any]]:
     """The mean of chunk values (bits) and the parameters that describe it: the total
-    ``n_samples``, ``n_batches`` and ``batch_std`` (the spread of the chunk values).
+    ``n_samples``, ``n_chunks`` and ``chunk_std`` (the spread of the chunk values).
 
     Examples
     --------
     >>> chunk_summary([1.0, 3.0], [100, 140])
-    (2.0, {'n_samples': 240, 'n_batches': 2, 'batch_std': 1.4142135623730951})
+    (2.0, {'n_samples': 240, 'n_chunks': 2, 'chunk_std': 1.4142135623730951})
     """
     mean = sum(values) / len(values)
     std = math.sqrt(sum((v - mean) ** 2 for v in values) / max(1, len(values) - 1))
-    return mean, {"n_samples": sum(int(n) for n in sizes), "n_batches": len(values), "batch_std": std}
+    return mean, {"n_samples": sum(int(n) for n in sizes), "n_chunks": len(values), "chunk_std": std}
 
 
 def average_estimates(parts: list[Estimate]) -> Estimate:
     """Mean of chunk estimates, in bits.
 
-    Parameters that differ between chunks are merged (:func:`merged_param`); ``n_batches``,
-    ``batch_std`` and the total ``n_samples`` are added (:func:`chunk_summary`).
+    Parameters that differ between chunks are merged (:func:`merged_param`); ``n_chunks``,
+    ``chunk_std`` and the total ``n_samples`` are added (:func:`chunk_summary`).
     """
     params = {key: merged_param([p.params.get(key) for p in parts]) for key in parts[0].params}
     mean, summary = chunk_summary([p.value for p in parts], [p.params.get("n_samples", 0) for p in parts])

@@ -25,11 +25,18 @@ from typing import Any, ClassVar
 
 import torch
 
-from .._validation import ArrayLike, as_labels, check_choice, check_positive, check_samples, flatten_samples
+from .._validation import (
+    ArrayLike,
+    as_labels,
+    check_choice,
+    check_positive,
+    check_samples,
+    flatten_samples,
+)
 from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext
-from .tags import EstimatorTags
 from .discrete import zero_if_round_off
 from .kernels import batched_squared_distances, squared_distances
+from .tags import EstimatorTags
 from .units import unit_stack
 
 __all__ = ["KDE", "mixture_entropy_above_noise", "kde_differential_entropy"]

@@ -26,9 +26,9 @@ from collections.abc import Sequence
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 from scipy.spatial import cKDTree
 from scipy.special import digamma
-import torch
 
 from .._validation import as_labels, check_samples, check_whole, flatten_samples
 from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext

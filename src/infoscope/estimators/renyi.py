@@ -20,10 +20,24 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from .._validation import as_labels, check_choice, check_positive, check_same_length, check_samples, check_whole
+from .._validation import (
+    as_labels,
+    check_choice,
+    check_positive,
+    check_same_length,
+    check_samples,
+    check_whole,
+)
 from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext
 from .eigensolvers import SOLVERS
-from .grams import DEFAULT_LABEL_SIGMA, KERNELS, SigmaSpec, check_sigma_spec, is_rule, sample_gram
+from .grams import (
+    DEFAULT_LABEL_SIGMA,
+    KERNELS,
+    SigmaSpec,
+    check_sigma_spec,
+    is_rule,
+    sample_gram,
+)
 from .kernels import hadamard_normalize, normalize_gram
 from .lanczos import slq_entropy
 from .matrix_entropy import check_alpha, class_joint_entropy, matrix_entropy
@@ -68,11 +82,11 @@ class MatrixRenyi(Estimator):
         entropies stay exact.
     n_grid : int, default 50
         Grid size of the ``"alignment"`` rule.
-    batch_size : int, optional
+    chunk_size : int, optional
         Estimate on consecutive chunks of this many samples and average, as Wickstrøm et al.
         do on minibatches of 100 (see :mod:`.chunking`). The cost falls from O(N³) to
         O(N·B²); each value is then a B-sample estimate (at most log2 B bits) averaged over
-        N/B chunks, recorded with ``n_batches`` and ``batch_std``. None: the whole sample.
+        N/B chunks, recorded with ``n_chunks`` and ``chunk_std``. None: the whole sample.
     unit_solver : {"auto", "eigh", "bisection"}, default "auto"
         How the batched per-unit path (:meth:`units_information`) gets its spectra: the
         framework's eigensolver, or Householder tridiagonalisation and Sturm bisection as
@@ -129,7 +143,7 @@ class MatrixRenyi(Estimator):
     approx_steps: int = 20
     approx_deflate: int = 16
     random_state: int = 0
-    batch_size: int | None = None
+    chunk_size: int | None = None
     unit_solver: str = "auto"
 
     def __post_init__(self) -> None:
@@ -144,7 +158,7 @@ class MatrixRenyi(Estimator):
             raise ValueError("sigma_input cannot be 'alignment' (the input is not aligned to labels); use a number, 'silverman' or 'knn'")
         self.knn_k = check_whole(self.knn_k, "knn_k", 1)
         self.n_grid = check_whole(self.n_grid, "n_grid", 2)
-        self.batch_size = check_whole(self.batch_size, "batch_size", 2, none_ok=True)
+        self.chunk_size = check_whole(self.chunk_size, "chunk_size", 2, none_ok=True)
         if self.approx is not None:
             check_choice(self.approx, "approx", ("slq",))
         check_choice(self.unit_solver, "unit_solver", SOLVERS)
@@ -256,7 +270,7 @@ class MatrixRenyi(Estimator):
         """On chunks, all chunks of the layer are one batched computation when it fits in memory
         (:mod:`.renyi_batched`); otherwise chunk by chunk."""
         n = tt.shape[0]
-        if self._batches() and self.batch_size is not None and n > self.batch_size:
+        if self._batches() and self.chunk_size is not None and n > self.chunk_size:
             flat = tt.reshape(n, 1, -1)
             if self.memory_bytes(n, flat.shape[-1], probe=False) <= _DEFAULT_UNIT_MEMORY:
                 return units_information(self, flat, probe, [0], "map", _DEFAULT_UNIT_MEMORY)[0]

@@ -81,7 +81,7 @@ class RenyiSettings(Protocol):
     knn_k: int
     n_grid: int
     unit_solver: str
-    batch_size: int | None
+    chunk_size: int | None
 
     def get_params(self) -> dict[str, Any]: ...
 
@@ -122,7 +122,7 @@ def units_information(
     if units and need > memory_budget:
         raise MemoryBudgetError(
             f"one unit needs about {need / 2**20:.1f} MiB ({n} samples of {width} values, chunks of "
-            f"{est.batch_size or n}) but the memory budget is {memory_budget / 2**20:.1f} MiB; use batch_size=100, "
+            f"{est.chunk_size or n}) but the memory budget is {memory_budget / 2**20:.1f} MiB; use chunk_size=100, "
             "unit_pooling='mean', a smaller probe, or a larger budget"
         )
     group = max(1, _group_budget(memory_budget, t.device) // need)
@@ -202,8 +202,8 @@ def _estimates(
     indices (C, n) of C chunks, the squared distances (G·C, n, n) ordered (set, chunk) and the
     values per sample of each (an int, or a tensor (G·C,))."""
     n = probe.x.shape[0]
-    idx = chunk_indices(n, est.batch_size)
-    contexts = probe.chunks(est.batch_size) if idx is not None else [probe]
+    idx = chunk_indices(n, est.chunk_size)
+    contexts = probe.chunks(est.chunk_size) if idx is not None else [probe]
     idx = idx if idx is not None else [torch.arange(n)]
     grams = [est.probe_grams(ctx, device) for ctx in contexts]
     by_size: dict[int, list[int]] = {}

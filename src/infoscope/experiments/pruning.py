@@ -12,6 +12,7 @@ from torch import nn
 
 from ..analysis.redundancy import rank_units
 from ..capture import ModuleHooks, layers_by_call, resolve_layers
+from ..estimators import I_TY
 from ..store import Store
 from .runner import evaluate as loss_and_accuracy
 from .trained import load_trained
@@ -116,7 +117,7 @@ def prune_check(
     rows = []
     plans = {}
     for layer in hidden:
-        g = ranks[ranks.layer == layer].sort_values("I(T;Y)")
+        g = ranks[ranks.layer == layer].sort_values(I_TY)
         k = max(1, int(round(fraction * len(g))))
         plans[layer] = (len(g), k, [int(u) for u in g.unit.head(k)], [int(u) for u in g.unit.tail(k)])
 

@@ -10,7 +10,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..datasets import Dataset, cifar_or_synthetic, load_digits, load_mnist_subset, load_tishby
+from ..datasets import (
+    Dataset,
+    cifar_or_synthetic,
+    load_digits,
+    load_mnist_subset,
+    load_tishby,
+)
 from ..estimators import Binning, Discrete, Estimator, MatrixRenyi
 from ..measurement import Probe
 from ..options import RecordingOptions
@@ -94,7 +100,7 @@ def _tishby_estimators(activation: str) -> list[Estimator]:
 
 
 # The MNIST experiments estimate matrix-based Rényi MI on chunks of 100 probe samples and average
-# (MatrixRenyi(batch_size=100)), as Wickstrøm et al. do on minibatches of N = 100: the cost per
+# (MatrixRenyi(chunk_size=100)), as Wickstrøm et al. do on minibatches of N = 100: the cost per
 # layer falls from O(N³) to O(N·100²), which is what keeps recording on during training.
 EXPERIMENTS: dict[str, Experiment] = {
     e.name: e
@@ -140,7 +146,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             batch_size=100,
             epochs=20,
             probe_size=500,
-            estimators=lambda act: [MatrixRenyi(sigma_x="alignment", sigma_input=8.0 / 2**0.5, batch_size=100)],
+            estimators=lambda act: [MatrixRenyi(sigma_x="alignment", sigma_input=8.0 / 2**0.5, chunk_size=100)],
         ),
         Experiment(
             name="mnist-cnn",
@@ -153,7 +159,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             batch_size=100,
             epochs=10,
             probe_size=300,
-            estimators=lambda act: [MatrixRenyi(sigma_x="silverman", sigma_input=8.0 / 2**0.5, batch_size=100)],
+            estimators=lambda act: [MatrixRenyi(sigma_x="silverman", sigma_input=8.0 / 2**0.5, chunk_size=100)],
             unit_every=5,
         ),
         Experiment(
@@ -167,7 +173,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             batch_size=100,
             epochs=10,
             probe_size=200,
-            estimators=lambda act: [MatrixRenyi(sigma_x="alignment", sigma_input=8.0 / 2**0.5, batch_size=100)],
+            estimators=lambda act: [MatrixRenyi(sigma_x="alignment", sigma_input=8.0 / 2**0.5, chunk_size=100)],
             unit_every=5,
         ),
         Experiment(
@@ -196,7 +202,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             batch_size=100,
             epochs=10,
             probe_size=1000,
-            estimators=lambda act: [MatrixRenyi(sigma_x="alignment", batch_size=100)],
+            estimators=lambda act: [MatrixRenyi(sigma_x="alignment", chunk_size=100)],
             unit_every=5,
         ),
         Experiment(
@@ -211,7 +217,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             batch_size=128,
             epochs=10,
             probe_size=1000,
-            estimators=lambda act: [MatrixRenyi(sigma_x="alignment", batch_size=100)],
+            estimators=lambda act: [MatrixRenyi(sigma_x="alignment", chunk_size=100)],
             unit_every=5,
         ),
     )

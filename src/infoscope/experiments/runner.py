@@ -49,16 +49,16 @@ def _loss(exp: Experiment, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
     return F.cross_entropy(out, y)
 
 
-def evaluate(model: nn.Module, exp: Experiment, x: torch.Tensor, y: torch.Tensor, batch_size: int = 1000) -> tuple[float, float]:
+def evaluate(model: nn.Module, exp: Experiment, x: torch.Tensor, y: torch.Tensor, forward_batch_size: int = 1000) -> tuple[float, float]:
     """(loss, accuracy) of ``model`` on (x, y), in eval mode, mode restored afterwards."""
     was = model.training
     model.eval()
     total, correct, n = 0.0, 0, len(x)
     with torch.no_grad():
-        for s in range(0, n, batch_size):
-            out = model(x[s : s + batch_size])
-            total += float(_loss(exp, out, y[s : s + batch_size])) * len(out)
-            correct += int((out.argmax(dim=1) == y[s : s + batch_size]).sum())
+        for s in range(0, n, forward_batch_size):
+            out = model(x[s : s + forward_batch_size])
+            total += float(_loss(exp, out, y[s : s + forward_batch_size])) * len(out)
+            correct += int((out.argmax(dim=1) == y[s : s + forward_batch_size]).sum())
     model.train(was)
     return total / n, correct / n
 

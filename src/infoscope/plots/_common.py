@@ -8,13 +8,14 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from ..analysis.series import last_per_epoch
+from ..estimators import H_T, I_TY, I_XT
 from ..labels import layer_labels
 from ..store import Store
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p")
 LINESTYLES = {"train": "-", "test": "--"}
 #: Quantity labels with units for axes.
-AXIS = {"I(X;T)": "I(X;T) (bits)", "I(T;Y)": "I(T;Y) (bits)", "H(T)": "H(T) (bits)"}
+AXIS = {I_XT: "I(X;T) (bits)", I_TY: "I(T;Y) (bits)", H_T: "H(T) (bits)"}
 
 
 def layer_order(store: Store, run: str) -> list[str]:

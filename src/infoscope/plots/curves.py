@@ -8,8 +8,17 @@ import matplotlib as mpl
 from matplotlib.figure import Figure
 
 from ..analysis.series import last_per_epoch
+from ..estimators import I_TY, I_XT
 from ..store import Store, opened
-from ._common import AXIS, LINESTYLES, MARKERS, epoch_bands, epoch_values, layer_measurements, new_figure
+from ._common import (
+    AXIS,
+    LINESTYLES,
+    MARKERS,
+    epoch_bands,
+    epoch_values,
+    layer_measurements,
+    new_figure,
+)
 
 __all__ = ["mi_curves"]
 
@@ -33,7 +42,7 @@ def mi_curves(store: Store | str | Path, run: str, estimator: str | None = None)
         m = layer_measurements(st, run)
         metrics = st.metrics(run=run)
         estimator = estimator or sorted(m.estimator.unique())[0]
-        bands = {(q, k): epoch_bands(st, run, q, k, estimator) for q in ("I(X;T)", "I(T;Y)") for k in ("bootstrap", "sensitivity")}
+        bands = {(q, k): epoch_bands(st, run, q, k, estimator) for q in (I_XT, I_TY) for k in ("bootstrap", "sensitivity")}
     m = m[m.estimator == estimator]
     if m.empty:
         raise ValueError(f"run {run!r} has no {estimator!r} measurements")
@@ -41,7 +50,7 @@ def mi_curves(store: Store | str | Path, run: str, estimator: str | None = None)
     axes = fig.subplots(4, 1, sharex=True)
     layers = m[["layer_pos", "layer"]].drop_duplicates().sort_values("layer_pos")
     colors = mpl.colormaps["tab10"]
-    for quantity, ax in zip(("I(X;T)", "I(T;Y)"), axes[:2]):
+    for quantity, ax in zip((I_XT, I_TY), axes[:2]):
         for probe in sorted(m.probe.unique()):
             vals = epoch_values(m[m.probe == probe], quantity)
             labels = dict(zip(m.layer, m["label"]))
@@ -57,7 +66,7 @@ def mi_curves(store: Store | str | Path, run: str, estimator: str | None = None)
         ax.set_ylabel(AXIS[quantity])
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=7, ncol=2, loc="best")
-    shaded = [k for k in ("bootstrap", "sensitivity") if any(not bands[(q, k)].empty for q in ("I(X;T)", "I(T;Y)"))]
+    shaded = [k for k in ("bootstrap", "sensitivity") if any(not bands[(q, k)].empty for q in (I_XT, I_TY))]
     note = f"; shaded: {' and '.join(shaded)} bands" if shaded else ""
     axes[0].set_title(f"{run}: {estimator}; solid = train probe, dashed = held-out probe{note}", fontsize=9)
     epoch_metrics = last_per_epoch(metrics[metrics.step >= 0], ["name"])

@@ -9,8 +9,16 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from ..estimators import I_TY, I_XT
 from ..store import Store, opened
-from ._common import AXIS, MARKERS, epoch_bands, epoch_values, layer_measurements, new_figure
+from ._common import (
+    AXIS,
+    MARKERS,
+    epoch_bands,
+    epoch_values,
+    layer_measurements,
+    new_figure,
+)
 
 __all__ = ["information_plane", "draw_plane"]
 
@@ -20,8 +28,8 @@ def draw_plane(ax: Axes, m, norm, cmap="viridis", label_layers: bool = True, ban
 
     ``bands``: optional (I(X;T) bands, I(T;Y) bands) DataFrames drawn as error bars.
     """
-    ixt = epoch_values(m, "I(X;T)")
-    ity = epoch_values(m, "I(T;Y)")
+    ixt = epoch_values(m, I_XT)
+    ity = epoch_values(m, I_TY)
     both = ixt.merge(ity, on=["layer_pos", "layer", "epoch"], suffixes=("_x", "_y"))
     labels = dict(zip(m.layer, m["label"])) if "label" in m else {}
     for pos, (layer, g) in enumerate(both.groupby(["layer_pos", "layer"], sort=True)):
@@ -47,8 +55,8 @@ def draw_plane(ax: Axes, m, norm, cmap="viridis", label_layers: bool = True, ban
                 ax.scatter(g.value_x[sat], g.value_y[sat], marker="x", s=22, c="0.25", lw=0.9, zorder=5,
                            label="saturated (at a bound)" if not any(t == "saturated (at a bound)" for t in
                                                                      ax.get_legend_handles_labels()[1]) else None)
-    ax.set_xlabel(AXIS["I(X;T)"])
-    ax.set_ylabel(AXIS["I(T;Y)"])
+    ax.set_xlabel(AXIS[I_XT])
+    ax.set_ylabel(AXIS[I_TY])
     ax.grid(alpha=0.3)
     return mpl.cm.ScalarMappable(norm=norm, cmap=cmap)
 
@@ -81,7 +89,7 @@ def information_plane(
         names = estimators or sorted(m.estimator.unique())
         bands = {}
         for est in names:
-            pair = [epoch_bands(st, run, q, "bootstrap", est) for q in ("I(X;T)", "I(T;Y)")]
+            pair = [epoch_bands(st, run, q, "bootstrap", est) for q in (I_XT, I_TY)]
             bands[est] = [b[b.probe == probe] for b in pair]
     fig = new_figure(5.2 * len(names) + 1.0, 4.6)
     axes = np.atleast_1d(fig.subplots(1, len(names), squeeze=False)[0])

@@ -8,6 +8,7 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from ..analysis.series import last_per_epoch
+from ..estimators import I_TY, I_XT
 from ..labels import layer_labels
 from ..store import Store, opened
 from ._common import layer_order, new_figure
@@ -49,9 +50,9 @@ def unit_maps(
     grid = fig.subplots(len(layers), 3, squeeze=False, gridspec_kw={"width_ratios": [3, 3, 1.6]})
     for row, layer in zip(grid, layers):
         lm = last_per_epoch(m[m.layer == layer], ["quantity", "unit"])
-        final = lm[(lm.quantity == "I(T;Y)") & (lm.epoch == lm.epoch.max())].set_index("unit").value.sort_values()
+        final = lm[(lm.quantity == I_TY) & (lm.epoch == lm.epoch.max())].set_index("unit").value.sort_values()
         units_sorted = list(final.index[::-1])
-        for ax, quantity, title in ((row[0], "I(T;Y)", "I(unit;Y)"), (row[1], "I(X;T)", "I(X;unit)")):
+        for ax, quantity, title in ((row[0], I_TY, "I(unit;Y)"), (row[1], I_XT, "I(X;unit)")):
             grid_q = lm[lm.quantity == quantity].pivot(index="unit", columns="epoch", values="value").loc[units_sorted]
             im = ax.pcolormesh(_cell_edges(grid_q.columns.to_numpy(dtype=float)), np.arange(len(units_sorted) + 1) - 0.5,
                                grid_q.values, cmap="magma", shading="flat")
