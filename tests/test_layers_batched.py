@@ -65,11 +65,11 @@ def test_layers_split_by_the_memory_budget_and_a_layer_too_big_alone_goes_by_its
     layers = _layers(120)
     whole = est.layers_information(layers, _probe(120))
     # room for the biggest layer's values and one layer's matrices: one layer per group
-    one = max(est.memory_bytes(120, t[0].numel(), probe=False) for t in layers)
+    one = max(est.memory_bytes(120, t[0].numel(), with_probe=False) for t in layers)
     _assert_same(est.layers_information(layers, _probe(120), memory_budget=one), whole, tol=1e-12)
     # below the wide layer's own need: it is measured by itself (chunk by chunk), the others batched
-    wide = est.memory_bytes(120, 300, probe=False)
-    assert all(est.memory_bytes(120, t[0].numel(), probe=False) < wide for i, t in enumerate(layers) if i != 1)
+    wide = est.memory_bytes(120, 300, with_probe=False)
+    assert all(est.memory_bytes(120, t[0].numel(), with_probe=False) < wide for i, t in enumerate(layers) if i != 1)
     _assert_same(est.layers_information(layers, _probe(120), memory_budget=wide - 1), whole, tol=1e-12)
 
 

@@ -39,7 +39,7 @@ def test_callback_records_two_epochs_and_logs(tmp_path):
     x = torch.randn(128, 6)
     y = (x[:, 0] > 0).long()
     loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(x, y), batch_size=32)
-    callback = InfoscopeCallback(probe=(x[:64], y[:64]), estimators=["binning", "renyi"], store=tmp_path / "r.db", run="pl")
+    callback = InfoscopeCallback(probes=(x[:64], y[:64]), estimators=["binning", "renyi"], store=tmp_path / "r.db", run="pl")
     trainer = Trainer(max_epochs=2, callbacks=[callback], logger=CSVLogger(tmp_path / "logs"), accelerator="cpu", devices=1,
                       enable_checkpointing=False, enable_progress_bar=False, enable_model_summary=False)
     trainer.fit(Tiny(), loader)
@@ -59,4 +59,4 @@ def test_callback_records_two_epochs_and_logs(tmp_path):
 
 def test_bad_cadence():
     with pytest.raises(ValueError, match="every must be"):
-        InfoscopeCallback(probe=(torch.zeros(4, 2), torch.zeros(4, dtype=torch.long)), every=0)
+        InfoscopeCallback(probes=(torch.zeros(4, 2), torch.zeros(4, dtype=torch.long)), every=0)

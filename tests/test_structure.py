@@ -192,7 +192,8 @@ def test_readme_layout_lists_every_module():
     section = readme.split("## Layout", 1)[1].split("\n## ", 1)[0]
     listed = {line.split("`")[1] for line in section.splitlines() if line.startswith("| `")}
     present = {p.relative_to(SRC).as_posix() for pattern in ("*.py", "*.js") for p in SRC.rglob(pattern)}
-    present -= {"__init__.py", "__main__.py", "experiments/__init__.py", "integrations/__init__.py", "report/__init__.py"}
+    present -= {"__init__.py", "__main__.py", "experiments/__init__.py", "integrations/__init__.py", "report/__init__.py",
+                "cli/__init__.py", "cli/__main__.py"}
     assert listed == present
 
 
@@ -219,3 +220,26 @@ def test_calibration_matches_known_gaussian_mi_and_is_stored_with_a_run(tmp_path
     assert "Calibration: each estimator on Gaussian pairs" in build_report(tmp_path / "r.db", ["c"])
     assert main(["calibrate", "--n", "300", "--d", "2", "-e", "ksg", "-e", "renyi"]) == 0
     assert "not Shannon" in capsys.readouterr().out
+
+
+def test_run_takes_every_recording_option_from_the_dataclass(capsys, tmp_path, monkeypatch):
+    import dataclasses
+
+    monkeypatch.setenv("COLUMNS", "400")  # the help on one line per option, nothing cut short
+    from infoscope.cli.recording import RECORDING_OPTIONS, recording_overrides
+
+    fields = {f.name for f in dataclasses.fields(RecordingOptions)}
+    assert set(RECORDING_OPTIONS) == fields - {"forward_batch_size", "on_error", "device"}
+    assert main(["run", "--help"]) == 0
+    text = " ".join(capsys.readouterr().out.split())
+    for option in ("--bootstrap-fraction", "--sigma-smoothing", "--noise-draws", "--unit-pooling", "--early-every", "--chance"):
+        assert option in text
+    assert "Label permutations for a" in text  # the help is the dataclass's own documentation
+    assert recording_overrides({"every": "3", "memory_budget": 2.0, "unit_probes": "train, test", "chance": None}) == {
+        "every": 3, "memory_budget": 2 * 2**20, "unit_probes": ["train", "test"]}
+    db = tmp_path / "r.db"
+    assert main(["run", "tishby", "--epochs", "1", "--probe-size", "60", "--out", str(db), "--name", "o",
+                 "--no-units", "--bootstrap", "2", "--bootstrap-fraction", "0.5", "--chance", "3"]) == 0
+    with infoscope.load(db) as st:
+        config = st.run_info("o")["config"]
+    assert (config["bootstrap"], config["bootstrap_fraction"], config["chance"], config["units"]) == (2, 0.5, 3, [])

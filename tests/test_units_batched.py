@@ -124,7 +124,7 @@ def test_memory_splitting_gives_the_same_numbers_and_too_big_is_refused():
     est = MatrixRenyi(sigma_x="alignment", chunk_size=40)
     t, units = _layer(120, conv=True), list(range(5))
     whole = est.units_information(t, _probe(120), units, "map", memory_budget=2**30)
-    one = est.memory_bytes(120, 12, probe=False)
+    one = est.memory_bytes(120, 12, with_probe=False)
     split = est.units_information(t, _probe(120), units, "map", memory_budget=one)  # one unit per group
     _assert_same(split, whole, tol=1e-12)
     with pytest.raises(MemoryBudgetError, match=r"one unit needs about .* MiB \(120 samples of 12 values, chunks of 40\)"):

@@ -67,18 +67,18 @@ class Probe:
         check_same_length(self.x, self.y, (f"probe {self.name!r} inputs", "its labels"))
 
 
-def as_probes(probe: Any) -> list[Probe]:
+def as_probes(given: Any) -> list[Probe]:
     """Probes from (x, y), a Probe, a list of Probes or a dict name → (x, y); names must differ."""
-    if isinstance(probe, Probe):
-        probes = [probe]
-    elif isinstance(probe, Mapping):
-        probes = [p if isinstance(p, Probe) else Probe(*p, name=str(k)) for k, p in probe.items()]
-    elif isinstance(probe, tuple) and len(probe) == 2:
-        probes = [Probe(*probe)]
-    elif isinstance(probe, Sequence) and all(isinstance(p, Probe) for p in probe):
-        probes = list(probe)
+    if isinstance(given, Probe):
+        probes = [given]
+    elif isinstance(given, Mapping):
+        probes = [p if isinstance(p, Probe) else Probe(*p, name=str(k)) for k, p in given.items()]
+    elif isinstance(given, tuple) and len(given) == 2:
+        probes = [Probe(*given)]
+    elif isinstance(given, Sequence) and all(isinstance(p, Probe) for p in given):
+        probes = list(given)
     else:
-        raise TypeError("probe must be (x, y), a Probe, a list of Probes or a dict name -> (x, y)")
+        raise TypeError("probes must be (x, y), a Probe, a list of Probes or a dict name -> (x, y)")
     names = [p.name for p in probes]
     if len(set(names)) != len(names):
         raise ValueError(f"probe names repeat: {names}")

@@ -66,8 +66,9 @@ class Recorder:
     ----------
     model : torch.nn.Module
         A ``DistributedDataParallel`` model is unwrapped to its module.
-    probe : (x, y), Probe, list of Probe, or dict name -> (x, y)
-        Fixed probe set(s), e.g. ``{"train": (x_tr, y_tr), "test": (x_te, y_te)}``.
+    probes : (x, y), Probe, list of Probe, or dict name -> (x, y)
+        Fixed probe set(s), e.g. ``{"train": (x_tr, y_tr), "test": (x_te, y_te)}``. (Elsewhere
+        ``probe`` is a probe's name, as in ``Store.measurements(probe="train")``.)
     options : RecordingOptions, optional
         What to measure and how (layers, estimators, units, cadence, bands …).
     store : str, Path, Store or None
@@ -113,7 +114,7 @@ class Recorder:
     def __init__(
         self,
         model: nn.Module,
-        probe: Any,
+        probes: Any,
         options: RecordingOptions | None = None,
         *,
         store: str | Path | Store | None = "runs.db",
@@ -128,7 +129,7 @@ class Recorder:
         self.model = model.module if isinstance(model, nn.parallel.DistributedDataParallel) else model
         self.processes = Processes.detect(distributed)
         self.options = recording_options(options, **overrides)
-        self.probes = as_probes(probe)
+        self.probes = as_probes(probes)
         self.seed = seed
         self.layers = resolve_layers(self.model, self.options.layers, count_calls(self.model, self.probes[0].x[:2]))
         self.unit_layers = self._unit_layers()
@@ -282,19 +283,20 @@ class Recorder:
         tasks = TaskSplit(self.processes)
         rows, warnings, bands = [], [], []
         opts = self.options
-        for probe in self.probes:
-            ctx = self._contexts[probe.name]
+        for probe_set in self.probes:
+            probe = probe_set.name
+            ctx = self._contexts[probe]
             subs = subsamples(ctx, opts.bootstrap, opts.bootstrap_fraction, (self.seed or 0, epoch, step)) if opts.bootstrap else []
-            part = ProbeMeasurement(opts, probe.name, ctx, tasks, with_units and probe.name in self.unit_probes,
+            part = ProbeMeasurement(opts, probe, ctx, tasks, with_units and probe in self.unit_probes,
                                     self.unit_layers, subs, self._smoother, device_budget(self.device, opts.memory_budget), step,
-                                    self._permuted[probe.name])
-            acts = self._capture(probe)
+                                    self._permuted[probe])
+            acts = self._capture(probe_set)
             if opts.noise_variance is None:  # (noisy copies of every layer at once would cost their draws in memory)
                 part.prefetch({layer: acts[layer] for layer in self.layers})
             for li, layer in enumerate(self.layers):
                 t = noisy(acts[layer], opts.noise_variance, opts.draws, (self.seed or 0, epoch, step, li))
-                where = f"layer {layer!r}, epoch {epoch}, step {step}, probe {probe.name!r}"
-                part.layer(layer, t, where, note_skipped_units=epoch == 0 and probe is self.probes[0])
+                where = f"layer {layer!r}, epoch {epoch}, step {step}, probe {probe!r}"
+                part.layer(layer, t, where, note_skipped_units=epoch == 0 and probe_set is self.probes[0])
             rows += part.rows
             warnings += part.warnings
             bands += part.bands
@@ -302,13 +304,14 @@ class Recorder:
         in_order = lambda tagged: [r for _, part in sorted(tagged, key=lambda p: p[0]) for r in part]  # noqa: E731
         return Measurement(in_order(rows), warnings, in_order(bands))
 
-    def _capture(self, probe: Probe) -> dict[str, torch.Tensor]:
+    def _capture(self, probe_set: Probe) -> dict[str, torch.Tensor]:
         """Activations of every layer on the whole probe (gathered from every rank's shard)."""
+        x, batch = probe_set.x, self.options.forward_batch_size
         if not self.processes.distributed:
-            return probe_activations(self.model, probe.x, self.layers, self.options.forward_batch_size, self.device)
-        shard = self.processes.shard(len(probe.x))
-        local = probe_activations(self.model, probe.x[shard], self.layers, self.options.forward_batch_size, self.device) if len(shard) else {}
-        return self.processes.gather_activations(local, len(probe.x), self._templates)
+            return probe_activations(self.model, x, self.layers, batch, self.device)
+        shard = self.processes.shard(len(x))
+        local = probe_activations(self.model, x[shard], self.layers, batch, self.device) if len(shard) else {}
+        return self.processes.gather_activations(local, len(x), self._templates)
 
     def record(
         self,

@@ -166,7 +166,7 @@ class Estimator(ABC):
             tx.shape[0], lambda idx: {"I": self._mi_estimate(*((tx, ty) if idx is None else (tx[idx], ty[idx])), y_labels)}
         )["I"]
 
-    def layer_information(self, t: ArrayLike, probe: ProbeContext) -> dict[str, Estimate]:
+    def layer_information(self, t: ArrayLike, ctx: ProbeContext) -> dict[str, Estimate]:
         """H(T), I(X;T) and I(T;Y) of one layer (or unit) on a prepared probe, in bits.
 
         With ``input_mode == "identity"`` the input X is the discrete variable "which probe
@@ -177,7 +177,7 @@ class Estimator(ABC):
         ----------
         t : array_like, shape (N, ...)
             Activations for the N probe samples.
-        probe : ProbeContext
+        ctx : ProbeContext
 
         Returns
         -------
@@ -185,11 +185,11 @@ class Estimator(ABC):
             ``{"H(T)": Estimate, "I(X;T)": Estimate, "I(T;Y)": Estimate}``
         """
         tt = check_samples(t, "layer activations")
-        check_same_length(tt, probe.x, ("layer activations", "probe inputs"))
-        return self._chunked_layer_information(tt, probe)
+        check_same_length(tt, ctx.x, ("layer activations", "probe inputs"))
+        return self._chunked_layer_information(tt, ctx)
 
     def layers_information(
-        self, layers: Sequence[ArrayLike], probe: ProbeContext, memory_budget: int | None = None
+        self, layers: Sequence[ArrayLike], ctx: ProbeContext, memory_budget: int | None = None
     ) -> list[dict[str, Estimate]]:
         """:meth:`layer_information` of several layers measured on the same probe, in bits.
 
@@ -197,7 +197,7 @@ class Estimator(ABC):
         ----------
         layers : sequence of array_like, each shape (N, ...)
             Activations of each layer for the N probe samples.
-        probe : ProbeContext
+        ctx : ProbeContext
         memory_budget : int, optional
             Bytes a batched computation may hold at once (used by estimators that batch layers).
 
@@ -206,18 +206,18 @@ class Estimator(ABC):
         list of dict
             Per layer, as :meth:`layer_information`. This default measures layer by layer.
         """
-        return [self.layer_information(t, probe) for t in layers]
+        return [self.layer_information(t, ctx) for t in layers]
 
-    def _chunked_layer_information(self, tt: torch.Tensor, probe: ProbeContext) -> dict[str, Estimate]:
+    def _chunked_layer_information(self, tt: torch.Tensor, ctx: ProbeContext) -> dict[str, Estimate]:
         """:meth:`layer_information` of validated activations: per chunk, averaged."""
         chunks = chunk_indices(tt.shape[0], self.chunk_size)
         if chunks is None:
-            return self._layer_information(tt, probe)
-        subs = iter(probe.chunks(self.chunk_size))
+            return self._layer_information(tt, ctx)
+        subs = iter(ctx.chunks(self.chunk_size))
         return in_chunks(chunks, lambda idx: self._layer_information(tt[idx], next(subs)))
 
     def units_information(
-        self, t: ArrayLike, probe: ProbeContext, units: Sequence[int], pooling: str = "map", memory_budget: int | None = None
+        self, t: ArrayLike, ctx: ProbeContext, units: Sequence[int], pooling: str = "map", memory_budget: int | None = None
     ) -> list[dict[str, Estimate]]:
         """H(T), I(X;T) and I(T;Y) of each chosen unit of a layer, in bits.
 
@@ -225,7 +225,7 @@ class Estimator(ABC):
         ----------
         t : array_like, shape (N, U) or (N, C, ...)
             The layer's activations.
-        probe : ProbeContext
+        ctx : ProbeContext
         units : sequence of int
             Units (columns, or channels on axis 1) to measure.
         pooling : {"map", "mean", "max"}
@@ -239,10 +239,10 @@ class Estimator(ABC):
             Per unit, as :meth:`layer_information`. This default measures unit by unit.
         """
         tt = t if isinstance(t, torch.Tensor) else check_samples(t, "layer activations")
-        return [self.layer_information(unit_view(tt, j, pooling), probe) for j in units]
+        return [self.layer_information(unit_view(tt, j, pooling), ctx) for j in units]
 
     # -- facts that depend on parameters -------------------------------------------------
-    def memory_bytes(self, n: int, values: int, input_values: int = 0, probe: bool = True) -> int:
+    def memory_bytes(self, n: int, values: int, input_values: int = 0, with_probe: bool = True) -> int:
         """Peak bytes to estimate the values of one sample set of ``n`` samples with ``values``
         values each (a layer, or a unit), from the estimator's :attr:`tags`; chunks
         (``chunk_size``) hold their own n×n matrices. The memory budget's figure, and what a
@@ -256,7 +256,7 @@ class Estimator(ABC):
             Values per sample of the sample set (D of the flattened activations).
         input_values : int
             Values per sample of the network input.
-        probe : bool
+        with_probe : bool
             Include the probe's shared precomputation (the first sample set of a probe pays it).
 
         Examples
@@ -268,7 +268,7 @@ class Estimator(ABC):
         t = self.tags
         chunk = min(self.chunk_size or n, n)
         squares = max(1, n // chunk) * chunk * chunk
-        matrices = t.square_matrices + (t.probe_matrices if probe else 0)
+        matrices = t.square_matrices + (t.probe_matrices if with_probe else 0)
         return 8 * (matrices * squares + t.sample_copies * n * values + t.input_copies * n * input_values)
 
     @classmethod
@@ -343,13 +343,14 @@ class Estimator(ABC):
         """I(tx; ty) in bits of a validated pair (either side may hold labels, not both unless
         ``labels_as_symbols`` is False), and the data-chosen parameters."""
 
-    def _layer_information(self, t: torch.Tensor, probe: ProbeContext) -> dict[str, Estimate]:
-        """:meth:`layer_information` on one chunk (or the whole probe)."""
-        x_side = probe.x_ids if self.input_mode == "identity" else probe.x
+    def _layer_information(self, t: torch.Tensor, ctx: ProbeContext) -> dict[str, Estimate]:
+        """:meth:`layer_information` on one chunk (or the whole probe), of activations validated
+        by the public method and a probe validated when it was prepared: nothing is checked again."""
+        identity = self.input_mode == "identity"
         return {
-            H_T: self.estimate_entropy(t),
-            I_XT: self.estimate_mutual_information(t, x_side, discrete_y=self.input_mode == "identity"),
-            I_TY: self.estimate_mutual_information(t, probe.y, discrete_y=True),
+            H_T: self._entropy_estimate(t),
+            I_XT: self._mi_estimate(t, ctx.x_ids if identity else ctx.x, y_labels=identity),
+            I_TY: self._mi_estimate(t, ctx.y, y_labels=True),
         }
 
     # -- the shared machinery ------------------------------------------------------------

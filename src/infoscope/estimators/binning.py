@@ -168,7 +168,7 @@ class Binning(Estimator):
         return [dataclasses.replace(self, n_bins=max(2, int(round(self.n_bins * f)))) for f in scales]
 
     def units_information(
-        self, t: torch.Tensor, probe: ProbeContext, units: Sequence[int], pooling: str = "map", memory_budget: int | None = None
+        self, t: torch.Tensor, ctx: ProbeContext, units: Sequence[int], pooling: str = "map", memory_budget: int | None = None
     ) -> list[dict[str, Estimate]]:
         """H(T), I(X;T) and I(T;Y) of each chosen unit, in bits: all units binned and counted in
         one computation when each unit is one value per sample (a neuron, or a pooled map) and
@@ -179,12 +179,12 @@ class Binning(Estimator):
         tt = t if isinstance(t, torch.Tensor) else check_samples(t, "layer activations")
         cols = unit_columns(tt, list(units), pooling)
         if not self.tags.batches_units or self.value_range is not None or cols is None:
-            return super().units_information(t, probe, units, pooling, memory_budget)
+            return super().units_information(t, ctx, units, pooling, memory_budget)
         x = cols.cpu().numpy().astype(np.float64, copy=False)  # (N, U)
         codes, lo, hi = column_bin_codes(x, self.n_bins)
         n = x.shape[0]
-        y = as_labels(probe.y)
-        ids = probe.x_ids.cpu().numpy().astype(np.int64)
+        y = as_labels(ctx.y)
+        ids = ctx.x_ids.cpu().numpy().astype(np.int64)
         h_t = row_entropies(codes)
         i_ty = h_t + plugin_entropy(y) - row_entropies(codes * (int(y.max()) + 1) + y)
         i_xt = h_t + plugin_entropy(ids) - row_entropies(codes * (int(ids.max()) + 1) + ids)

@@ -156,7 +156,7 @@ class KDE(Estimator):
         return zero_if_round_off(float(_class_terms(logk, whole, labels).mean()) / _LN2)
 
     def units_information(
-        self, t: torch.Tensor, probe: ProbeContext, units: Sequence[int], pooling: str = "map", memory_budget: int | None = None
+        self, t: torch.Tensor, ctx: ProbeContext, units: Sequence[int], pooling: str = "map", memory_budget: int | None = None
     ) -> list[dict[str, Estimate]]:
         """H(T), I(X;T) and I(T;Y) of each chosen unit, in bits, with the units' distance
         matrices built and reduced together: as many units at a time as ``memory_budget``
@@ -168,7 +168,7 @@ class KDE(Estimator):
         n = stack.shape[1]
         group = max(1, (memory_budget or 2**30) // (self.tags.square_matrices * 8 * n * n))
         scale = _kernel_scale(self.noise_variance, self.bound)
-        ids, y = probe.x_ids.to(stack.device), probe.y.to(stack.device)
+        ids, y = ctx.x_ids.to(stack.device), ctx.y.to(stack.device)
         h, i_xt, i_ty = [], [], []
         for start in range(0, stack.shape[0], group):
             logk = -batched_squared_distances(stack[start:start + group]) / scale

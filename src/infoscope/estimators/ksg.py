@@ -284,7 +284,7 @@ class KSG(Estimator):
         return [dataclasses.replace(self, k=max(1, int(round(self.k * f)))) for f in scales]
 
     def units_information(
-        self, t: torch.Tensor, probe: ProbeContext, units: Sequence[int], pooling: str = "map", memory_budget: int | None = None
+        self, t: torch.Tensor, ctx: ProbeContext, units: Sequence[int], pooling: str = "map", memory_budget: int | None = None
     ) -> list[dict[str, Estimate]]:
         """H(T), I(X;T) and I(T;Y) of each chosen unit, in bits. Where each unit is one value per
         sample (a neuron, or a pooled map) and N ≤ :data:`MAX_MATRIX_SAMPLES`, neighbours are
@@ -297,11 +297,11 @@ class KSG(Estimator):
         cols = unit_columns(tt, list(units), pooling)
         n = tt.shape[0]
         if cols is None or n > MAX_MATRIX_SAMPLES:
-            return super().units_information(t, probe, units, pooling, memory_budget)
+            return super().units_information(t, ctx, units, pooling, memory_budget)
         views = [cols[:, i:i + 1] for i in range(cols.shape[1])]
         self._check_k(n)
-        labels = as_labels(probe.y)
-        dx = None if _is_constant(probe.x) else self._input_distances(probe, views[0])
+        labels = as_labels(ctx.y)
+        dx = None if _is_constant(ctx.x) else self._input_distances(ctx, views[0])
         out = []
         for view in views:
             if _is_constant(view):
@@ -317,15 +317,15 @@ class KSG(Estimator):
                         I_TY: self._result(i_ty, **{**mi, "y_discrete": True})})
         return out
 
-    def _input_distances(self, probe: ProbeContext, unit: torch.Tensor) -> np.ndarray:
+    def _input_distances(self, ctx: ProbeContext, unit: torch.Tensor) -> np.ndarray:
         """Max-norm distances of the jittered probe input, as :meth:`_mutual_information` jitters
         it after a unit (whose draws come first from the same seed); cached on the probe."""
         key = ("ksg input distances", self.jitter, self.random_state)
-        if key not in probe.cache:
+        if key not in ctx.cache:
             rng = np.random.default_rng(self.random_state)
             self._continuous(unit, rng)  # the unit's draws come first
-            probe.cache[key] = max_norm_distances(self._continuous(probe.x, rng))
-        return probe.cache[key]
+            ctx.cache[key] = max_norm_distances(self._continuous(ctx.x, rng))
+        return ctx.cache[key]
 
     def _entropy(self, t: torch.Tensor) -> tuple[float, dict[str, Any]]:
         """Kozachenko–Leonenko differential entropy of ``t`` in bits (0 for a constant)."""

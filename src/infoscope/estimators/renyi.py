@@ -213,7 +213,7 @@ class MatrixRenyi(Estimator):
         edges = {k: v for k, v in (("sigma_x_at_grid_edge", ex), ("sigma_y_at_grid_edge", ey)) if v is not None}
         return value, {"sigma_x": sx, "sigma_y": sy, **edges}
 
-    def _layer_information(self, tt: torch.Tensor, probe: ProbeContext) -> dict[str, Estimate]:
+    def _layer_information(self, tt: torch.Tensor, ctx: ProbeContext) -> dict[str, Estimate]:
         """H(T), I(X;T), I(T;Y) of one chunk with the probe's Grams shared across layers.
 
         The input Gram (σ from ``sigma_input``) and the label Gram (σ from ``sigma_y``, 0.1 by
@@ -221,7 +221,7 @@ class MatrixRenyi(Estimator):
         ``sigma_x`` with the label Gram as the ``"alignment"`` target, and the same layer Gram
         serves all three values.
         """
-        pg = self.probe_grams(probe, tt.device)
+        pg = self.probe_grams(ctx, tt.device)
         kt, st, edge = self.gram(tt, self.sigma_x, target=pg.label_gram, labels=False, scale=self.sigma_scale)
         chosen = {"sigma_x": st} if edge is None else {"sigma_x": st, "sigma_x_at_grid_edge": edge}
         s_t = self._matrix_entropy(normalize_gram(kt))
@@ -241,52 +241,52 @@ class MatrixRenyi(Estimator):
         return self.kernel == "rbf" and self.approx is None and isinstance(self.sigma_x, (str, int, float))
 
     def units_information(
-        self, t: torch.Tensor, probe: ProbeContext, units: list[int], pooling: str = "map", memory_budget: int | None = None
+        self, t: torch.Tensor, ctx: ProbeContext, units: list[int], pooling: str = "map", memory_budget: int | None = None
     ) -> list[dict[str, Estimate]]:
         """Per-unit H(T), I(X;T), I(T;Y) of layer activations ``t``, all units in one batched
         computation (:mod:`.renyi_batched`) for the RBF kernel with exact eigenvalues; other
         settings go unit by unit (see :meth:`Estimator.units_information`)."""
         if not self._batches() or not units:
-            return super().units_information(t, probe, units, pooling, memory_budget)
+            return super().units_information(t, ctx, units, pooling, memory_budget)
         tt = check_samples(t, "layer activations")
-        check_same_length(tt, probe.x, ("layer activations", "probe inputs"))
-        return units_information(self, tt, probe, list(units), pooling, memory_budget or _DEFAULT_UNIT_MEMORY)
+        check_same_length(tt, ctx.x, ("layer activations", "probe inputs"))
+        return units_information(self, tt, ctx, list(units), pooling, memory_budget or _DEFAULT_UNIT_MEMORY)
 
     def layers_information(
-        self, layers: Sequence[Any], probe: ProbeContext, memory_budget: int | None = None
+        self, layers: Sequence[Any], ctx: ProbeContext, memory_budget: int | None = None
     ) -> list[dict[str, Estimate]]:
         """Whole-layer H(T), I(X;T), I(T;Y) of several layers, all in one batched computation
         (:func:`.renyi_batched.layers_information`) for the RBF kernel with exact eigenvalues;
         other settings, and a layer too big for the budget on its own, go layer by layer."""
         tts = [check_samples(t, "layer activations") for t in layers]
         for tt in tts:
-            check_same_length(tt, probe.x, ("layer activations", "probe inputs"))
+            check_same_length(tt, ctx.x, ("layer activations", "probe inputs"))
         if not self._batches() or len(tts) < 2 or len({tt.device for tt in tts}) > 1:
-            return [self._chunked_layer_information(tt, probe) for tt in tts]
-        done = layers_information(self, tts, probe, memory_budget or _DEFAULT_UNIT_MEMORY)
-        return [r if r is not None else self._chunked_layer_information(tt, probe) for r, tt in zip(done, tts)]
+            return [self._chunked_layer_information(tt, ctx) for tt in tts]
+        done = layers_information(self, tts, ctx, memory_budget or _DEFAULT_UNIT_MEMORY)
+        return [r if r is not None else self._chunked_layer_information(tt, ctx) for r, tt in zip(done, tts)]
 
-    def _chunked_layer_information(self, tt: torch.Tensor, probe: ProbeContext) -> dict[str, Estimate]:
+    def _chunked_layer_information(self, tt: torch.Tensor, ctx: ProbeContext) -> dict[str, Estimate]:
         """On chunks, all chunks of the layer are one batched computation when it fits in memory
         (:mod:`.renyi_batched`); otherwise chunk by chunk."""
         n = tt.shape[0]
         if self._batches() and self.chunk_size is not None and n > self.chunk_size:
             flat = tt.reshape(n, 1, -1)
-            if self.memory_bytes(n, flat.shape[-1], probe=False) <= _DEFAULT_UNIT_MEMORY:
-                return units_information(self, flat, probe, [0], "map", _DEFAULT_UNIT_MEMORY)[0]
-        return super()._chunked_layer_information(tt, probe)
+            if self.memory_bytes(n, flat.shape[-1], with_probe=False) <= _DEFAULT_UNIT_MEMORY:
+                return units_information(self, flat, ctx, [0], "map", _DEFAULT_UNIT_MEMORY)[0]
+        return super()._chunked_layer_information(tt, ctx)
 
-    def probe_grams(self, probe: ProbeContext, device: torch.device) -> ProbeGrams:
+    def probe_grams(self, ctx: ProbeContext, device: torch.device) -> ProbeGrams:
         """The probe's input and label Grams and entropies under this estimator, cached on the probe."""
         key = ("renyi", repr(self.sigma_input), repr(self.sigma_y), self.kernel, self.knn_k, self.alpha)
-        if key not in probe.cache:
-            kx, sx, _ = self.gram(probe.x.to(device), self.sigma_input, labels=False)
-            codes = probe.y.to(device)
+        if key not in ctx.cache:
+            kx, sx, _ = self.gram(ctx.x.to(device), self.sigma_input, labels=False)
+            codes = ctx.y.to(device)
             ky, sy, _ = self.gram(codes, self.sigma_y if self.sigma_y is not None else DEFAULT_LABEL_SIGMA, labels=True)
             blocks = _is_class_equality(sy)
             s_y = class_joint_entropy(torch.ones_like(ky), codes, self.alpha) if blocks else self._matrix_entropy(normalize_gram(ky))
-            probe.cache[key] = ProbeGrams(kx, sx, self._matrix_entropy(normalize_gram(kx)), ky, sy, s_y, codes if blocks else None)
-        return probe.cache[key]
+            ctx.cache[key] = ProbeGrams(kx, sx, self._matrix_entropy(normalize_gram(kx)), ky, sy, s_y, codes if blocks else None)
+        return ctx.cache[key]
 
     def variants(self, scales: Sequence[float] = (0.5, 2.0)) -> list[Estimator]:
         """The same estimator with σ of ``x`` scaled by each factor (sensitivity sweeps)."""

@@ -85,13 +85,13 @@ class RenyiSettings(Protocol):
 
     def get_params(self) -> dict[str, Any]: ...
 
-    def probe_grams(self, probe: ProbeContext, device: torch.device) -> ProbeGrams: ...
+    def probe_grams(self, ctx: ProbeContext, device: torch.device) -> ProbeGrams: ...
 
-    def memory_bytes(self, n: int, values: int, input_values: int = 0, probe: bool = True) -> int: ...
+    def memory_bytes(self, n: int, values: int, input_values: int = 0, with_probe: bool = True) -> int: ...
 
 
 def units_information(
-    est: RenyiSettings, t: torch.Tensor, probe: ProbeContext, units: list[int], pooling: str, memory_budget: int
+    est: RenyiSettings, t: torch.Tensor, ctx: ProbeContext, units: list[int], pooling: str, memory_budget: int
 ) -> list[dict[str, Estimate]]:
     """H(T), I(X;T), I(T;Y) of each chosen unit of layer activations ``t``, in bits.
 
@@ -100,7 +100,7 @@ def units_information(
     est : MatrixRenyi
         With the RBF (tensor) kernel and exact eigenvalues.
     t : torch.Tensor, shape (N, U) or (N, C, ...)
-    probe : ProbeContext
+    ctx : ProbeContext
     units : list of int
     pooling : {"map", "mean", "max"}
     memory_budget : int
@@ -118,7 +118,7 @@ def units_information(
     """
     n = t.shape[0]
     width = unit_stack(t[:1], [units[0]], pooling).shape[-1] if units else 1
-    need = est.memory_bytes(n, width, probe=False)
+    need = est.memory_bytes(n, width, with_probe=False)
     if units and need > memory_budget:
         raise MemoryBudgetError(
             f"one unit needs about {need / 2**20:.1f} MiB ({n} samples of {width} values, chunks of "
@@ -130,12 +130,12 @@ def units_information(
     for start in range(0, len(units), group):
         stack = unit_stack(t, units[start : start + group], pooling)  # (G, N, d)
         g, d = stack.shape[0], stack.shape[-1]
-        out += _estimates(est, probe, g, t.device, lambda rows: (batched_squared_distances(stack[:, rows].flatten(0, 1)), d))
+        out += _estimates(est, ctx, g, t.device, lambda rows: (batched_squared_distances(stack[:, rows].flatten(0, 1)), d))
     return out
 
 
 def layers_information(
-    est: RenyiSettings, layers: list[torch.Tensor], probe: ProbeContext, memory_budget: int
+    est: RenyiSettings, layers: list[torch.Tensor], ctx: ProbeContext, memory_budget: int
 ) -> list[dict[str, Estimate] | None]:
     """H(T), I(X;T), I(T;Y) of several whole layers at once, in bits.
 
@@ -148,7 +148,7 @@ def layers_information(
     est : MatrixRenyi
     layers : list of torch.Tensor, each shape (N, ...)
         Activations of the same N probe samples, on one device.
-    probe : ProbeContext
+    ctx : ProbeContext
     memory_budget : int
         Bytes the computation may hold at once; layers are processed in groups that fit.
 
@@ -162,7 +162,7 @@ def layers_information(
     n = layers[0].shape[0]
     flats = [t.reshape(n, -1) for t in layers]
     budget = _group_budget(memory_budget, layers[0].device)
-    matrices = est.memory_bytes(n, 0, probe=False)  # one layer's n×n matrices, without its values
+    matrices = est.memory_bytes(n, 0, with_probe=False)  # one layer's n×n matrices, without its values
     out: list[dict[str, Estimate] | None] = [None] * len(flats)
     group: list[int] = []
     widest = 0  # bytes of the group's largest layer values (one layer's are held at a time)
@@ -170,13 +170,13 @@ def layers_information(
     def flush() -> None:
         chosen = [flats[i] for i in group]
         dims = torch.tensor([f.shape[1] for f in chosen], dtype=torch.float64, device=chosen[0].device)
-        for i, res in zip(group, _estimates(est, probe, len(chosen), chosen[0].device, lambda rows: (
+        for i, res in zip(group, _estimates(est, ctx, len(chosen), chosen[0].device, lambda rows: (
                 torch.cat([batched_squared_distances(f[rows]) for f in chosen]), dims.repeat_interleave(rows.shape[0])))):
             out[i] = res
         group.clear()
 
     for i, f in enumerate(flats):
-        values = est.memory_bytes(n, f.shape[1], probe=False) - matrices
+        values = est.memory_bytes(n, f.shape[1], with_probe=False) - matrices
         if matrices + values > memory_budget:
             continue  # too big for the batched path: measured by itself
         if group and matrices * (len(group) + 1) + max(widest, values) > budget:
@@ -195,17 +195,17 @@ def _group_budget(memory_budget: int, device: torch.device) -> int:
 
 
 def _estimates(
-    est: RenyiSettings, probe: ProbeContext, g: int, device: torch.device,
+    est: RenyiSettings, ctx: ProbeContext, g: int, device: torch.device,
     distances: Callable[[torch.Tensor], tuple[torch.Tensor, int | torch.Tensor]],
 ) -> list[dict[str, Estimate]]:
     """Estimates of G sample sets of the probe's N samples, given ``distances(rows)``: for row
     indices (C, n) of C chunks, the squared distances (G·C, n, n) ordered (set, chunk) and the
     values per sample of each (an int, or a tensor (G·C,))."""
-    n = probe.x.shape[0]
+    n = ctx.x.shape[0]
     idx = chunk_indices(n, est.chunk_size)
-    contexts = probe.chunks(est.chunk_size) if idx is not None else [probe]
+    contexts = ctx.chunks(est.chunk_size) if idx is not None else [ctx]
     idx = idx if idx is not None else [torch.arange(n)]
-    grams = [est.probe_grams(ctx, device) for ctx in contexts]
+    grams = [est.probe_grams(chunk, device) for chunk in contexts]
     by_size: dict[int, list[int]] = {}
     for c, i in enumerate(idx):
         by_size.setdefault(len(i), []).append(c)

@@ -29,7 +29,7 @@ class InfoscopeCallback(Callback):
 
     Parameters
     ----------
-    probe : (x, y), Probe or dict
+    probes : (x, y), Probe or dict
         Probe set(s), as for :class:`~infoscope.recorder.Recorder`.
     options : RecordingOptions, optional
         What to record; ``every`` is "epoch" (after every training epoch) or N (every N
@@ -46,13 +46,13 @@ class InfoscopeCallback(Callback):
 
     Examples
     --------
-    >>> callback = InfoscopeCallback(probe=(x_probe, y_probe), estimators=["renyi"], store="runs.db")  # doctest: +SKIP
+    >>> callback = InfoscopeCallback(probes=(x_probe, y_probe), estimators=["renyi"], store="runs.db")  # doctest: +SKIP
     >>> Trainer(max_epochs=10, callbacks=[callback]).fit(module, loader)  # doctest: +SKIP
     """
 
     def __init__(
         self,
-        probe: Any,
+        probes: Any,
         options: RecordingOptions | None = None,
         *,
         store: str | Path = "runs.db",
@@ -62,7 +62,7 @@ class InfoscopeCallback(Callback):
     ):
         super().__init__()
         self.options = recording_options(options, **overrides)  # checked now, before training starts
-        self.probe, self.store, self.run, self.log = probe, store, run, log
+        self.probes, self.store, self.run, self.log = probes, store, run, log
         self.recorder: Recorder | None = None
 
     @property
@@ -73,7 +73,7 @@ class InfoscopeCallback(Callback):
     # -- lifecycle -------------------------------------------------------------------------
     def on_fit_start(self, trainer, pl_module) -> None:
         self.recorder = Recorder(
-            pl_module, self.probe, self.options, store=self.store, run=self.run,
+            pl_module, self.probes, self.options, store=self.store, run=self.run,
             experiment=type(pl_module).__name__, config={"lightning": {"max_epochs": trainer.max_epochs}},
         )
 

@@ -1,0 +1,119 @@
+"""The ``infoscope`` command's Typer application, the options and helpers its command groups
+share, and :func:`main`, which turns user errors into one-line messages.
+
+User errors (bad files, bad parameters, bad data) end with a one-line message and exit code 2;
+``--debug`` shows the full traceback instead.
+"""
+
+from __future__ import annotations
+
+import inspect
+import sys
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ..errors import StoreError
+from ..estimators import H_T, I_TY, I_XT
+
+__all__ = ["app", "main", "USER_ERRORS", "console", "default_device", "with_options", "frame_table", "last_epoch_table",
+           "DataOpt", "DeviceOpt"]
+
+app = typer.Typer(
+    name="infoscope",
+    help="Look inside deep neural networks with information theory (all values in bits).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+#: Exceptions that are the user's to fix: shown as one line, never as a traceback.
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, OSError, KeyError, StoreError)
+
+DataOpt = Annotated[str | None, typer.Option(help="CIFAR folder for the CIFAR experiments, or 'synthetic' (default: $INFOSCOPE_DATA, else synthetic).")]
+
+DeviceOpt = Annotated[str | None, typer.Option(help="Where to train and measure: cpu, cuda, cuda:1 … (default: cuda if available, else cpu).")]
+
+
+@app.callback()
+def _root(
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks for errors.")] = False,
+) -> None:
+    """infoscope: mutual information of layers and units, in bits."""
+
+
+def console() -> Console:
+    """Standard output, without Rich's guesses at highlighting."""
+    return Console(highlight=False)
+
+
+def default_device() -> str:
+    """``cuda`` where a GPU is available, else ``cpu``."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def with_options(table: dict[str, tuple[Any, Any]], *skip: str):
+    """Give a command the options of ``table`` (name → (annotation, default)), less ``skip``,
+    which it receives as keyword arguments: each option is declared once, in its table."""
+
+    def decorate(fn):
+        sig = inspect.signature(fn, eval_str=True)
+        own = [p for p in sig.parameters.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+        shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=annotation, default=default)
+                  for name, (annotation, default) in table.items() if name not in skip]
+        fn.__signature__ = sig.replace(parameters=own + shared)
+        return fn
+
+    return decorate
+
+
+def frame_table(df, title: str, floats: int = 3) -> Table:
+    """A DataFrame as a Rich table: floats to ``floats`` decimals, missing values as a dash."""
+    table = Table(*[str(c) for c in df.columns], title=title)
+    for row in df.itertuples(index=False):
+        table.add_row(*[(f"{v:.{floats}f}" if isinstance(v, float) and v == v else "—" if v is None or v != v else str(v)) for v in row])
+    return table
+
+
+def last_epoch_table(store, run: str, title: str) -> Table:
+    """A run's whole-layer values at its last recorded epoch, layers by their labels."""
+    from ..analysis.series import final_values
+    from ..labels import layer_labels
+
+    layers = store.layers(run)
+    final = final_values(store.measurements(run=run), layers.name)
+    if final.empty:
+        return Table(title=f"{title}: no measurements yet")
+    labels = layer_labels(layers)
+    table = Table("probe", "layer", "estimator", H_T, I_XT, I_TY, title=f"{title}, epoch {int(final.epoch.iloc[0])} (bits)")
+    for _, row in final.iterrows():
+        table.add_row(row.probe, labels.get(row.layer, row.layer), row.estimator, *(f"{row.get(q, float('nan')):.3f}" for q in (H_T, I_XT, I_TY)))
+    return table
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point: run the CLI, turning user errors into one-line messages (exit code 2).
+
+    Usage errors are reported by Typer itself (exit code 2); errors in the user's data,
+    files or parameters surface as ``ValueError``/``TypeError``/``OSError`` from the library
+    and are printed here as one line, or as a traceback with ``--debug``.
+    """
+    args = list(sys.argv[1:] if argv is None else argv)
+    debug = "--debug" in args
+    if debug:  # accepted anywhere on the line, not only before the command
+        args = ["--debug"] + [a for a in args if a != "--debug"]
+    try:
+        app(args=args, prog_name="infoscope")
+    except SystemExit as exc:  # Typer ends every run this way; hand its code back
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except USER_ERRORS as exc:
+        if debug:
+            raise
+        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+        typer.echo(f"error: {message}", err=True)
+        return 2
+    return 0
