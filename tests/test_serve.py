@@ -148,3 +148,23 @@ def test_ctrl_c_stops_cleanly(tmp_path, sig):
     assert "stopped" in out and "Traceback" not in err
     with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(url, timeout=2)
+
+
+def test_serve_and_the_report_show_the_same_tables_from_stored_findings(tmp_path):
+    from infoscope.experiments import run_experiment
+    from infoscope.report import build_report
+
+    db = tmp_path / "t.db"
+    run_experiment("tishby", store=db, run="t", epochs=2, probe_size=120, units=False)
+    server = make_server(db, port=0, every=0.3)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    try:
+        status, live = _get(server.url + "api/runs/t/tables")
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert status == 200
+    report = build_report(db, ["t"])
+    assert live in report  # the very same tables, analysis and findings included
+    assert "redundant pairs and unit health need the trained model" not in live  # the runner stored the findings

@@ -243,3 +243,30 @@ def test_run_takes_every_recording_option_from_the_dataclass(capsys, tmp_path, m
     with infoscope.load(db) as st:
         config = st.run_info("o")["config"]
     assert (config["bootstrap"], config["bootstrap_fraction"], config["chance"], config["units"]) == (2, 0.5, 3, [])
+
+
+def test_no_import_cycles_lazy_imports_included():
+    mods = {}
+    for p in SRC.rglob("*.py"):
+        parts = ("infoscope",) + p.relative_to(SRC).with_suffix("").parts
+        mods[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = p
+    graph: dict[str, set[str]] = {m: set() for m in mods}
+    for m, p in mods.items():
+        for name in _imports(p):  # every import statement, inside functions and TYPE_CHECKING blocks too
+            while name and name not in mods:
+                name = name.rpartition(".")[0]
+            if name and name != m and name != "infoscope":
+                graph[m].add(name)
+    seen: dict[str, int] = {}  # 1: on the path, 2: done
+
+    def visit(m: str, path: list[str]) -> None:
+        seen[m] = 1
+        for n in sorted(graph[m]):
+            assert seen.get(n) != 1, "import cycle: " + " -> ".join(path[path.index(n):] + [n]) if n in path else n
+            if n not in seen:
+                visit(n, path + [n])
+        seen[m] = 2
+
+    for m in sorted(graph):
+        if m not in seen:
+            visit(m, [m])
