@@ -23,9 +23,9 @@ from pathlib import Path
 
 import numpy as np
 
+from infoscope.records import MeasurementRow
 from infoscope.report import write_report
 from infoscope.report.html import plotly_js
-from infoscope.records import MeasurementRow
 from infoscope.store import Store
 
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]

@@ -8,15 +8,13 @@ import pytest
 import torch
 
 import infoscope
-from infoscope.analysis import (
-    WARNING_PREFIX, converged_since, noise_level, phases, prune_candidates, rank_units, redundant_pairs,
-)
+from infoscope.analysis import WARNING_PREFIX, converged_since, noise_level, phases, prune_candidates, rank_units, redundant_pairs
 from infoscope.analysis.sanity import bound_warnings, dpi_warnings
-from infoscope.experiments.inspection import analyze_run as analyze, unit_health_warnings, unit_redundancy
-from infoscope.experiments.pruning import prune_check
 from infoscope.cli import main
 from infoscope.experiments import run_experiment
-
+from infoscope.experiments.inspection import analyze_run as analyze
+from infoscope.experiments.inspection import unit_health_warnings, unit_redundancy
+from infoscope.experiments.pruning import prune_check
 
 # --- convergence ---------------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ import struct
 import numpy as np
 import pytest
 
-from infoscope.datasets import IDXFormatError, load_digits, load_dataset, load_mnist_subset, load_tishby, read_idx
+from infoscope.datasets import IDXFormatError, load_dataset, load_digits, load_mnist_subset, load_tishby, read_idx
 
 
 def _idx(arr: np.ndarray, code: int = 0x08) -> bytes:

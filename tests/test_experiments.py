@@ -17,7 +17,6 @@ import infoscope
 from infoscope.cli import main
 from infoscope.experiments import EXPERIMENTS, run_experiment
 
-
 CIFAR = [n for n in EXPERIMENTS if n.startswith("cifar")]  # CIFAR-size networks: one epoch is minutes on 2 cores
 
 

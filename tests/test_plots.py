@@ -7,9 +7,9 @@ import pytest
 from PIL import Image
 
 import infoscope
-from infoscope.labels import layer_labels
 from infoscope.cli import main
 from infoscope.experiments import run_experiment
+from infoscope.labels import layer_labels
 from infoscope.plots import PLOT_KINDS, plot, save
 
 

@@ -25,6 +25,7 @@ from infoscope.store import load
 from .browser import errors, needs_browser, open_page, plane_points
 from .test_plots import saturated_store
 
+
 @pytest.fixture(scope="module")
 def db(tmp_path_factory):
     path = tmp_path_factory.mktemp("report") / "runs.db"

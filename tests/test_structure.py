@@ -19,6 +19,7 @@ import infoscope
 from infoscope import KDE, KSG, Binning, MatrixRenyi, Recorder, RecordingOptions
 from infoscope.analysis import ModelFindings, analyze
 from infoscope.cli import main
+from infoscope.errors import StoreError
 from infoscope.estimators.base import ProbeContext
 from infoscope.estimators.chunking import average_estimates, chunk_indices
 from infoscope.estimators.renyi import ProbeGrams
@@ -26,7 +27,6 @@ from infoscope.experiments import run_experiment
 from infoscope.experiments.inspection import analyze_run
 from infoscope.options import recording_options
 from infoscope.reproduce import STUDIES
-from infoscope.errors import StoreError
 from infoscope.store import Store, opened
 
 SRC = Path(infoscope.__file__).parent

@@ -10,10 +10,8 @@ import torch
 from infoscope import MatrixRenyi, Recorder
 from infoscope.budget import MemoryBudgetError
 from infoscope.estimators.base import Estimator, ProbeContext
-from infoscope.estimators.kernels import batched_squared_distances
-from infoscope.estimators.matrix_entropy import class_joint_entropies, matrix_entropies
-from infoscope.estimators.kernels import squared_distances
-from infoscope.estimators.matrix_entropy import class_joint_entropy, matrix_entropy
+from infoscope.estimators.kernels import batched_squared_distances, squared_distances
+from infoscope.estimators.matrix_entropy import class_joint_entropies, class_joint_entropy, matrix_entropies, matrix_entropy
 
 QUANTITIES = ("H(T)", "I(X;T)", "I(T;Y)")
 

@@ -20,6 +20,7 @@ from .estimators import Estimator
 
 __all__ = ["MemoryBudgetError", "default_budget", "device_budget", "format_bytes", "check_budget"]
 
+
 def default_budget() -> int:
     """Half of the machine's physical memory, in bytes."""
     try:

@@ -43,15 +43,10 @@ from .estimators import Estimator
 from .estimators.base import Estimate, ProbeContext
 from .options import RecordingOptions
 from .records import BandRow, MeasurementRow, MeasurementWarning
-from .uncertainty import (
-    SigmaSmoother,
-    Subsample,
-    bootstrap_bands,
-    chance_band,
-    sensitivity_bands,
-)
+from .uncertainty import SigmaSmoother, Subsample, bootstrap_bands, chance_band, sensitivity_bands
 
 __all__ = ["Probe", "as_probes", "noisy", "Measurement", "ProbeMeasurement"]
+
 
 @dataclasses.dataclass
 class Probe:

@@ -24,13 +24,7 @@ from torch import nn
 from ._version import __version__
 from .budget import check_budget, default_budget, device_budget
 from .calibration import calibration_records
-from .capture import (
-    count_calls,
-    model_device,
-    probe_activations,
-    resolve_layers,
-    split_call,
-)
+from .capture import count_calls, model_device, probe_activations, resolve_layers, split_call
 from .distributed import Processes, TaskSplit
 from .errors import MemoryBudgetError
 from .estimators.base import ProbeContext

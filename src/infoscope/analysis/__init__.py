@@ -20,13 +20,7 @@ import pandas as pd
 from ..estimators import I_TY, I_XT
 from ..labels import layer_labels
 from ..store import Store, opened
-from .convergence import (
-    DEFAULT_ATOL,
-    DEFAULT_RTOL,
-    DEFAULT_WINDOW,
-    Convergence,
-    converged_since,
-)
+from .convergence import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_WINDOW, Convergence, converged_since
 from .phases import Phases, noise_level, phases
 from .redundancy import Candidate, prune_candidates, rank_units, redundant_pairs
 from .sanity import bound_warnings, chance_warnings, dpi_warnings, grid_edge_warnings

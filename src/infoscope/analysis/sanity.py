@@ -13,6 +13,7 @@ from .phases import noise_level
 
 __all__ = ["bound_warnings", "dpi_warnings", "grid_edge_warnings", "chance_warnings"]
 
+
 def bound_warnings(m: pd.DataFrame, probes: dict, tol: float = 0.01) -> list[tuple[int | None, str, str]]:
     """Layer values at their ceiling: log2 N for H(T)/I(X;T) (Rényi, binning, KDE), H(Y) for I(T;Y).
 

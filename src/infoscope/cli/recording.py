@@ -17,30 +17,14 @@ import typer
 from rich.console import Console
 
 from ..options import RecordingOptions
-from .app import (
-    DataOpt,
-    DeviceOpt,
-    app,
-    console,
-    default_device,
-    last_epoch_table,
-    with_options,
-)
+from .app import DataOpt, DeviceOpt, app, console, default_device, last_epoch_table, with_options
 
 __all__ = ["RECORDING_OPTIONS", "recording_overrides"]
 
 
-
 def _run_with_progress(name: str, **kwargs: Any):
     """Run an experiment with a Rich progress bar showing epoch, losses, accuracy and ETA."""
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
     from ..experiments import get_experiment, run_experiment
 
@@ -60,7 +44,6 @@ def _run_with_progress(name: str, **kwargs: Any):
         result = run_experiment(name, on_epoch=on_epoch, **kwargs)
         progress.update(task, completed=total)
     return result
-
 
 
 #: Options of the recorder that say how, not what: left to the experiment and the machine

@@ -19,13 +19,7 @@ import torch
 
 from .._validation import as_labels, check_samples, check_whole, flatten_samples
 from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext
-from .discrete import (
-    plugin_entropy,
-    plugin_mutual_information,
-    row_entropies,
-    symbols,
-    zero_if_round_off,
-)
+from .discrete import plugin_entropy, plugin_mutual_information, row_entropies, symbols, zero_if_round_off
 from .tags import EstimatorTags
 from .units import unit_columns
 

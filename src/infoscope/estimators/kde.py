@@ -25,14 +25,7 @@ from typing import Any, ClassVar
 
 import torch
 
-from .._validation import (
-    ArrayLike,
-    as_labels,
-    check_choice,
-    check_positive,
-    check_samples,
-    flatten_samples,
-)
+from .._validation import ArrayLike, as_labels, check_choice, check_positive, check_samples, flatten_samples
 from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext
 from .discrete import zero_if_round_off
 from .kernels import batched_squared_distances, squared_distances

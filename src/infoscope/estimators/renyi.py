@@ -20,24 +20,10 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from .._validation import (
-    as_labels,
-    check_choice,
-    check_positive,
-    check_same_length,
-    check_samples,
-    check_whole,
-)
+from .._validation import as_labels, check_choice, check_positive, check_same_length, check_samples, check_whole
 from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext
 from .eigensolvers import SOLVERS
-from .grams import (
-    DEFAULT_LABEL_SIGMA,
-    KERNELS,
-    SigmaSpec,
-    check_sigma_spec,
-    is_rule,
-    sample_gram,
-)
+from .grams import DEFAULT_LABEL_SIGMA, KERNELS, SigmaSpec, check_sigma_spec, is_rule, sample_gram
 from .kernels import hadamard_normalize, normalize_gram
 from .lanczos import slq_entropy
 from .matrix_entropy import check_alpha, class_joint_entropy, matrix_entropy

@@ -10,13 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..datasets import (
-    Dataset,
-    cifar_or_synthetic,
-    load_digits,
-    load_mnist_subset,
-    load_tishby,
-)
+from ..datasets import Dataset, cifar_or_synthetic, load_digits, load_mnist_subset, load_tishby
 from ..estimators import Binning, Discrete, Estimator, MatrixRenyi
 from ..measurement import Probe
 from ..options import RecordingOptions

@@ -10,15 +10,7 @@ from matplotlib.figure import Figure
 from ..analysis.series import last_per_epoch
 from ..estimators import I_TY, I_XT
 from ..store import Store, opened
-from ._common import (
-    AXIS,
-    LINESTYLES,
-    MARKERS,
-    epoch_bands,
-    epoch_values,
-    layer_measurements,
-    new_figure,
-)
+from ._common import AXIS, LINESTYLES, MARKERS, epoch_bands, epoch_values, layer_measurements, new_figure
 
 __all__ = ["mi_curves"]
 

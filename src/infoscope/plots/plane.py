@@ -11,14 +11,7 @@ from matplotlib.figure import Figure
 
 from ..estimators import I_TY, I_XT
 from ..store import Store, opened
-from ._common import (
-    AXIS,
-    MARKERS,
-    epoch_bands,
-    epoch_values,
-    layer_measurements,
-    new_figure,
-)
+from ._common import AXIS, MARKERS, epoch_bands, epoch_values, layer_measurements, new_figure
 
 __all__ = ["information_plane", "draw_plane"]
 

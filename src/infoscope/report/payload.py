@@ -44,6 +44,7 @@ def resolution_names() -> dict[str, str]:
     ``tags.resolution_short``), for the estimators that have one."""
     return {name: cls.tags.resolution_short for name, cls in ESTIMATORS.items() if cls.tags.resolution_short}
 
+
 _DIGITS = 4  # decimals kept (bits): far below any estimator's error, and it keeps the page small
 
 
