@@ -24,6 +24,7 @@ from .estimators import Estimator
 from .measurement import Probe
 from .options import RecordingOptions
 from .recorder import Recorder
+from .weights import load_checkpoint
 
 __all__ = ["find_checkpoints", "load_factory", "analyze_checkpoints"]
 
@@ -75,10 +76,7 @@ def load_factory(spec: str | Callable[[], nn.Module]) -> Callable[[], nn.Module]
 
 
 def _state_dict(path: Path) -> dict[str, Any]:
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=False)
-    except Exception as exc:
-        raise ValueError(f"cannot read checkpoint {path.name}: {exc}") from None
+    obj = load_checkpoint(path, f"checkpoint file {path}")
     if isinstance(obj, dict) and "model" in obj and isinstance(obj["model"], dict):
         obj = obj["model"]
     elif isinstance(obj, dict) and "state_dict" in obj and isinstance(obj["state_dict"], dict):

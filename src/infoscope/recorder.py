@@ -11,7 +11,6 @@ metrics in one database transaction. What is measured is set by
 
 from __future__ import annotations
 
-import io
 import platform
 import time
 from pathlib import Path
@@ -34,6 +33,7 @@ from .measurement import Measurement, Probe, ProbeMeasurement, as_probes, noisy
 from .options import RecordingOptions, recording_options
 from .store import RunWriter, Store
 from .uncertainty import SigmaSmoother, permuted_labels, subsamples
+from .weights import dump_checkpoint
 
 __all__ = ["Probe", "Recorder", "unit_view", "library_versions", "MemoryBudgetError"]
 
@@ -326,7 +326,8 @@ class Recorder:
         metrics : dict, optional
             The user's metrics (loss, accuracy, …), stored with the measurement.
         checkpoint : object, optional
-            Anything ``torch.save`` can write (e.g. model and optimiser state); stored as the
+            Model and optimiser state as plain data (``state_dict()``s: tensors, numbers,
+            strings and containers of them; anything else is refused); stored as the
             run's ``"last"`` checkpoint in the same transaction.
         force : bool
             Measure even if not due.
@@ -365,9 +366,8 @@ class Recorder:
 
 
 def _serialize(checkpoint: Any) -> dict[str, bytes] | None:
-    """``torch.save`` bytes of a checkpoint, as the run's ``"last"`` checkpoint."""
+    """``torch.save`` bytes of a checkpoint, as the run's ``"last"`` checkpoint; only plain data
+    (tensors, numbers, strings, containers), which can be read back without running code."""
     if checkpoint is None:
         return None
-    buf = io.BytesIO()
-    torch.save(checkpoint, buf)
-    return {"last": buf.getvalue()}
+    return {"last": dump_checkpoint(checkpoint, "the checkpoint given to record()")}

@@ -9,7 +9,6 @@ can be resumed exactly; the same seed gives the same numbers on CPU.
 from __future__ import annotations
 
 import dataclasses
-import io
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +21,7 @@ from torch import nn
 from ..options import RecordingOptions, recording_options
 from ..recorder import Recorder
 from ..store import Store
+from ..weights import load_checkpoint
 from .inspection import findings_of
 from .registry import Experiment, get_experiment, make_probes
 
@@ -92,8 +92,8 @@ class _Training:
             "epoch": self.epoch, "step": self.step, "activation": self.activation,
         }
 
-    def restore(self, blob: bytes) -> None:
-        state = torch.load(io.BytesIO(blob), weights_only=False, map_location=self.x_train.device)
+    def restore(self, blob: bytes, where: str) -> None:
+        state = load_checkpoint(blob, where, map_location=self.x_train.device)
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.batches.set_state(state["batches"])
@@ -219,7 +219,7 @@ def run_experiment(
                             experiment=name, config=config, seed=seed, resume=resume)
         checkpoint = db.checkpoint(run) if recorder.resumed else None
         if checkpoint is not None:
-            training.restore(checkpoint[1])
+            training.restore(checkpoint[1], f"checkpoint 'last' of run {run!r} in {db.path}")
         t0 = time.perf_counter()
         status = "failed"
         try:

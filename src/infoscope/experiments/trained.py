@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import io
 from typing import Any
 
 import torch
@@ -11,6 +10,7 @@ from torch import nn
 
 from ..measurement import Probe
 from ..store import Store
+from ..weights import load_checkpoint
 from .registry import EXPERIMENTS, Experiment, get_experiment, make_probes
 
 __all__ = ["TrainedRun", "load_trained"]
@@ -47,7 +47,7 @@ def load_trained(store: Store, run: str) -> TrainedRun:
         raise ValueError(f"run {run!r} has no stored weights; re-run it with this version of infoscope")
     exp = get_experiment(info["experiment"])
     cfg, seed = info["config"], int(info["seed"] or 0)
-    state = torch.load(io.BytesIO(ckpt[1]), weights_only=False, map_location="cpu")
+    state = load_checkpoint(ckpt[1], f"checkpoint {'last'!r} of run {run!r} in {store.path}")
     activation = state.get("activation") or info["config"].get("activation") or exp.activation
     model = exp.model(activation)
     model.load_state_dict(state["model"])
