@@ -88,3 +88,54 @@ def test_what_a_recorder_stores_is_plain_data():
     assert back["epoch"] == 3 and torch.equal(back["model"]["weight"], model.weight.detach())
     with pytest.raises(UnsafeCheckpointError, match=r"checkpoint\['model'\] is a Linear"):
         dump_checkpoint({"model": model})
+
+
+def test_a_resume_with_other_settings_is_refused_and_what_may_change_is_recorded(tmp_path, capsys):
+    db = tmp_path / "e.db"
+    base = ["run", "tishby", "--out", str(db), "--name", "c", "--probe-size", "80", "--no-units"]
+    assert main(base + ["--epochs", "2", "--seed", "1"]) == 0
+    capsys.readouterr()
+    # the case: another seed and another probe on top of the first two epochs
+    assert main(["run", "tishby", "--out", str(db), "--name", "c", "--no-units", "--epochs", "3", "--seed", "9",
+                 "--probe-size", "40", "--resume"]) == 2
+    (err,) = [line for line in capsys.readouterr().err.splitlines() if line.startswith("error:")]
+    assert "seed: stored 1, given 9" in err and "probe_size: stored 80, given 40" in err
+    assert main(base + ["--epochs", "3", "--seed", "1", "--bootstrap", "2", "--resume"]) == 2
+    assert "bootstrap: stored 0, given 2" in capsys.readouterr().err
+    with infoscope.load(db) as st:
+        assert st.records("c").epoch.max() == 2  # nothing was added by the refused resumes
+    assert main(base + ["--epochs", "3", "--seed", "1", "--resume"]) == 0  # more epochs: allowed, and recorded
+    with infoscope.load(db) as st:
+        info = st.run_info("c")
+        assert st.records("c").epoch.max() == 3
+    assert info["config"]["epochs"] == 3 and info["config"]["resumed"] == [{"at_epoch": 2, "changed": {"epochs": [2, 3]}}]
+
+
+def test_two_processes_creating_one_run_name(tmp_path):
+    from infoscope.store import Store
+
+    db = tmp_path / "r.db"
+    a, b = Store(db), Store(db)
+    try:
+        b.run_id = lambda name, missing_ok=False: None  # b looked before a created the run
+        a.open_run("same", None, {}, None)
+        with pytest.raises(infoscope.StoreError, match="just created in .* by another process"):
+            b.open_run("same", None, {}, None)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_a_probe_size_that_cannot_be_met_is_said_and_what_was_used_is_stored(tmp_path, capsys):
+    db = tmp_path / "d.db"
+    assert main(["run", "digits-mlp", "--epochs", "0", "--probe-size", "100000", "--no-units", "--out", str(db), "--name", "d"]) == 0
+    notes = [line for line in capsys.readouterr().out.splitlines() if line.startswith("note:")]
+    assert notes == ["note: probe_size 100000 asked, but digits-mlp's train split has 1348 samples: its probe holds all of them",
+                     "note: probe_size 100000 asked, but digits-mlp's test split has 449 samples: its probe holds all of them"]
+    with infoscope.load(db) as st:
+        config = st.run_info("d")["config"]
+        stored = st.warnings("d").message.tolist()
+    assert config["probe_size"] == 1348 and config["probe_samples"] == {"train": 1348, "test": 449}
+    assert config["probes"]["train"]["n"] == 1348 and len(stored) == 2 and stored[0].startswith("config: probe_size 100000")
+    assert main(["run", "digits-mlp", "--epochs", "0", "--probe-size", "300", "--no-units", "--out", str(db), "--name", "e"]) == 0
+    assert "note:" not in capsys.readouterr().out  # a size both splits can give: nothing to say

@@ -93,8 +93,10 @@ def test_run_creation_and_resumption_are_decided_in_one_place(tmp_path):
         assert st.run_info("r")["status"] == "running"
     model = nn.Sequential(nn.Linear(4, 2), nn.ReLU())
     x, y = torch.randn(20, 4), torch.randint(0, 2, (20,))
-    with Recorder(model, (x, y), estimators=["binning"], store=tmp_path / "r.db", run="r", resume=True) as rec:
-        assert rec.resumed and rec.run_id == rid
+    with Recorder(model, (x, y), estimators=["binning"], store=tmp_path / "r.db", run="q") as first:
+        qid = first.run_id
+    with Recorder(model, (x, y), estimators=["binning"], store=tmp_path / "r.db", run="q", resume=True) as rec:
+        assert rec.resumed and rec.run_id == qid and qid != rid
 
 
 def test_opened_leaves_a_given_store_open_and_creates_nothing(tmp_path):

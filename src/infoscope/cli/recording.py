@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from ..options import RecordingOptions
 from .app import DataOpt, DeviceOpt, app, console, default_device, last_epoch_table, with_options
@@ -154,8 +155,10 @@ def run_command(
 
     with load(out) as store:
         console().print(last_epoch_table(store, result.run, result.run))
+    for note in result.notes:
+        typer.echo(f"note: {note}")
     console().print(
-        f"run [bold]{result.run}[/bold] stored in {out} ({result.seconds:.1f} s). "
+        f"run [bold]{escape(result.run)}[/bold] stored in {escape(str(out))} ({result.seconds:.1f} s). "
         f"Next: [bold]infoscope show {out} {result.run}[/bold]"
     )
 

@@ -109,7 +109,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             lr=4e-3,
             batch_size=256,
             epochs=200,
-            probe_size=4096,
+            probe_size=3482,  # all of the 12-bit task: 3,482 training and 614 held-out patterns
             estimators=_tishby_estimators,
             output="probs",
         ),
@@ -123,7 +123,7 @@ EXPERIMENTS: dict[str, Experiment] = {
             lr=4e-3,
             batch_size=256,
             epochs=200,
-            probe_size=4096,
+            probe_size=3482,
             estimators=lambda act: [Discrete()],
             output="probs",
             layers=("quant1", "quant2", "quant3", "quant4", "quant5"),

@@ -41,6 +41,8 @@ class RunResult:
     seconds: float
     seconds_per_epoch: list[float]
     metrics: dict[str, float]
+    #: What the run could not do as asked (one line each; also stored as warnings of the run).
+    notes: tuple[str, ...] = ()
 
 
 def _loss(exp: Experiment, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -206,17 +208,26 @@ def run_experiment(
     exp = get_experiment(name)
     activation = activation or exp.activation
     epochs = exp.epochs if epochs is None else int(epochs)
+    asked = probe_size
     probe_size = exp.probe_size if probe_size is None else int(probe_size)
     if epochs < 0 or probe_size < 2:
         raise ValueError(f"epochs must be >= 0, got {epochs}" if epochs < 0 else f"probe_size must be at least 2, got {probe_size}")
     run = run or f"{name}-{activation}-s{seed}"
     opts = recording_options(options or exp.recording(activation), **overrides)
     dataset, training = _setup(exp, activation, seed, data, torch.device(device or "cpu"))
-    config = {**exp.config(), "activation": activation, "epochs": epochs, "probe_size": probe_size, "seed": seed,
-              "device": str(training.x_train.device), "dataset": dataset.name, "data": None if data is None else str(data)}
+    probes = make_probes(dataset, probe_size, seed)
+    used = {p.name: len(p.x) for p in probes}
+    notes = tuple(f"probe_size {asked} asked, but {name}'s {p} split has {n} samples: its probe holds all of them"
+                  for p, n in used.items() if asked is not None and n < asked)
+    # what was used: the size that draws these same probes again, and each probe's samples
+    config = {**exp.config(), "activation": activation, "epochs": epochs, "probe_size": max(used.values()),
+              "probe_samples": used, "seed": seed, "device": str(training.x_train.device), "dataset": dataset.name,
+              "data": None if data is None else str(data)}
     with Store(store) as db:
-        recorder = Recorder(training.model, make_probes(dataset, probe_size, seed), opts, store=db, run=run,
-                            experiment=name, config=config, seed=seed, resume=resume)
+        recorder = Recorder(training.model, probes, opts, store=db, run=run, experiment=name, config=config, seed=seed,
+                            resume=resume)
+        if notes:
+            recorder.writer.replace_warnings("config: ", [(None, None, n) for n in notes])
         checkpoint = db.checkpoint(run) if recorder.resumed else None
         if checkpoint is not None:
             training.restore(checkpoint[1], f"checkpoint 'last' of run {run!r} in {db.path}")
@@ -233,4 +244,4 @@ def run_experiment(
             raise
         finally:
             recorder.close(status)
-    return RunResult(run, Path(store), training.epoch, time.perf_counter() - t0, per_epoch, last)
+    return RunResult(run, Path(store), training.epoch, time.perf_counter() - t0, per_epoch, last, notes)

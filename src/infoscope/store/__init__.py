@@ -14,6 +14,8 @@ queries, by run name). :class:`Store` is the database: its queries, and
 from __future__ import annotations
 
 import contextlib
+import json
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,7 +26,23 @@ from .reader import Reader
 from .schema import SCHEMA_VERSION, Transaction, connect, to_json
 from .writer import RunWriter
 
-__all__ = ["SCHEMA_VERSION", "StoreError", "Store", "RunWriter", "load", "opened"]
+__all__ = ["SCHEMA_VERSION", "StoreError", "Store", "RunWriter", "load", "opened", "MAY_CHANGE_ON_RESUME"]
+
+#: What a resumed run may change: how long it trains and where (the change is recorded in the
+#: run's configuration, under ``"resumed"``). Anything else would mix two experiments in one series.
+MAY_CHANGE_ON_RESUME = ("epochs", "device", "data")
+
+
+def _config_differences(stored: dict[str, Any], given: dict[str, Any]) -> list[str]:
+    """The keys whose values differ between a stored and a given configuration (as stored)."""
+    given = json.loads(to_json(given))
+    keys = (set(stored) | set(given)) - set(MAY_CHANGE_ON_RESUME) - {"resumed"}
+    return sorted(k for k in keys if stored.get(k) != given.get(k))
+
+
+def _shown(v: Any) -> str:
+    text = json.dumps(v, ensure_ascii=False, default=str)
+    return text if len(text) <= 80 else text[:77] + "…"
 
 
 class Store(Reader):
@@ -88,20 +106,54 @@ class Store(Reader):
         """
         existing = self.run_id(name, missing_ok=True)
         if existing is None:
-            with Transaction(self.conn, self.path):
-                cur = self.conn.execute(
-                    "INSERT INTO runs (name, experiment, config, seed, versions, started_at) VALUES (?, ?, ?, ?, ?, ?)",
-                    (name, experiment, to_json(config), seed, to_json(versions or {}), time.time()),
-                )
+            try:
+                with Transaction(self.conn, self.path):
+                    cur = self.conn.execute(
+                        "INSERT INTO runs (name, experiment, config, seed, versions, started_at) VALUES (?, ?, ?, ?, ?, ?)",
+                        (name, experiment, to_json(config), seed, to_json(versions or {}), time.time()),
+                    )
+            except sqlite3.IntegrityError:  # another process created it since we looked
+                raise StoreError(f"a run named {name!r} was just created in {self.path} by another process; choose "
+                                 "another name (--name, run=)") from None
             return RunWriter(self.conn, self.path, int(cur.lastrowid), name)
         if not resume:
             raise StoreError(
                 f"a run named {name!r} already exists in {self.path}; resume it (--resume, resume=True) or choose "
                 "another name (--name, run=)"
             )
+        self._check_resume(name, experiment, config, seed)
         writer = RunWriter(self.conn, self.path, existing, name, resumed=True)
         writer.set_status("running", ended=False)
         return writer
+
+    def _check_resume(self, name: str, experiment: str | None, config: dict[str, Any], seed: int | None) -> None:
+        """Refuse to resume a run with other settings than it was recorded with, naming each
+        (stored and given value); record the changes that :data:`MAY_CHANGE_ON_RESUME` allows."""
+        info = self.run_info(name)
+        stored = info["config"]
+        diffs = [f"seed: stored {_shown(info['seed'])}, given {_shown(seed)}"] if info["seed"] != seed else []
+        if info["experiment"] != experiment:
+            diffs.append(f"experiment: stored {_shown(info['experiment'])}, given {_shown(experiment)}")
+        diffs += [f"{k}: stored {_shown(stored.get(k))}, given {_shown(json.loads(to_json(config)).get(k))}"
+                  for k in _config_differences(stored, config)]
+        if diffs:
+            more = f" (and {len(diffs) - 5} more)" if len(diffs) > 5 else ""
+            raise StoreError(
+                f"run {name!r} in {self.path} was recorded with other settings; resuming it would mix two experiments "
+                f"in one series: {'; '.join(diffs[:5])}{more}. Resume with the stored settings (only "
+                f"{', '.join(MAY_CHANGE_ON_RESUME)} may change), or record a new run under another name"
+            )
+        given = json.loads(to_json(config))
+        changed = {k: [stored.get(k), given.get(k)] for k in MAY_CHANGE_ON_RESUME if stored.get(k) != given.get(k)}
+        if changed:
+            updated = {**stored, **{k: given.get(k) for k in changed},
+                       "resumed": [*stored.get("resumed", []), {"at_epoch": self._last_epoch(name), "changed": changed}]}
+            with Transaction(self.conn, self.path):
+                self.conn.execute("UPDATE runs SET config = ? WHERE name = ?", (to_json(updated), name))
+
+    def _last_epoch(self, name: str) -> int | None:
+        row = self.conn.execute("SELECT MAX(epoch) FROM records WHERE run_id = ?", (self.run_id(name),)).fetchone()
+        return None if row is None or row[0] is None else int(row[0])
 
     def writer(self, run: str) -> RunWriter:
         """A writer for an existing run (to store an analysis with it)."""
