@@ -139,3 +139,54 @@ def test_a_probe_size_that_cannot_be_met_is_said_and_what_was_used_is_stored(tmp
     assert config["probes"]["train"]["n"] == 1348 and len(stored) == 2 and stored[0].startswith("config: probe_size 100000")
     assert main(["run", "digits-mlp", "--epochs", "0", "--probe-size", "300", "--no-units", "--out", str(db), "--name", "e"]) == 0
     assert "note:" not in capsys.readouterr().out  # a size both splits can give: nothing to say
+
+
+HOSTILE = "<!--<script>[/bold] x"
+
+
+def _hostile_db(tmp_path):
+    from torch import nn
+
+    torch.manual_seed(0)
+    model = nn.Sequential()
+    model.add_module(HOSTILE, nn.Linear(4, 3))  # a layer name users chose
+    model.add_module("act", nn.Tanh())
+    x, y = torch.randn(60, 4), torch.randint(0, 2, (60,))
+    db = tmp_path / "h.db"
+    with infoscope.Recorder(model, (x, y), layers=[HOSTILE, "act"], estimators=["binning"], store=db, run=HOSTILE,
+                            config={HOSTILE: HOSTILE}) as rec:
+        for e in range(3):
+            rec.record(epoch=e, metrics={HOSTILE: 0.5 + e, "loss": 1.0 / (1 + e)})
+    with infoscope.Store(db) as st:
+        st.writer(HOSTILE).replace_warnings("note: ", [(0, HOSTILE, HOSTILE)])
+    return db
+
+
+def test_hostile_names_are_shown_as_text_in_the_terminal(tmp_path, capsys):
+    db = _hostile_db(tmp_path)
+    assert main(["runs", str(db)]) == 0
+    assert main(["show", str(db), HOSTILE]) == 0
+    out = capsys.readouterr().out
+    assert "[/bold] x" in out and out.count("<!--<script>") >= 3  # the run, the layer, the warning: as they are
+
+
+def test_hostile_names_leave_the_report_drawing(tmp_path, browser):
+    from infoscope.report import write_report
+
+    from .browser import errors, open_page
+
+    db = _hostile_db(tmp_path)
+    out = write_report(db, tmp_path / "h.html")
+    html = out.read_text()
+    data = html.split('<script id="infoscope-data" type="application/json">', 1)[1].split("</script>", 1)[0]
+    assert "<" not in data  # the embedded values cannot open a comment or close their element
+    page = open_page(browser, out.resolve().as_uri())
+    try:
+        assert not errors(page), page.messages
+        drawn = page.evaluate("Array.from(document.querySelectorAll('.js-plotly-plot')).filter(g => g._fullData && g._fullData.length).length")
+        assert drawn >= 2  # the plane and the curves (per-unit maps need units, recorded here too)
+        names = page.evaluate("Array.from(document.querySelectorAll('.js-plotly-plot')).flatMap(g => g._fullData.map(t => t.name))")
+        assert any("&lt;!--&lt;script&gt;" in (n or "") for n in names)  # shown as text, escaped for Plotly
+        assert HOSTILE in page.inner_text("body")  # the tables show it as it is
+    finally:
+        page.close()

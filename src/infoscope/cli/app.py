@@ -45,8 +45,9 @@ def _root(
 
 
 def console() -> Console:
-    """Standard output, without Rich's guesses at highlighting."""
-    return Console(highlight=False)
+    """Standard output, without Rich's guesses at highlighting, and without markup: every name
+    a user gave (a run, a layer, a metric) is shown as the text it is."""
+    return Console(highlight=False, markup=False)
 
 
 def default_device() -> str:

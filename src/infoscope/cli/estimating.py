@@ -69,7 +69,7 @@ def _print_estimate(label: str, estimate, as_json: bool) -> None:
         typer.echo(json.dumps({"quantity": label, "unit": "bits", **estimate.to_dict()}, default=_jsonable))
         return
     shown = ", ".join(f"{k}={_short(v)}" for k, v in estimate.params.items() if v is not None)
-    console().print(f"{label} = [bold]{estimate.value:.6f}[/bold] bits  ({estimate.method}: {shown})")
+    console().print(f"{label} = {estimate.value:.6f} bits  ({estimate.method}: {shown})")
 
 
 def _jsonable(v: Any) -> Any:

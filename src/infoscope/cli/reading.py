@@ -49,7 +49,7 @@ def show_command(
             con.print("metrics: " + ", ".join(f"{r.name}={r.value:.4f}" for r in last.itertuples()))
         warnings = store.warnings(run=run)
         for w in warnings.itertuples():
-            con.print(f"[yellow]warning[/yellow] (epoch {w.epoch}): {w.message}")
+            con.print(f"warning (epoch {w.epoch}): {w.message}")
     data = info["config"].get("dataset")
     con.print(f"status: {info['status']}; seed {info['seed']}; infoscope {info['versions'].get('infoscope', '?')}"
                   + (f"; data: {data}" + (" (synthetic: not the real data set)" if "synthetic" in data else "") if data else ""))
@@ -136,7 +136,7 @@ def serve_command(
     except OSError as exc:
         raise typer.BadParameter(f"cannot listen on 127.0.0.1:{port} ({exc.strerror}); choose another --port") from None
     con = console()
-    con.print(f"serving {db} at [bold]{server.url}[/bold] (Ctrl-C stops)")
+    con.print(f"serving {db} at {server.url} (Ctrl-C stops)")
     previous = signal.signal(signal.SIGTERM, _interrupt)  # `kill` stops it as cleanly as Ctrl-C
     try:
         server.serve_forever(poll_interval=0.2)
@@ -172,7 +172,7 @@ def analyze_command(
     con = console()
     net = a.network
     since = lambda e: "still changing" if e is None else f"since epoch {e}"  # noqa: E731
-    con.print(f"[bold]Convergence[/bold]: {net['verdict']}. Loss plateau: {since(net['loss_since'])}; "
+    con.print(f"Convergence: {net['verdict']}. Loss plateau: {since(net['loss_since'])}; "
                   f"accuracy plateau: {since(net['accuracy_since'])}.")
     con.print(frame_table(a.convergence, "Epoch from which each MI series stays on its plateau (— = still changing)"))
     cols = ["probe", "estimator", "layer", "shape", "peak_epoch", "peak", "final", "drop", "drop_fraction", "compression_epochs", "compressed"]
@@ -183,9 +183,9 @@ def analyze_command(
         if pairs:
             con.print(f"layer {layer}: redundant pairs " + ", ".join(f"({i},{j}) r={r:.2f}" for i, j, r in pairs[:10]))
     for *_, msg in a.warnings:
-        con.print(f"[yellow]warning[/yellow]: {msg}")
+        con.print(f"warning: {msg}")
     for note in a.notes:
-        con.print(f"[dim]note: {note}[/dim]")
+        con.print(f"note: {note}")
     con.print(f"{len(a.warnings)} warning(s) stored with run {run}.")
 
 

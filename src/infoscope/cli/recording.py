@@ -15,7 +15,6 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 from ..options import RecordingOptions
 from .app import DataOpt, DeviceOpt, app, console, default_device, last_epoch_table, with_options
@@ -32,7 +31,7 @@ def _run_with_progress(name: str, **kwargs: Any):
     exp = get_experiment(name)
     total = kwargs.get("epochs") or exp.epochs
     columns = (
-        TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),
     )
     with Progress(*columns, console=Console(stderr=True)) as progress:
@@ -158,8 +157,8 @@ def run_command(
     for note in result.notes:
         typer.echo(f"note: {note}")
     console().print(
-        f"run [bold]{escape(result.run)}[/bold] stored in {escape(str(out))} ({result.seconds:.1f} s). "
-        f"Next: [bold]infoscope show {out} {result.run}[/bold]"
+        f"run {result.run} stored in {out} ({result.seconds:.1f} s). "
+        f"Next: infoscope show {out} {result.run}"
     )
 
 
@@ -182,7 +181,7 @@ def analyze_checkpoints_command(
         sys.path.insert(0, "")  # factories in the current folder import as they would in python -c
     run, n = analyze_checkpoints(directory, model, experiment, store=out, run=name, estimators=estimator or None,
                                  probe_size=probe_size, units=units, workers=workers)
-    console().print(f"measured {n} checkpoints into run [bold]{run}[/bold] of {out}. Next: infoscope show {out} {run}")
+    console().print(f"measured {n} checkpoints into run {run} of {out}. Next: infoscope show {out} {run}")
 
 
 @app.command("reproduce")
@@ -198,7 +197,7 @@ def reproduce_command(
     from ..reproduce import reproduce
 
     result = reproduce(study, out, full=full, seed=seed, device=device or default_device(), data=data)
-    console().print(f"[bold]Verdict: the claim {'held' if result.held else 'did not hold'} here.[/bold] {result.verdict}")
+    console().print(f"Verdict: the claim {'held' if result.held else 'did not hold'} here. {result.verdict}")
     console().print(f"wrote {result.summary} and the figures beside it ({', '.join(result.figures)})")
 
 
@@ -221,9 +220,9 @@ def demo_command(
         console().print(last_epoch_table(store, name, f"digits-mlp ({name})"))
     report = write_report(out, out.with_suffix(".html"), [name], title=f"infoscope demo: {name}")
     console().print(
-        f"Recorded {result.epochs} epochs in {result.seconds:.0f} s into [bold]{out}[/bold] "
+        f"Recorded {result.epochs} epochs in {result.seconds:.0f} s into {out} "
         f"(test accuracy {result.metrics['test_acc']:.3f}).\n"
-        f"Report: [bold]{report.resolve()}[/bold] (open it in a browser)\n"
-        f"Next: [bold]infoscope show {out} {name}[/bold], or in Python: "
+        f"Report: {report.resolve()} (open it in a browser)\n"
+        f"Next: infoscope show {out} {name}, or in Python: "
         f"infoscope.load('{out}').measurements(run='{name}')"
     )

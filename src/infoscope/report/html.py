@@ -38,8 +38,18 @@ def _asset(name: str) -> str:
 
 
 def _script_json(obj: Any) -> str:
-    """JSON that is safe inside a <script> element (no "</" can close it early)."""
-    return json.dumps(obj, separators=(",", ":"), allow_nan=False).replace("</", "<\\/")
+    """JSON that is safe inside a <script> element: no ``<`` (which could open ``<!--`` or close
+    the element), ``>`` or ``&`` appears in it, and no line separator, whatever names it holds.
+
+    Examples
+    --------
+    >>> print(_script_json({"run": "<!--<script>"}))
+    {"run":"\\u003c!--\\u003cscript\\u003e"}
+    """
+    text = json.dumps(obj, separators=(",", ":"), allow_nan=False)
+    for ch, code in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"), ("\u2029", "\\u2029")):
+        text = text.replace(ch, code)
+    return text
 
 
 def run_section(st: Store, run: str, live: bool = False) -> str:

@@ -12,6 +12,10 @@
   var GL_POINTS = 4000;  // points in a plane beyond which it is drawn with WebGL
   var CONFIG = {displaylogo: false, responsive: true, modeBarButtonsToRemove: ["select2d", "lasso2d"]};
 
+  // Plotly reads the text of hovers, legends and annotations as a little HTML: a name a user
+  // gave (a run, a layer, a metric) is shown as the text it is.
+  function esc(s) { return String(s).replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;"); }
+
   function el(tag, attrs, children) {
     var e = document.createElement(tag);
     Object.keys(attrs || {}).forEach(function (k) {
@@ -198,7 +202,7 @@
       var ax = e === 0 ? "" : String(e + 1), w = 1 / ests.length;
       layout["xaxis" + ax] = {domain: [e * w + (e ? 0.04 : 0), (e + 1) * w - 0.04], title: {text: "I(X;T) (bits)"}, anchor: "y" + ax};
       layout["yaxis" + ax] = {domain: [0, 1], title: {text: e === 0 ? "I(T;Y) (bits)" : ""}, anchor: "x" + ax};
-      layout.annotations.push({text: "<b>" + est + "</b> — " + st.probe + " probe", xref: "x" + ax + " domain", yref: "paper",
+      layout.annotations.push({text: "<b>" + esc(est) + "</b> — " + esc(st.probe) + " probe", xref: "x" + ax + " domain", yref: "paper",
         x: 0.5, y: 1.07, showarrow: false});
       var xs = self.series(st.probe, est, "I(X;T)"), ys = self.series(st.probe, est, "I(T;Y)");
       xs.forEach(function (sx) {
@@ -220,13 +224,13 @@
         });
         if (pt.size.length) pt.size[pt.size.length - 1] = 14;
         traces.push({
-          type: kind, mode: "lines+markers", name: self.layerLabel(sx.layer), legendgroup: sx.layer, showlegend: e === 0,
+          type: kind, mode: "lines+markers", name: esc(self.layerLabel(sx.layer)), legendgroup: sx.layer, showlegend: e === 0,
           x: pt.x, y: pt.y, customdata: pt.cd, xaxis: "x" + ax, yaxis: "y" + ax,
           line: {color: "rgba(120,120,120,0.55)", width: 1},
           marker: {color: pt.c, cmin: 0, cmax: Math.max(xmax, 1), colorscale: "Viridis", symbol: pt.sym, size: pt.size,
                    line: {width: 1, color: "#333"}, showscale: traces.length === 0,
                    colorbar: {title: {text: "epoch"}, thickness: 12, len: 0.8}},
-          hovertemplate: "<b>" + self.layerLabel(sx.layer) + "</b> (" + est + ")<br>%{customdata[0]}<br>I(X;T) = %{x:.4f} bits" +
+          hovertemplate: "<b>" + esc(self.layerLabel(sx.layer)) + "</b> (" + esc(est) + ")<br>%{customdata[0]}<br>I(X;T) = %{x:.4f} bits" +
             "<br>I(T;Y) = %{y:.4f} bits<br>%{customdata[1]}<br>%{customdata[2]}<br>%{customdata[3]}<extra></extra>"
         });
       });
@@ -257,7 +261,7 @@
         layout["xaxis" + ax] = {domain: [e * w + (e ? 0.05 : 0), (e + 1) * w - 0.03], anchor: "y" + ax, matches: k === 1 ? undefined : "x",
           title: {text: qi === nq - 1 && !hasMetrics ? "epoch" : ""}};
         layout["yaxis" + ax] = {domain: [y0, y1], anchor: "x" + ax, title: {text: q + " (bits)"}};
-        layout.annotations.push({text: "<b>" + q + "</b> — " + est, xref: "x" + ax + " domain", yref: "y" + ax + " domain", x: 0.02, y: 1.0,
+        layout.annotations.push({text: "<b>" + q + "</b> — " + esc(est), xref: "x" + ax + " domain", yref: "y" + ax + " domain", x: 0.02, y: 1.0,
           showarrow: false, xanchor: "left"});
         self.series(null, est, q).forEach(function (whole) {
           var s = self.thin(whole);
@@ -278,13 +282,13 @@
             legendgroup: s.layer, xaxis: "x" + ax, yaxis: "y" + ax, x: flagged.map(function (k2) { return x[k2]; }),
             y: flagged.map(function (k2) { return s.v[k2]; }),
             marker: {color: color, size: 8, symbol: flagged.map(function (k2) { return s.sat[k2] ? "x" : "circle-open"; })}});
-          traces.push({type: "scatter", mode: long ? "lines" : "lines+markers", x: x, y: s.v, name: self.layerLabel(s.layer) + " · " + s.probe,
+          traces.push({type: "scatter", mode: long ? "lines" : "lines+markers", x: x, y: s.v, name: esc(self.layerLabel(s.layer) + " · " + s.probe),
             legendgroup: s.layer, showlegend: !shown[key], line: {color: color, dash: dash, width: 1.6},
             marker: {color: color, size: 4}, xaxis: "x" + ax, yaxis: "y" + ax,
             customdata: s.r.map(function (r, k2) {
               return [epochText(recs[r]), s.res[k2] === null ? "" : d.resolution[est] + " = " + sig(s.res[k2]), self.bandText(s, k2), self.flagText(s, k2)];
             }),
-            hovertemplate: "<b>" + self.layerLabel(s.layer) + "</b> · " + s.probe + " · " + est + "<br>%{customdata[0]}<br>" + q +
+            hovertemplate: "<b>" + esc(self.layerLabel(s.layer)) + "</b> · " + esc(s.probe) + " · " + esc(est) + "<br>%{customdata[0]}<br>" + q +
               " = %{y:.4f} bits<br>%{customdata[1]}<br>%{customdata[2]}<br>%{customdata[3]}<extra></extra>"});
           shown[key] = true;
         });
@@ -297,10 +301,10 @@
       layout["yaxis" + ax2] = {overlaying: "y" + ax, side: "right", anchor: "x" + ax, title: {text: "loss"}, showgrid: false};
       metricNames.forEach(function (name, i) {
         var m = self.thin(d.metrics[name]), isLoss = /loss/i.test(name);
-        traces.push({type: "scatter", mode: m.v.length > LONG ? "lines" : "lines+markers", name: name, x: m.r.map(function (r) { return recs[r].x; }), y: m.v,
+        traces.push({type: "scatter", mode: m.v.length > LONG ? "lines" : "lines+markers", name: esc(name), x: m.r.map(function (r) { return recs[r].x; }), y: m.v,
           xaxis: "x" + ax, yaxis: "y" + (isLoss ? ax2 : ax), marker: {size: 4},
           line: {dash: /test|val/i.test(name) ? "dash" : "solid", color: isLoss ? "#b22222" : "#2e8b57", width: 1.6},
-          hovertemplate: name + " = %{y:.4f}<br>epoch %{x}<extra></extra>"});
+          hovertemplate: esc(name) + " = %{y:.4f}<br>epoch %{x}<extra></extra>"});
       });
     }
     if (!ests.length) layout.annotations.push({text: "no estimator chosen", showarrow: false, xref: "paper", yref: "paper", x: 0.5, y: 0.5});
