@@ -190,3 +190,87 @@ def test_hostile_names_leave_the_report_drawing(tmp_path, browser):
         assert HOSTILE in page.inner_text("body")  # the tables show it as it is
     finally:
         page.close()
+
+
+# --- broken files -------------------------------------------------------------------------------
+
+def _one_error_line(capsys) -> str:
+    err = [line for line in capsys.readouterr().err.splitlines() if line.strip()]
+    errors = [line for line in err if line.startswith("error:")]
+    assert len(errors) == 1 and "Traceback" not in " ".join(err), err
+    return errors[0]
+
+
+def test_an_empty_file_or_a_bad_schema_version_is_one_line_naming_the_file(tmp_path, capsys):
+    empty = tmp_path / "empty.db"
+    empty.write_bytes(b"")
+    for args in (["runs", str(empty)], ["show", str(empty), "r"], ["report", str(empty), "-o", str(tmp_path / "r.html")],
+                 ["export", str(empty), str(tmp_path / "x.csv")]):
+        assert main(args) == 2
+        line = _one_error_line(capsys)
+        assert str(empty) in line and "is empty" in line and "SELECT" not in line
+    assert empty.read_bytes() == b""  # nothing written into it
+    bad = tmp_path / "bad.db"
+    infoscope.Store(bad).close()
+    con = sqlite3.connect(bad)
+    con.execute("UPDATE meta SET value = 'abc' WHERE key = 'schema_version'")
+    con.commit()
+    con.close()
+    assert main(["runs", str(bad)]) == 2
+    line = _one_error_line(capsys)
+    assert str(bad) in line and "schema version is 'abc', not a number" in line
+
+
+def _mount_tmpfs(path: Path, size: str) -> bool:
+    if os.geteuid() != 0:
+        return False
+    path.mkdir(parents=True, exist_ok=True)
+    return subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], capture_output=True).returncode == 0
+
+
+@pytest.fixture
+def tmpfs(tmp_path):
+    """A small tmpfs of our own (only as root, where mount works); unmounted afterwards."""
+    where = tmp_path / "mnt"
+    if not _mount_tmpfs(where, "300k"):
+        pytest.skip("needs root and mount to make a small or read-only file system")
+    yield where
+    subprocess.run(["umount", "-l", str(where)], capture_output=True)
+
+
+def _remount(where: Path, options: str) -> None:
+    subprocess.run(["mount", "-o", f"remount,{options}", str(where)], check=True)
+
+
+def test_a_full_disk_is_one_line_and_loses_nothing_committed(tmpfs, tmp_path):
+    db = tmpfs / "full.db"
+    cmd = [sys.executable, "-m", "infoscope", "run", "tishby", "--epochs", "60", "--probe-size", "3482", "--out", str(db),
+           "--name", "f"]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 2, proc.stderr[-2000:]
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 1 and "is full" in errors[0] and str(db) in errors[0] and "Traceback" not in proc.stderr
+    with infoscope.load(db) as st:
+        done = st.records("f").epoch.max()
+        assert done >= 0 and st.measurements(run="f").epoch.max() == done  # every committed record is whole
+    _remount(tmpfs, "size=50m")
+    more = cmd[:cmd.index("--epochs") + 1] + [str(done + 2)] + cmd[cmd.index("--epochs") + 2:] + ["--resume"]
+    resumed = subprocess.run(more, capture_output=True, text=True, timeout=600)  # space freed: the run goes on
+    assert resumed.returncode == 0, resumed.stderr[-2000:]
+    with infoscope.load(db) as st:
+        assert st.records("f").epoch.max() == done + 2
+
+
+def test_a_read_only_file_system(tmpfs, tmp_path, capsys):
+    db = tmpfs / "ro.db"
+    run_experiment("tishby", store=db, run="r", epochs=1, probe_size=40, units=False)
+    _remount(tmpfs, "ro")
+    # readers read it (as an immutable file: its folder cannot hold SQLite's shared-memory file)
+    assert main(["runs", str(db)]) == 0 and "r" in capsys.readouterr().out
+    assert main(["report", str(db), "-o", str(tmp_path / "r.html")]) == 0
+    with infoscope.load(db) as st:
+        assert st.records("r").epoch.tolist() == [0, 1]
+    # a writer is told, in one line, that the file is read-only
+    assert main(["run", "tishby", "--epochs", "1", "--probe-size", "40", "--out", str(db), "--name", "w"]) == 2
+    line = _one_error_line(capsys)
+    assert "read-only" in line and str(db) in line

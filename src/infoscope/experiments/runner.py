@@ -20,6 +20,7 @@ from torch import nn
 
 from ..options import RecordingOptions, recording_options
 from ..recorder import Recorder
+from ..errors import StoreError
 from ..store import Store
 from ..weights import load_checkpoint
 from .inspection import findings_of
@@ -243,5 +244,9 @@ def run_experiment(
             status = "interrupted"
             raise
         finally:
-            recorder.close(status)
+            try:
+                recorder.close(status)
+            except StoreError:  # (a full disk): the error that stopped the run is the one to tell
+                if status == "finished":
+                    raise
     return RunResult(run, Path(store), training.epoch, time.perf_counter() - t0, per_epoch, last, notes)

@@ -140,12 +140,14 @@ def _json_default(v: Any) -> Any:
 
 def connect(path: Path, timeout: float, readonly: bool) -> tuple[sqlite3.Connection, int]:
     """An open connection to the database at ``path`` and the schema version it holds, created
-    or upgraded to :data:`SCHEMA_VERSION` unless ``readonly``.
+    or upgraded to :data:`SCHEMA_VERSION` unless ``readonly``. A read-only reader of a database in
+    a location it cannot write (a read-only mount) opens it as an immutable file.
 
     Raises
     ------
     StoreError
-        If the file is missing (read-only), a folder, not an infoscope database, or newer.
+        If the file is missing (read-only), a folder, empty (read-only), not an infoscope
+        database, newer, or cannot be opened; each naming the file and the cause.
     """
     if readonly and not path.exists():
         raise StoreError(f"no database at {path}; record a run first (infoscope run …)")
@@ -153,22 +155,32 @@ def connect(path: Path, timeout: float, readonly: bool) -> tuple[sqlite3.Connect
         raise StoreError(f"{path} is a folder, not a database file")
     if not readonly:
         path.parent.mkdir(parents=True, exist_ok=True)
-    uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
-    conn = None
-    try:
-        conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
-        conn.execute("PRAGMA foreign_keys = ON")
-        conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
-        version = _schema_version(conn)
-    except sqlite3.DatabaseError as exc:
-        _close_quietly(conn)
-        raise StoreError(f"{path} is not an infoscope database ({exc}); choose another file") from None
+    uris = [f"file:{path}?mode=ro", f"file:{path}?mode=ro&immutable=1"] if readonly else [f"file:{path}"]
+    conn, version, last = None, None, None
+    for uri in uris:
+        try:
+            conn = sqlite3.connect(uri, uri=True, timeout=timeout, isolation_level=None)
+            conn.execute("PRAGMA foreign_keys = ON")
+            conn.execute(f"PRAGMA busy_timeout = {int(timeout * 1000)}")
+            version = _schema_version(conn)
+            break
+        except sqlite3.OperationalError as exc:  # cannot be opened or read (a read-only location: try immutable)
+            _close_quietly(conn)
+            conn, last = None, exc
+        except sqlite3.DatabaseError as exc:
+            _close_quietly(conn)
+            raise StoreError(f"{path} is not an infoscope database ({exc}); choose another file") from None
+    if conn is None:
+        raise StoreError(f"{path} cannot be opened ({last}); check that the file and its folder can be read") from None
     if version is not None and version > SCHEMA_VERSION:
         _close_quietly(conn)
         raise StoreError(
             f"{path} has schema version {version}, newer than this infoscope understands "
             f"({SCHEMA_VERSION}); upgrade infoscope to read it"
         )
+    if version is None and readonly:
+        _close_quietly(conn)
+        raise StoreError(f"{path} is empty (no tables): not an infoscope database yet; record a run into it first")
     if not readonly and (version is None or version < SCHEMA_VERSION):
         try:
             _create(conn, path)
@@ -176,7 +188,7 @@ def connect(path: Path, timeout: float, readonly: bool) -> tuple[sqlite3.Connect
             _close_quietly(conn)
             raise
         version = SCHEMA_VERSION
-    return conn, SCHEMA_VERSION if version is None else version
+    return conn, version
 
 
 def _schema_version(conn: sqlite3.Connection) -> int | None:
@@ -188,7 +200,10 @@ def _schema_version(conn: sqlite3.Connection) -> int | None:
     row = conn.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
     if row is None:
         raise sqlite3.DatabaseError("it has no schema version")
-    return int(row[0])
+    try:
+        return int(row[0])
+    except (TypeError, ValueError):
+        raise sqlite3.DatabaseError(f"its schema version is {row[0]!r}, not a number") from None
 
 
 def _create(conn: sqlite3.Connection, path: Path) -> None:
@@ -200,8 +215,8 @@ def _create(conn: sqlite3.Connection, path: Path) -> None:
                 if stmt.strip():
                     conn.execute(stmt)
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
-    except sqlite3.OperationalError as exc:
-        raise StoreError(f"cannot initialise {path}: {exc}") from None
+    except sqlite3.DatabaseError as exc:
+        raise StoreError(f"cannot initialise {path}: {why_not_written(exc, path)}") from None
 
 
 def _close_quietly(conn: sqlite3.Connection | None) -> None:
@@ -212,8 +227,23 @@ def _close_quietly(conn: sqlite3.Connection | None) -> None:
         pass
 
 
+def why_not_written(exc: sqlite3.Error, path: Path) -> str:
+    """What a failed write to ``path`` means for the user, in one line."""
+    text = str(exc)
+    if "readonly" in text or "read-only" in text:
+        return f"{path} is read-only ({text}); choose a file in a writable location"
+    if "full" in text:
+        return (f"the disk holding {path} is full ({text}); nothing of this write was stored and everything committed "
+                "before it is intact: free space and resume the run (--resume)")
+    if "locked" in text or "busy" in text:
+        return f"{path} is locked by another process ({text}); try again when it is free"
+    return f"{text}; nothing of this write was stored"
+
+
 class Transaction:
-    """BEGIN IMMEDIATE … COMMIT, rolled back on error; lock time-outs become StoreError."""
+    """BEGIN IMMEDIATE … COMMIT, rolled back on error; SQLite's errors (locked, read-only, disk
+    full) become one-line errors (:class:`StoreError`) naming the file, and a rollback never hides
+    the cause."""
 
     def __init__(self, conn: sqlite3.Connection, path: Path):
         self.conn, self.path = conn, path
@@ -222,14 +252,23 @@ class Transaction:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            raise StoreError(f"{self.path} is locked by another process ({exc}); try again when it is free") from None
+            raise StoreError(f"cannot write to {self.path}: {why_not_written(exc, self.path)}") from None
+
+    def _rollback(self) -> None:
+        if self.conn.in_transaction:  # SQLite rolls back by itself on some errors (a full disk)
+            try:
+                self.conn.execute("ROLLBACK")
+            except sqlite3.Error:
+                pass
 
     def __exit__(self, exc_type, exc, tb) -> None:
         if exc_type is None:
             try:
                 self.conn.execute("COMMIT")
-            except sqlite3.OperationalError as err:
-                self.conn.execute("ROLLBACK")
-                raise StoreError(f"could not commit to {self.path}: {err}") from None
-        else:
-            self.conn.execute("ROLLBACK")
+            except sqlite3.Error as err:
+                self._rollback()
+                raise StoreError(f"could not commit to {self.path}: {why_not_written(err, self.path)}") from None
+            return
+        self._rollback()
+        if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.IntegrityError):
+            raise StoreError(f"could not write to {self.path}: {why_not_written(exc, self.path)}") from None
