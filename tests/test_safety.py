@@ -274,3 +274,36 @@ def test_a_read_only_file_system(tmpfs, tmp_path, capsys):
     assert main(["run", "tishby", "--epochs", "1", "--probe-size", "40", "--out", str(db), "--name", "w"]) == 2
     line = _one_error_line(capsys)
     assert "read-only" in line and str(db) in line
+
+
+# --- queries and the command line ---------------------------------------------------------------
+
+def test_a_query_for_what_is_not_there_names_what_is(tmp_path):
+    db = tmp_path / "q.db"
+    run_experiment("tishby", store=db, run="q", epochs=1, probe_size=40, units=False)
+    with infoscope.load(db) as st:
+        layers = st.layers("q").name.tolist()
+        with pytest.raises(ValueError, match=r"unknown layer 'fc9' in run 'q' of .*; layers there: .*" + layers[0]):
+            st.measurements(run="q", layer="fc9")
+        with pytest.raises(ValueError, match=r"unknown quantity 'I\(X,T\)'.*quantities there: H\(T\), I\(T;Y\), I\(X;T\)"):
+            st.measurements(run="q", quantity="I(X,T)")
+        with pytest.raises(ValueError, match="unknown estimator 'renyi'.*estimators there: binning"):
+            st.measurements(run="q", estimator="renyi")
+        with pytest.raises(ValueError, match="unknown probe 'val'.*probes there: test, train"):
+            st.measurements(run="q", probe="val")
+    from torch import nn
+
+    model = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2))
+    with infoscope.Recorder(model, (torch.randn(30, 4), torch.randint(0, 2, (30,))), layers=["1", "2"], estimators=["binning"],
+                            units=False, store=tmp_path / "s.db", run="s") as rec:
+        rec.record(epoch=0)
+    with infoscope.load(tmp_path / "s.db") as st:
+        assert st.measurements(run="s", layer=2).equals(st.measurements(run="s", layer="2"))  # an int names layer "2"
+        assert len(st.measurements(run="s", layer=[1, "2"])) == 6
+
+
+def test_every_command_line_error_is_one_line(tmp_path, capsys):
+    for args in (["plot", str(tmp_path / "x.db"), "r", "plane", "--format", "jpg"], ["run"], ["nosuch"],
+                 ["runs", "--nope", "x"], ["run", "tishby", "--epochs", "many"]):
+        assert main(args) == 2
+        assert _one_error_line(capsys).startswith("error: ")

@@ -12,6 +12,7 @@ import sys
 from typing import Annotated, Any
 
 import typer
+from typer.exceptions import TyperException
 from rich.console import Console
 from rich.table import Table
 
@@ -108,13 +109,22 @@ def main(argv: list[str] | None = None) -> int:
     if debug:  # accepted anywhere on the line, not only before the command
         args = ["--debug"] + [a for a in args if a != "--debug"]
     try:
-        app(args=args, prog_name="infoscope")
-    except SystemExit as exc:  # Typer ends every run this way; hand its code back
+        code = app(args=args, prog_name="infoscope", standalone_mode=False)
+    except SystemExit as exc:  # (a command may still end this way) hand its code back
         return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    except TyperException as exc:  # a wrong command, option or value: one line too, never a box
+        ctx = getattr(exc, "ctx", None)
+        path = getattr(ctx, "command_path", "") or ""
+        hint = f" (see {path} --help)" if path else ""
+        typer.echo(f"error: {exc.format_message()}{hint}", err=True)
+        return 2
+    except typer.Abort:
+        typer.echo("error: aborted", err=True)
+        return 1
     except USER_ERRORS as exc:
         if debug:
             raise
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         typer.echo(f"error: {message}", err=True)
         return 2
-    return 0
+    return code if isinstance(code, int) else 0

@@ -16,6 +16,8 @@ from .schema import to_json
 
 __all__ = ["Reader"]
 
+_PLURAL = {"layer": "layers", "quantity": "quantities", "estimator": "estimators", "probe": "probes"}
+
 
 class Reader:
     """The queries of :class:`~infoscope.store.Store` (which holds the connection)."""
@@ -133,6 +135,7 @@ class Reader:
         Parameters
         ----------
         run, layer : name or names, optional
+            A layer's name may be given as an int (``3`` for the layer named ``"3"``).
         quantity : {"H(T)", "I(X;T)", "I(T;Y)"}, optional
         estimator : str, optional
         probe : str, optional
@@ -145,6 +148,12 @@ class Reader:
         pandas.DataFrame
             Columns run, epoch, step, probe, layer, unit, quantity, estimator, params (dict),
             value (bits), seconds.
+
+        Raises
+        ------
+        ValueError
+            For a layer, quantity, estimator or probe that no measurement of these runs has,
+            listing those there are.
         """
         sql = (
             "SELECT r.name AS run, m.epoch, m.step, m.probe, m.layer, m.unit, m.quantity, m.estimator, "
@@ -152,8 +161,10 @@ class Reader:
         )
         where, params = self._run_filter(run)
         sql += where
-        if layer is not None:
-            names = [layer] if isinstance(layer, str) else list(layer)
+        names = None if layer is None else [str(n) for n in ([layer] if isinstance(layer, (str, int)) else layer)]
+        wanted = {"layer": names, "quantity": quantity, "estimator": estimator, "probe": probe}
+        self._check_known(run, where, list(params), wanted)
+        if names is not None:
             sql += f" AND m.layer IN ({', '.join('?' * len(names))})"
             params += names
         for col, val in (("quantity", quantity), ("estimator", estimator), ("probe", probe)):
@@ -169,6 +180,21 @@ class Reader:
         df["params"] = df["params"].map(json.loads)
         df["unit"] = df["unit"].astype("Int64")
         return df
+
+    def _check_known(self, run: Any, where: str, params: list[Any], wanted: dict[str, Any]) -> None:
+        """Refuse a filter value that no measurement of these runs has, listing those that are
+        there (an unknown name would otherwise give an empty table without a word)."""
+        for col, value in wanted.items():
+            if value is None:
+                continue
+            there = [r[0] for r in self.conn.execute(
+                f"SELECT DISTINCT m.{col} FROM measurements m JOIN runs r ON r.id = m.run_id WHERE 1=1{where} ORDER BY m.{col}",
+                params)]
+            unknown = [v for v in ([value] if isinstance(value, str) else value) if v not in there]
+            if unknown:
+                scope = f"run {run!r}" if isinstance(run, str) else "these runs" if run is not None else "this database"
+                raise ValueError(f"unknown {col} {', '.join(repr(u) for u in unknown)} in {scope} of {self.path}; "
+                                 f"{_PLURAL[col]} there: {', '.join(map(str, there)) if there else 'none (nothing measured yet)'}")
 
     def metrics(self, run: str | Sequence[str] | None = None) -> pd.DataFrame:
         """User metrics (loss, accuracy, …): columns run, epoch, step, name, value."""
