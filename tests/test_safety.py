@@ -307,3 +307,37 @@ def test_every_command_line_error_is_one_line(tmp_path, capsys):
                  ["runs", "--nope", "x"], ["run", "tishby", "--epochs", "many"]):
         assert main(args) == 2
         assert _one_error_line(capsys).startswith("error: ")
+
+
+# --- numbers at the edges -----------------------------------------------------------------------
+
+def test_a_bfloat16_model_records_in_float32(tmp_path):
+    from torch import nn
+
+    from infoscope import Binning, MatrixRenyi
+
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Linear(6, 5), nn.Tanh(), nn.Linear(5, 3)).to(torch.bfloat16)
+    x, y = torch.randn(80, 6), torch.randint(0, 3, (80,))  # a float32 probe, as a user has it
+    with infoscope.Recorder(model, (x, y), estimators=[Binning(n_bins=10), MatrixRenyi()], store=tmp_path / "b.db", run="b") as rec:
+        got = rec.record(epoch=0)
+    with torch.no_grad():
+        tanh = model[1](model[0](x.to(torch.bfloat16))).float()  # what the layer gave, read exactly in float32
+    expect = Binning(n_bins=10).entropy(tanh)
+    assert got[("train", "1", "H(T)", "binning")] == pytest.approx(expect, abs=1e-12)
+    assert 0 < got[("train", "1", "H(T)", "renyi")] <= np.log2(80)
+    half = infoscope.entropy(np.random.default_rng(0).normal(size=(50, 3)).astype(np.float16), method="binning", n_bins=5)
+    assert 0 < half <= np.log2(50)
+
+
+def test_a_renyi_information_about_a_single_class_is_exactly_zero():
+    from infoscope import MatrixRenyi
+    from infoscope.estimators.base import ProbeContext
+
+    g = torch.Generator().manual_seed(1)
+    x, t = torch.randn(60, 4, generator=g), torch.randn(60, 3, generator=g)
+    one_class = torch.zeros(60, dtype=torch.long)
+    assert MatrixRenyi().mutual_information(t, one_class) == 0.0
+    ctx = ProbeContext.build(x, one_class)
+    assert MatrixRenyi().layer_information(t, ctx)["I(T;Y)"].value == 0.0
+    assert MatrixRenyi().layers_information([t, t * 2], ctx)[1]["I(T;Y)"].value == 0.0

@@ -37,7 +37,7 @@ def to_tensor(x: ArrayLike, name: str = "x", context: str | None = None) -> torc
         Same values; torch tensors keep their device.
     """
     if isinstance(x, torch.Tensor):
-        return x.detach()
+        return as_estimation_dtype(x.detach())
     try:
         arr = np.asarray(x)
     except Exception as exc:  # pragma: no cover - numpy's own message is kept
@@ -52,8 +52,24 @@ def to_tensor(x: ArrayLike, name: str = "x", context: str | None = None) -> torc
     if arr.dtype.kind == "u" and arr.dtype.itemsize > 1:
         arr = arr.astype(np.int64)
     if arr.ndim == 0:  # np.ascontiguousarray would promote it to 1-D
-        return torch.as_tensor(arr)
-    return torch.from_numpy(np.ascontiguousarray(arr))
+        return as_estimation_dtype(torch.as_tensor(arr))
+    return as_estimation_dtype(torch.from_numpy(np.ascontiguousarray(arr)))
+
+
+#: Floating types too coarse to estimate in (mixed-precision training's): their values are read
+#: in float32, exactly (every bfloat16 and float16 value is a float32 value).
+LOW_PRECISION = (torch.bfloat16, torch.float16)
+
+
+def as_estimation_dtype(t: torch.Tensor) -> torch.Tensor:
+    """``t`` itself, or in float32 where it is bfloat16 or float16 (no value changes).
+
+    Examples
+    --------
+    >>> as_estimation_dtype(torch.ones(2, dtype=torch.bfloat16)).dtype
+    torch.float32
+    """
+    return t.float() if t.dtype in LOW_PRECISION else t
 
 
 def is_label_vector(t: torch.Tensor) -> bool:

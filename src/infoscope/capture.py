@@ -27,6 +27,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from ._validation import as_estimation_dtype
+
 __all__ = [
     "ACTIVATION_TYPES", "WEIGHT_TYPES", "auto_layers", "block_layers", "count_calls", "split_call", "resolve_layers", "model_device",
     "ModuleHooks", "layers_by_call", "LayerCapture", "probe_activations",
@@ -125,7 +127,7 @@ def count_calls(model: nn.Module, x: torch.Tensor) -> dict[str, int]:
         counts[name] = call + 1
 
     with ModuleHooks(model, [n for n, _ in model.named_modules() if n], count):
-        _forward(model, x, lambda: model(x.to(model_device(model, x.device))))
+        _forward(model, x, lambda: model(model_input(model, x)))
     order = [n for n, _ in model.named_modules() if n in counts]
     return {n: counts[n] for n in order}
 
@@ -313,7 +315,7 @@ class LayerCapture:
         t = _first_tensor(output)
         if t is None:
             raise TypeError(f"layer {name!r} ({type(module).__name__}) returned no tensor; choose another layer")
-        t = t.detach()
+        t = as_estimation_dtype(t.detach())  # a bfloat16/float16 layer is kept in float32 (exactly)
         t = t.to(self.store_device, copy=True) if self.store_device is not None else t.clone()
         self._chunks[name].append(t)
 
@@ -340,6 +342,16 @@ def model_device(model: nn.Module, default: torch.device | str = "cpu") -> torch
     """Where the model's parameters are; ``default`` for a model without any."""
     param = next(model.parameters(), None)
     return param.device if param is not None else torch.device(default)
+
+
+def model_input(model: nn.Module, x: torch.Tensor, device: torch.device | None = None) -> torch.Tensor:
+    """A probe batch as the model takes it: on its device and, for floating inputs, in its
+    parameters' floating type (a float32 probe into a bfloat16 model becomes bfloat16)."""
+    param = next(model.parameters(), None)
+    device = device if device is not None else model_device(model, x.device)
+    if param is not None and torch.is_floating_point(x) and torch.is_floating_point(param) and x.dtype != param.dtype:
+        return x.to(device=device, dtype=param.dtype)
+    return x.to(device)
 
 
 def _forward(model: nn.Module, x: torch.Tensor, run: Any) -> Any:
@@ -402,7 +414,7 @@ def probe_activations(
     def run() -> dict[str, torch.Tensor]:
         with LayerCapture(model, names, store_device) as cap:
             for start in range(0, len(x), forward_batch_size):
-                model(x[start : start + forward_batch_size].to(device))
+                model(model_input(model, x[start : start + forward_batch_size], device))
         return cap.outputs()
 
     return _forward(model, x, run)

@@ -22,6 +22,7 @@ import torch
 
 from .._validation import as_labels, check_choice, check_positive, check_same_length, check_samples, check_whole
 from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext
+from .discrete import zero_if_round_off
 from .eigensolvers import SOLVERS
 from .grams import DEFAULT_LABEL_SIGMA, KERNELS, SigmaSpec, check_sigma_spec, is_rule, sample_gram
 from .kernels import hadamard_normalize, normalize_gram
@@ -196,6 +197,7 @@ class MatrixRenyi(Estimator):
         else:
             value = (self._matrix_entropy(normalize_gram(kx)) + self._matrix_entropy(normalize_gram(ky))
                      - self._matrix_entropy(hadamard_normalize(kx, ky)))
+        value = zero_if_round_off(value)
         edges = {k: v for k, v in (("sigma_x_at_grid_edge", ex), ("sigma_y_at_grid_edge", ey)) if v is not None}
         return value, {"sigma_x": sx, "sigma_y": sy, **edges}
 
@@ -217,8 +219,8 @@ class MatrixRenyi(Estimator):
         n = tt.shape[0]
         return {
             H_T: self._result(s_t, n_samples=n, **chosen),
-            I_XT: self._result(pg.input_entropy + s_t - s_xt, sigma_input=pg.input_sigma, n_samples=n, **chosen),
-            I_TY: self._result(s_t + pg.label_entropy - s_ty, sigma_y=pg.label_sigma, n_samples=n, **chosen),
+            I_XT: self._result(zero_if_round_off(pg.input_entropy + s_t - s_xt), sigma_input=pg.input_sigma, n_samples=n, **chosen),
+            I_TY: self._result(zero_if_round_off(s_t + pg.label_entropy - s_ty), sigma_y=pg.label_sigma, n_samples=n, **chosen),
         }
 
     def _batches(self) -> bool:

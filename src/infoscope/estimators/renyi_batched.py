@@ -27,6 +27,7 @@ from ..errors import MemoryBudgetError
 from .bandwidth import choose_sigmas
 from .base import ProbeContext
 from .chunking import chunk_indices, chunk_summary, merged_param
+from .discrete import zero_if_round_off
 from .estimate import H_T, I_TY, I_XT, Estimate
 from .kernels import batched_squared_distances, normalize_gram, unit_trace
 from .matrix_entropy import class_joint_entropies, matrix_entropies
@@ -261,7 +262,8 @@ def _as_estimates(est: RenyiSettings, parts: list[dict[str, Any]], g: int, chunk
     vals = {q: torch.stack([p[k] for p in parts], dim=1) for q, k in ((H_T, "s_t"), ("xt", "s_xt"), ("ty", "s_ty"))}
     s_x = torch.tensor([p["s_x"] for p in parts], dtype=torch.float64, device=vals[H_T].device)
     s_y = torch.tensor([p["s_y"] for p in parts], dtype=torch.float64, device=vals[H_T].device)
-    per_chunk = {H_T: vals[H_T], I_XT: s_x[None] + vals[H_T] - vals["xt"], I_TY: vals[H_T] + s_y[None] - vals["ty"]}
+    per_chunk = {H_T: vals[H_T], I_XT: zero_if_round_off(s_x[None] + vals[H_T] - vals["xt"]),
+                 I_TY: zero_if_round_off(vals[H_T] + s_y[None] - vals["ty"])}
     sigma = torch.stack([p["sigma"] for p in parts], dim=1)
     edges = None if parts[0]["edge"] is None else torch.stack([p["edge"] for p in parts], dim=1).any(dim=1)
     host = {q: v.cpu().tolist() for q, v in per_chunk.items()}
