@@ -168,3 +168,40 @@ def test_serve_and_the_report_show_the_same_tables_from_stored_findings(tmp_path
     report = build_report(db, ["t"])
     assert live in report  # the very same tables, analysis and findings included
     assert "redundant pairs and unit health need the trained model" not in live  # the runner stored the findings
+
+
+def test_only_requests_for_this_host_are_answered_and_connections_are_bounded(tmp_path):
+    import socket
+    import time
+
+    path = tmp_path / "h.db"
+    _recorder(path).close()
+    server = make_server(path, port=0, every=0.3, idle_timeout=0.5, max_connections=4)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    port = server.server_address[1]
+    try:
+        def get(host):
+            req = urllib.request.Request(server.url + "api/runs", headers={"Host": host})
+            try:
+                with urllib.request.urlopen(req, timeout=5) as r:
+                    return r.status, r.read().decode()
+            except urllib.error.HTTPError as exc:
+                return exc.code, exc.read().decode()
+
+        assert get(f"127.0.0.1:{port}")[0] == 200 and get(f"localhost:{port}")[0] == 200
+        status, body = get(f"rebind.attacker.example:{port}")  # DNS rebinding names the attacker's host
+        assert status == 403 and "answers only to 127.0.0.1 and localhost" in body
+        assert get(f"127.0.0.1:{port + 1}")[0] == 403
+        before = threading.active_count()
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]  # connections that never ask
+        time.sleep(0.3)
+        assert threading.active_count() - before <= 4  # at most max_connections threads for them
+        time.sleep(1.0)
+        assert threading.active_count() - before <= 0  # and those closed after the idle timeout
+        for s in idle:
+            s.close()
+        assert get(f"127.0.0.1:{port}")[0] == 200  # still serving
+    finally:
+        server.shutdown()
+        server.server_close()

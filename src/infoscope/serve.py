@@ -1,9 +1,11 @@
 """``infoscope serve``: a small local web server that shows the runs of a database, live.
 
-It listens on 127.0.0.1 only, reads the database read-only (SQLite WAL readers never block
-the recorder that writes it), and sends the report's page for each run with a note that makes
-the page poll for fresh values: a run's views refresh within about a second of the recorder
-committing a record. Built on the standard library's :mod:`http.server`.
+It listens on 127.0.0.1 only and answers only requests that name it so (``Host:
+127.0.0.1`` or ``localhost`` on its port: a page of another site cannot reach it through DNS
+rebinding); it holds at most 32 connections, each closed after 10 s without a request. It reads
+the database read-only (SQLite WAL readers never block the recorder that writes it), and sends
+the report's page for each run with a note that makes the page poll for fresh values: a run's
+views refresh within about a second of the recorder committing a record. Built on the standard library's :mod:`http.server`.
 
 Routes
 ------
@@ -20,6 +22,7 @@ from __future__ import annotations
 import html
 import json
 import sqlite3
+import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -51,13 +54,45 @@ class RunServer(ThreadingHTTPServer):
 
     daemon_threads = True  # a browser's open connections never hold up Ctrl-C
 
-    def __init__(self, db: str | Path, port: int = 8050, every: float = 1.0):
+    def __init__(self, db: str | Path, port: int = 8050, every: float = 1.0, idle_timeout: float = 10.0,
+                 max_connections: int = 32):
         if every <= 0:
             raise ValueError(f"every must be a positive number of seconds, got {every}")
         self.db = Path(db)
         load(self.db).close()  # "no database at …" / "not an infoscope database" before listening
         self.every = float(every)
-        super().__init__((HOST, port), _Handler)
+        self._slots = threading.BoundedSemaphore(max_connections)
+        # a connection that sends nothing for idle_timeout seconds is closed (its thread ends)
+        handler = type("Handler", (_Handler,), {"timeout": float(idle_timeout)})
+        super().__init__((HOST, port), handler)
+
+    def process_request(self, request, client_address) -> None:
+        """Serve on a thread of its own, at most ``max_connections`` at once: beyond them a
+        connection is closed at once instead of holding one more thread."""
+        if not self._slots.acquire(blocking=False):
+            self.shutdown_request(request)
+            return
+        try:
+            super().process_request(request, client_address)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def process_request_thread(self, request, client_address) -> None:
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            self._slots.release()
+
+    def allowed_host(self, host: str | None) -> bool:
+        """Whether a request's ``Host`` names this server (127.0.0.1 or localhost, on its port):
+        a page of another site reaching it through DNS rebinding names its own host."""
+        if not host:
+            return False
+        name, sep, port = host.rpartition(":")
+        if not sep or not port.isdigit():
+            name, port = host, str(self.server_address[1])
+        return name.lower() in ("127.0.0.1", "localhost") and int(port) == self.server_address[1]
 
     @property
     def url(self) -> str:
@@ -69,9 +104,10 @@ class RunServer(ThreadingHTTPServer):
         return load(self.db)
 
 
-def make_server(db: str | Path, port: int = 8050, every: float = 1.0) -> RunServer:
+def make_server(db: str | Path, port: int = 8050, every: float = 1.0, idle_timeout: float = 10.0,
+                max_connections: int = 32) -> RunServer:
     """A :class:`RunServer` bound to 127.0.0.1; call ``serve_forever()`` on it."""
-    return RunServer(db, port, every)
+    return RunServer(db, port, every, idle_timeout, max_connections)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -90,6 +126,10 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(data)
 
     def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        if not self.server.allowed_host(self.headers.get("Host")):
+            self._send(f"this server answers only to 127.0.0.1 and localhost on port {self.server.server_address[1]}, "
+                       f"not to Host {self.headers.get('Host')!r}", "text/plain", HTTPStatus.FORBIDDEN)
+            return
         parts = [unquote(p) for p in urlparse(self.path).path.strip("/").split("/") if p]
         if parts == ["favicon.ico"]:  # browsers ask for it; none is needed
             self.send_response(HTTPStatus.NO_CONTENT)
