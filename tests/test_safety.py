@@ -341,3 +341,51 @@ def test_a_renyi_information_about_a_single_class_is_exactly_zero():
     ctx = ProbeContext.build(x, one_class)
     assert MatrixRenyi().layer_information(t, ctx)["I(T;Y)"].value == 0.0
     assert MatrixRenyi().layers_information([t, t * 2], ctx)[1]["I(T;Y)"].value == 0.0
+
+
+# --- untrusted data files -----------------------------------------------------------------------
+
+def test_an_idx_header_is_checked_before_its_data(tmp_path):
+    import gzip
+    import time
+
+    from infoscope.datasets import IDXFormatError, read_idx
+
+    wrap = tmp_path / "wrap.idx"  # dims (2^31, 2^31, 4): the byte count wrapped to 0 in 64-bit arithmetic
+    wrap.write_bytes(bytes([0, 0, 0x08, 3]) + (2**31).to_bytes(4, "big") * 2 + (4).to_bytes(4, "big"))
+    with pytest.raises(IDXFormatError, match="more than infoscope reads"):
+        read_idx(wrap)
+    bomb = tmp_path / "bomb.idx.gz"  # a wrong header in front of 400 MB of zeros
+    with gzip.open(bomb, "wb", compresslevel=9) as fh:
+        fh.write(bytes([0, 0, 0x08, 1]) + (10).to_bytes(4, "big"))
+        zeros = bytes(2**24)
+        for _ in range(24):
+            fh.write(zeros)
+    start = time.perf_counter()
+    with pytest.raises(IDXFormatError, match=r"declares shape \(10,\) \(10 bytes of data\) but the file holds more"):
+        read_idx(bomb)
+    assert time.perf_counter() - start < 1.0  # it stopped after 11 bytes, not after decompressing 400 MB
+    good = tmp_path / "good.idx.gz"
+    with gzip.open(good, "wb") as fh:
+        fh.write(bytes([0, 0, 0x08, 2]) + (2).to_bytes(4, "big") + (3).to_bytes(4, "big") + bytes(range(6)))
+    assert read_idx(good).tolist() == [[0, 1, 2], [3, 4, 5]]
+
+
+def test_a_cifar_batch_of_shared_references_is_refused_before_it_is_built(tmp_path):
+    import pickle
+    import time
+
+    from infoscope.datasets import CIFARFormatError, load_cifar
+
+    folder = tmp_path / "cifar-10-batches-py"
+    folder.mkdir()
+    row = [0] * 10_000
+    big = [row] * 10_000  # 10^8 values that pickle to a few kB: shared references
+    blob = pickle.dumps({b"data": big, b"labels": [0] * 10_000})
+    assert len(blob) < 100_000
+    for name in [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]:
+        (folder / name).write_bytes(blob)
+    start = time.perf_counter()
+    with pytest.raises(CIFARFormatError, match=r"b'data' is a list, not an array of bytes"):
+        load_cifar(folder)
+    assert time.perf_counter() - start < 2.0

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import gzip
+import math
 import io
 import os
 import pickle
@@ -94,34 +95,50 @@ def read_idx(path: str | Path) -> np.ndarray:
     (10000,)
     """
     path = Path(path)
-    raw = path.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as exc:
-            raise IDXFormatError(f"{path} looks gzipped but could not be decompressed: {exc}") from None
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0:
+    with open(path, "rb") as fh:
+        gzipped = fh.read(2) == b"\x1f\x8b"
+    try:
+        with (gzip.open(path, "rb") if gzipped else open(path, "rb")) as fh:
+            return _read_idx_stream(fh, path)
+    except (OSError, EOFError) as exc:  # a gzip stream that breaks off
+        raise IDXFormatError(f"{path} looks gzipped but could not be decompressed: {exc}") from None
+
+
+#: The most data an IDX file may declare (16 GiB): a header is checked against it before any data is read.
+MAX_IDX_BYTES = 2**34
+
+
+def _read_idx_stream(fh, path: Path) -> np.ndarray:
+    """The array of an IDX stream, its header checked before its data is read (and only as much
+    data as the header declares is read: a gzip bomb with a wrong header costs nothing)."""
+    head = fh.read(4)
+    if len(head) < 4 or head[0] != 0 or head[1] != 0:
         raise IDXFormatError(
             f"{path} is not an IDX file: its magic number should start with two zero bytes "
-            f"(got {raw[:4].hex() or 'an empty file'})"
+            f"(got {head.hex() or 'an empty file'})"
         )
-    code, ndim = raw[2], raw[3]
+    code, ndim = head[2], head[3]
     if code not in _IDX_DTYPES:
         raise IDXFormatError(f"{path} has unknown IDX type code 0x{code:02x}; expected one of 08 09 0B 0C 0D 0E")
     if ndim == 0:
         raise IDXFormatError(f"{path} declares 0 dimensions")
-    header = 4 + 4 * ndim
-    if len(raw) < header:
+    dims = fh.read(4 * ndim)
+    if len(dims) < 4 * ndim:
         raise IDXFormatError(f"{path} is truncated inside its header")
-    shape = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    shape = tuple(int.from_bytes(dims[4 * i:4 * i + 4], "big") for i in range(ndim))
     dtype = np.dtype(_IDX_DTYPES[code])
-    expected = int(np.prod(shape)) * dtype.itemsize
-    if len(raw) - header != expected:
+    expected = math.prod(shape) * dtype.itemsize  # Python integers: no wrap-around
+    if expected > MAX_IDX_BYTES:
+        raise IDXFormatError(f"{path}: header declares shape {shape} ({expected} bytes of data), more than infoscope "
+                             f"reads ({MAX_IDX_BYTES} bytes); the file is corrupt or not this format")
+    raw = fh.read(expected + 1)
+    if len(raw) != expected:
+        held = f"{len(raw)} bytes" if len(raw) <= expected else "more bytes than that"
         raise IDXFormatError(
             f"{path}: header declares shape {shape} ({expected} bytes of data) but the file holds "
-            f"{len(raw) - header} bytes; the file is truncated or not this format"
+            f"{held}; the file is truncated or not this format"
         )
-    return np.frombuffer(raw, dtype=dtype, offset=header).reshape(shape).astype(dtype.newbyteorder("="))
+    return np.frombuffer(raw, dtype=dtype).reshape(shape).astype(dtype.newbyteorder("="))
 
 
 def _split(n_total: int, n_train: int, n_test: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -256,8 +273,17 @@ class _BatchUnpickler(pickle.Unpickler):
 def _read_cifar_batch(path: Path, label_key: bytes) -> tuple[np.ndarray, np.ndarray]:
     try:
         batch = _BatchUnpickler(io.BytesIO(path.read_bytes()), encoding="bytes").load()
-        data = np.asarray(batch[b"data"], dtype=np.uint8)
-        labels = np.asarray(batch[label_key], dtype=np.int64)
+        data, labels = batch[b"data"], batch[label_key]
+        # sizes before anything is materialised: a small file of nested shared references can
+        # stand for a huge list
+        if not isinstance(data, np.ndarray) or data.dtype != np.uint8:
+            raise TypeError(f"b'data' is a {type(data).__name__}{' of ' + str(data.dtype) if isinstance(data, np.ndarray) else ''}, "
+                            "not an array of bytes")
+        if not isinstance(labels, (list, np.ndarray)) or len(labels) != len(data):
+            raise TypeError(f"{label_key!r} is not a list of {len(data)} labels")
+        if isinstance(labels, list) and not all(type(v) is int for v in labels):
+            raise TypeError(f"{label_key!r} holds other things than integer labels")
+        labels = np.asarray(labels, dtype=np.int64)
     except (pickle.UnpicklingError, EOFError, KeyError, TypeError, ValueError, AttributeError, IndexError) as exc:
         raise CIFARFormatError(f"{path} is not a CIFAR python batch ({exc}); expected a pickled dict with "
                                f"b'data' (N×3072 bytes) and {label_key!r}") from None
