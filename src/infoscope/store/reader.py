@@ -163,7 +163,7 @@ class Reader:
         sql += where
         names = None if layer is None else [str(n) for n in ([layer] if isinstance(layer, (str, int)) else layer)]
         wanted = {"layer": names, "quantity": quantity, "estimator": estimator, "probe": probe}
-        self._check_known(run, where, list(params), wanted)
+        run_params = list(params)
         if names is not None:
             sql += f" AND m.layer IN ({', '.join('?' * len(names))})"
             params += names
@@ -177,15 +177,20 @@ class Reader:
             sql += " AND m.unit IS NOT NULL"
         sql += " ORDER BY m.run_id, m.epoch, m.step, m.id"
         df = self._frame(sql, params)
+        self._check_known(run, where, run_params, wanted, df)
         df["params"] = df["params"].map(json.loads)
         df["unit"] = df["unit"].astype("Int64")
         return df
 
-    def _check_known(self, run: Any, where: str, params: list[Any], wanted: dict[str, Any]) -> None:
+    def _check_known(self, run: Any, where: str, params: list[Any], wanted: dict[str, Any], found: pd.DataFrame) -> None:
         """Refuse a filter value that no measurement of these runs has, listing those that are
-        there (an unknown name would otherwise give an empty table without a word)."""
+        there (an unknown name would otherwise give an empty table without a word). Values the
+        query ``found`` exist: only the others are looked up."""
         for col, value in wanted.items():
             if value is None:
+                continue
+            missing = set(([value] if isinstance(value, str) else value)) - set(found[col])
+            if not missing:
                 continue
             there = [r[0] for r in self.conn.execute(
                 f"SELECT DISTINCT m.{col} FROM measurements m JOIN runs r ON r.id = m.run_id WHERE 1=1{where} ORDER BY m.{col}",
