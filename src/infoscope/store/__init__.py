@@ -34,8 +34,7 @@ MAY_CHANGE_ON_RESUME = ("epochs", "device", "data")
 
 
 def _config_differences(stored: dict[str, Any], given: dict[str, Any]) -> list[str]:
-    """The keys whose values differ between a stored and a given configuration (as stored)."""
-    given = json.loads(to_json(given))
+    """The keys whose values differ between a stored and a given configuration (both as stored)."""
     keys = (set(stored) | set(given)) - set(MAY_CHANGE_ON_RESUME) - {"resumed"}
     return sorted(k for k in keys if stored.get(k) != given.get(k))
 
@@ -130,12 +129,11 @@ class Store(Reader):
         """Refuse to resume a run with other settings than it was recorded with, naming each
         (stored and given value); record the changes that :data:`MAY_CHANGE_ON_RESUME` allows."""
         info = self.run_info(name)
-        stored = info["config"]
+        stored, given = info["config"], json.loads(to_json(config))  # the given one as it would be stored
         diffs = [f"seed: stored {_shown(info['seed'])}, given {_shown(seed)}"] if info["seed"] != seed else []
         if info["experiment"] != experiment:
             diffs.append(f"experiment: stored {_shown(info['experiment'])}, given {_shown(experiment)}")
-        diffs += [f"{k}: stored {_shown(stored.get(k))}, given {_shown(json.loads(to_json(config)).get(k))}"
-                  for k in _config_differences(stored, config)]
+        diffs += [f"{k}: stored {_shown(stored.get(k))}, given {_shown(given.get(k))}" for k in _config_differences(stored, given)]
         if diffs:
             more = f" (and {len(diffs) - 5} more)" if len(diffs) > 5 else ""
             raise StoreError(
@@ -143,17 +141,14 @@ class Store(Reader):
                 f"in one series: {'; '.join(diffs[:5])}{more}. Resume with the stored settings (only "
                 f"{', '.join(MAY_CHANGE_ON_RESUME)} may change), or record a new run under another name"
             )
-        given = json.loads(to_json(config))
         changed = {k: [stored.get(k), given.get(k)] for k in MAY_CHANGE_ON_RESUME if stored.get(k) != given.get(k)}
         if changed:
+            records = self.records(name)
+            at = None if records.empty else int(records.epoch.max())
             updated = {**stored, **{k: given.get(k) for k in changed},
-                       "resumed": [*stored.get("resumed", []), {"at_epoch": self._last_epoch(name), "changed": changed}]}
+                       "resumed": [*stored.get("resumed", []), {"at_epoch": at, "changed": changed}]}
             with Transaction(self.conn, self.path):
                 self.conn.execute("UPDATE runs SET config = ? WHERE name = ?", (to_json(updated), name))
-
-    def _last_epoch(self, name: str) -> int | None:
-        row = self.conn.execute("SELECT MAX(epoch) FROM records WHERE run_id = ?", (self.run_id(name),)).fetchone()
-        return None if row is None or row[0] is None else int(row[0])
 
     def writer(self, run: str) -> RunWriter:
         """A writer for an existing run (to store an analysis with it)."""
