@@ -216,7 +216,7 @@ def _create(conn: sqlite3.Connection, path: Path) -> None:
                     conn.execute(stmt)
             conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)", (str(SCHEMA_VERSION),))
     except sqlite3.DatabaseError as exc:
-        raise StoreError(f"cannot initialise {path}: {why_not_written(exc, path)}") from None
+        raise StoreError(f"cannot initialise {path}: {why_not_written(exc)}") from None
 
 
 def _close_quietly(conn: sqlite3.Connection | None) -> None:
@@ -227,16 +227,16 @@ def _close_quietly(conn: sqlite3.Connection | None) -> None:
         pass
 
 
-def why_not_written(exc: sqlite3.Error, path: Path) -> str:
-    """What a failed write to ``path`` means for the user, in one line."""
+def why_not_written(exc: sqlite3.Error) -> str:
+    """What a failed write means for the user, in words that follow the file's name."""
     text = str(exc)
     if "readonly" in text or "read-only" in text:
-        return f"{path} is read-only ({text}); choose a file in a writable location"
+        return f"it is read-only ({text}); choose a file in a writable location"
     if "full" in text:
-        return (f"the disk holding {path} is full ({text}); nothing of this write was stored and everything committed "
+        return (f"the disk holding it is full ({text}); nothing of this write was stored and everything committed "
                 "before it is intact: free space and resume the run (--resume)")
     if "locked" in text or "busy" in text:
-        return f"{path} is locked by another process ({text}); try again when it is free"
+        return f"it is locked by another process ({text}); try again when it is free"
     return f"{text}; nothing of this write was stored"
 
 
@@ -252,7 +252,7 @@ class Transaction:
         try:
             self.conn.execute("BEGIN IMMEDIATE")
         except sqlite3.OperationalError as exc:
-            raise StoreError(f"cannot write to {self.path}: {why_not_written(exc, self.path)}") from None
+            raise StoreError(f"cannot write to {self.path}: {why_not_written(exc)}") from None
 
     def _rollback(self) -> None:
         if self.conn.in_transaction:  # SQLite rolls back by itself on some errors (a full disk)
@@ -267,8 +267,8 @@ class Transaction:
                 self.conn.execute("COMMIT")
             except sqlite3.Error as err:
                 self._rollback()
-                raise StoreError(f"could not commit to {self.path}: {why_not_written(err, self.path)}") from None
+                raise StoreError(f"could not commit to {self.path}: {why_not_written(err)}") from None
             return
         self._rollback()
         if isinstance(exc, sqlite3.DatabaseError) and not isinstance(exc, sqlite3.IntegrityError):
-            raise StoreError(f"could not write to {self.path}: {why_not_written(exc, self.path)}") from None
+            raise StoreError(f"could not write to {self.path}: {why_not_written(exc)}") from None
