@@ -61,6 +61,11 @@ def to_tensor(x: ArrayLike, name: str = "x", context: str | None = None) -> torc
 LOW_PRECISION = (torch.bfloat16, torch.float16)
 
 
+def estimation_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The type values of ``dtype`` are estimated in: float32 for bfloat16 and float16, else itself."""
+    return torch.float32 if dtype in LOW_PRECISION else dtype
+
+
 def as_estimation_dtype(t: torch.Tensor) -> torch.Tensor:
     """``t`` itself, or in float32 where it is bfloat16 or float16 (no value changes).
 
@@ -69,7 +74,7 @@ def as_estimation_dtype(t: torch.Tensor) -> torch.Tensor:
     >>> as_estimation_dtype(torch.ones(2, dtype=torch.bfloat16)).dtype
     torch.float32
     """
-    return t.float() if t.dtype in LOW_PRECISION else t
+    return t.to(estimation_dtype(t.dtype))
 
 
 def is_label_vector(t: torch.Tensor) -> bool:

@@ -27,7 +27,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from ._validation import as_estimation_dtype
+from ._validation import estimation_dtype
 
 __all__ = [
     "ACTIVATION_TYPES", "WEIGHT_TYPES", "auto_layers", "block_layers", "count_calls", "split_call", "resolve_layers", "model_device",
@@ -315,8 +315,8 @@ class LayerCapture:
         t = _first_tensor(output)
         if t is None:
             raise TypeError(f"layer {name!r} ({type(module).__name__}) returned no tensor; choose another layer")
-        t = as_estimation_dtype(t.detach())  # a bfloat16/float16 layer is kept in float32 (exactly)
-        t = t.to(self.store_device, copy=True) if self.store_device is not None else t.clone()
+        # one copy, on the store device; a bfloat16/float16 layer is kept in float32 (exactly)
+        t = t.detach().to(self.store_device or t.device, dtype=estimation_dtype(t.dtype), copy=True)
         self._chunks[name].append(t)
 
     def __enter__(self) -> LayerCapture:
