@@ -71,17 +71,16 @@ def _layers(value: str) -> str | list[str]:
     return value if value in ("auto", "blocks") else _comma_list(value)
 
 
-#: Fields read from the command line otherwise than by their type: (option declaration, help
-#: where it differs from the docstring's, converter).
-_SPECIAL: dict[str, tuple[tuple[str, ...], str | None, Any]] = {
-    "estimators": (("--estimator", "-e"), "Estimator(s) to record; repeat for several.", None),
-    "layers": ((), "Layers to record: auto, blocks, or names from model.named_modules(), comma-separated.", _layers),
-    "units": (("--units/--no-units",), "Record per-unit information (default: the experiment's).", None),
-    "unit_probes": ((), "Probes with per-unit values, comma-separated: train, test.", _comma_list),
-    "every": ((), "'epoch' or a number of steps between measurements.", _every),
-    "memory_budget": ((), "MiB one measurement may use (default: half the memory).", lambda mib: int(mib * 2**20)),
+#: Fields read from the command line otherwise than by their dataclass type: (type on the
+#: command line, option declaration, help where it differs from the docstring's, converter).
+_SPECIAL: dict[str, tuple[Any, tuple[str, ...], str | None, Any]] = {
+    "estimators": (list[str], ("--estimator", "-e"), "Estimator(s) to record; repeat for several.", None),
+    "layers": (str, (), "Layers to record: auto, blocks, or names from model.named_modules(), comma-separated.", _layers),
+    "units": (bool, ("--units/--no-units",), "Record per-unit information (default: the experiment's).", None),
+    "unit_probes": (str, (), "Probes with per-unit values, comma-separated: train, test.", _comma_list),
+    "every": (str, (), "'epoch' or a number of steps between measurements.", _every),
+    "memory_budget": (float, (), "MiB one measurement may use (default: half the memory).", lambda mib: int(mib * 2**20)),
 }
-_CLI_TYPES = {"estimators": list[str], "layers": str, "units": bool, "unit_probes": str, "every": str, "memory_budget": float}
 
 
 def _field_help() -> dict[str, str]:
@@ -105,8 +104,10 @@ def _recording_options() -> dict[str, tuple[Any, Any]]:
     for f in dataclasses.fields(RecordingOptions):
         if f.name in _NOT_OPTIONS:
             continue
-        decl, help_text, _ = _SPECIAL.get(f.name, ((), None, None))
-        kind = _CLI_TYPES.get(f.name) or types[str(f.type).split(" | ")[0]]
+        if f.name in _SPECIAL:
+            kind, decl, help_text, _ = _SPECIAL[f.name]
+        else:
+            kind, decl, help_text = types[str(f.type).split(" | ")[0]], (), None
         if kind is bool and not decl:
             flag = f.name.replace("_", "-")
             decl = (f"--{flag}/--no-{flag}",)
@@ -125,7 +126,7 @@ def recording_overrides(given: dict[str, Any]) -> dict[str, Any]:
     for name, value in given.items():
         if value is None or value == []:
             continue
-        convert = _SPECIAL.get(name, ((), None, None))[2]
+        convert = _SPECIAL.get(name, (None, (), None, None))[3]
         out[name] = convert(value) if convert is not None else value
     return out
 
