@@ -16,7 +16,7 @@ from typing import Any
 
 import torch
 
-__all__ = ["UnsafeCheckpointError", "dump_checkpoint", "load_checkpoint"]
+__all__ = ["UnsafeCheckpointError", "dump_checkpoint", "load_checkpoint", "stored_checkpoint"]
 
 #: Types a checkpoint may hold (besides containers of them).
 _PLAIN = (torch.Tensor, int, float, bool, str, bytes, type(None), torch.Size, torch.dtype, torch.device)
@@ -97,3 +97,12 @@ def load_checkpoint(data: bytes | str | Path, where: str, map_location: Any = "c
         ) from None
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
         raise ValueError(f"{where} is not a readable checkpoint ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})") from None
+
+
+def stored_checkpoint(store: Any, run: str, map_location: Any = "cpu", name: str = "last") -> Any | None:
+    """The checkpoint ``name`` stored with ``run`` in ``store`` (a :class:`~infoscope.store.Store`),
+    read as :func:`load_checkpoint` reads it and named in its messages; None if there is none."""
+    found = store.checkpoint(run, name)
+    if found is None:
+        return None
+    return load_checkpoint(found[1], f"checkpoint {name!r} of run {run!r} in {store.path}", map_location)

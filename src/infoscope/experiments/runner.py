@@ -22,7 +22,7 @@ from ..options import RecordingOptions, recording_options
 from ..recorder import Recorder
 from ..errors import StoreError
 from ..store import Store
-from ..weights import load_checkpoint
+from ..weights import stored_checkpoint
 from .inspection import findings_of
 from .registry import Experiment, get_experiment, make_probes
 
@@ -95,8 +95,7 @@ class _Training:
             "epoch": self.epoch, "step": self.step, "activation": self.activation,
         }
 
-    def restore(self, blob: bytes, where: str) -> None:
-        state = load_checkpoint(blob, where, map_location=self.x_train.device)
+    def restore(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.batches.set_state(state["batches"])
@@ -229,9 +228,9 @@ def run_experiment(
                             resume=resume)
         if notes:
             recorder.writer.replace_warnings("config: ", [(None, None, n) for n in notes])
-        checkpoint = db.checkpoint(run) if recorder.resumed else None
+        checkpoint = stored_checkpoint(db, run, map_location=training.x_train.device) if recorder.resumed else None
         if checkpoint is not None:
-            training.restore(checkpoint[1], f"checkpoint 'last' of run {run!r} in {db.path}")
+            training.restore(checkpoint)
         t0 = time.perf_counter()
         status = "failed"
         try:

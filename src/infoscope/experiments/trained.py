@@ -9,7 +9,7 @@ from torch import nn
 
 from ..measurement import Probe
 from ..store import Store
-from ..weights import load_checkpoint
+from ..weights import stored_checkpoint
 from .registry import EXPERIMENTS, Experiment, get_experiment, make_probes
 
 __all__ = ["TrainedRun", "load_trained"]
@@ -41,12 +41,11 @@ def load_trained(store: Store, run: str) -> TrainedRun:
             f"run {run!r} was not recorded by an infoscope experiment ({info['experiment']!r}); this step needs "
             "the model, which only experiment runs store"
         )
-    ckpt = store.checkpoint(run)
-    if ckpt is None:
+    state = stored_checkpoint(store, run)
+    if state is None:
         raise ValueError(f"run {run!r} has no stored weights; re-run it with this version of infoscope")
     exp = get_experiment(info["experiment"])
     cfg, seed = info["config"], int(info["seed"] or 0)
-    state = load_checkpoint(ckpt[1], f"checkpoint {'last'!r} of run {run!r} in {store.path}")
     activation = state.get("activation") or info["config"].get("activation") or exp.activation
     model = exp.model(activation)
     model.load_state_dict(state["model"])
