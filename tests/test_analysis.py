@@ -205,6 +205,8 @@ def test_phase_shapes_on_constructed_series(seed, shape, series):
     v = series(e) + np.random.default_rng(seed).normal(0, 0.005, 30)
     p = phases(e, v)
     assert p.shape == shape
+    assert p.compressed == (shape == "rise then fall")  # one decision for the table and the verdict
+    assert p.peak >= p.final and p.drop >= 0 and p.maximum >= p.peak
     if shape != "rise then fall":
         assert "compression of" not in p.verdict  # only a fitting phase followed by a fall is compression
     if shape == "fall only":
@@ -233,9 +235,33 @@ def test_compression_verdict_and_shape_agree_on_a_noisy_late_peak():
     v[-2:] = 3.98  # and the end 0.02 below the plateau: raw drop 0.06, over the noise floor 0.05
     p = phases(e, v)
     assert p.noise == 0.05 and p.drop == pytest.approx(0.06)
+    assert p.maximum == pytest.approx(4.04) and p.maximum_epoch == 40  # the raw maximum, shown beside it
     assert p.shape == "rise only" and not p.compressed and p.compression_epochs == 0
     assert "no compression beyond noise 0.050 bits" in p.verdict
     # a real fall (0.5 bits over the last 20 epochs) is both
     w = np.minimum(e * 0.1, 4.0) - np.clip((e - 40) * 0.025, 0, None)
     q = phases(e, w)
     assert q.shape == "rise then fall" and q.compressed and q.drop == pytest.approx(0.475)
+
+
+@pytest.mark.parametrize("series", [
+    lambda e: np.where(e < 8, 5 - 0.3 * e, 2.6 + 0.1 * (e - 8)),  # fall then rise, peak at the first record
+    lambda e: 5 - 0.1 * e,                                          # fall only
+    lambda e: np.where(e < 1, 6.0, 5 - 0.05 * e),                  # one high first record, then a slow fall
+])
+def test_a_first_record_peak_is_never_compression(series):
+    e = np.arange(30)
+    p = phases(e, series(e))
+    assert p.peak_epoch == 0 and not p.compressed and p.compression_epochs == 0
+    assert "compression of" not in p.verdict
+
+
+def test_fitting_is_not_testable_at_the_label_bound_and_fits_on_a_rise():
+    from infoscope.analysis.phases import fitting
+
+    e = np.arange(30)
+    assert fitting(e, np.full(30, 3.3219), saturated=np.ones(30, bool)).status == "not testable"
+    assert fitting(e, 3.3 * (1 - np.exp(-e / 4))).status == "fits"
+    assert fitting(e, np.full(30, 1.0) + np.random.default_rng(0).normal(0, 0.005, 30)).status == "no rise"
+    at_chance = fitting(e, 0.5 + 0.1 * e, above_chance=np.zeros(30, bool))
+    assert at_chance.status == "not testable" and "chance" in at_chance.reason

@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 from scipy.ndimage import median_filter
 
-__all__ = ["noise_level", "Phases", "phases", "MIN_NOISE", "SHAPES"]
+__all__ = ["noise_level", "Phases", "phases", "Fitting", "fitting", "MIN_NOISE", "SHAPES"]
 
 #: What a series can do, as :attr:`Phases.shape` names it.
 SHAPES = ("flat", "rise then fall", "rise only", "fall only", "fall then rise", "saturated")
@@ -44,22 +44,28 @@ class Phases:
     peak_epoch : int
         End of the fitting phase: the epoch of the (median-smoothed) maximum of I(X;T).
     peak, final : float
-        I(X;T) at the peak (located on the running median) and at the last epoch.
+        The highest raw value within the smoothing window around the peak, and the last value
+        (which the running median keeps as it is), so ``peak >= final`` always.
     drop : float
-        peak − final, in bits.
+        peak − final, in bits (never negative).
     drop_fraction : float
         drop / peak.
     compression_epochs : int
         Epochs from the peak to the end, when compressing (0 otherwise).
     compressed : bool
-        Whether I(X;T) falls from its peak to its end by more than ``noise`` on the raw values
-        and on the smoothed series alike (the same test decides :attr:`shape`).
+        Whether the series fits and then compresses: the shape is "rise then fall", that is a
+        rise to a peak after the first record and a fall from it beyond ``noise`` on the raw
+        values and the smoothed series alike. A series whose peak is its first record is never
+        compressed; this one field decides the tables, the verdicts, the report and the studies.
     noise : float
         The change that noise alone could explain.
     shape : str
         What the series does, beyond noise (one of :data:`SHAPES`): only "rise then fall" is a
         fitting phase followed by compression; a series whose peak is its first record has no
         fitting phase ("fall only", or "fall then rise" when it recovers).
+    maximum, maximum_epoch : float, int
+        The raw maximum of the series and its epoch (a single high record can lie above
+        ``peak``).
     trough_epoch : int
         Epoch of the (smoothed) minimum.
     """
@@ -74,6 +80,8 @@ class Phases:
     noise: float
     shape: str = "flat"
     trough_epoch: int = 0
+    maximum: float = 0.0
+    maximum_epoch: int = 0
 
     @property
     def verdict(self) -> str:
@@ -88,7 +96,7 @@ class Phases:
             return (f"fitting (rises to {self.peak:.3f} bits), no compression beyond noise {self.noise:.3f} bits "
                     f"(last record {self.drop:.3f} bits below the peak)")
         if self.shape == "saturated":
-            return "saturated: the estimate sits at its bound (log2 n or 0) in most records, so no phase can be read"
+            return "saturated: the estimate sits at its bound (log2 n, H(Y) or 0) in most records, so no phase can be read"
         return f"flat within noise ({self.noise:.3f} bits): no phases"
 
 
@@ -127,20 +135,21 @@ def phases(epochs: np.ndarray, ixt: np.ndarray, noise: float | None = None, smoo
     sm = median_filter(ixt, size=min(smooth, len(ixt)), mode="nearest") if smooth > 1 else ixt
     k = int(np.argmax(sm))
     noise = noise_level(ixt) if noise is None else float(noise)
-    peak, final = float(ixt[k]), float(ixt[-1])  # located on the smoothed series, read on the raw one
-    drop = peak - final
-    # a fall counts when it shows on the raw values and on the smoothed series alike; the shape
-    # uses the same test, so the verdict and the shape never disagree
-    falls = bool(drop > noise and sm[k] - sm[-1] > noise)
     j = int(np.argmin(sm))
     at_bound = saturated is not None and len(saturated) and float(np.mean(np.asarray(saturated, dtype=bool))) >= 0.5
-    compressed = falls and not at_bound
+    # a fall counts when it shows on the raw values and on the smoothed series alike
+    falls = bool(ixt[k] - ixt[-1] > noise and sm[k] - sm[-1] > noise)
+    shape = "saturated" if at_bound else _shape(sm, k, j, noise, falls)
+    compressed = shape == "rise then fall"  # the one decision: a fitting phase, then a fall beyond noise
+    h = max(smooth, 1) // 2
+    peak, final = float(ixt[max(0, k - h): k + h + 1].max()), float(ixt[-1])  # peak >= sm[k] >= sm[-1] = final
+    m = int(np.argmax(ixt))
     return Phases(
-        peak_epoch=int(epochs[k]), peak=peak, final=final, drop=drop,
-        drop_fraction=drop / peak if peak > 0 else 0.0,
+        peak_epoch=int(epochs[k]), peak=peak, final=final, drop=peak - final,
+        drop_fraction=(peak - final) / peak if peak > 0 else 0.0,
         compression_epochs=int(epochs[-1] - epochs[k]) if compressed else 0,
-        compressed=bool(compressed), noise=noise, shape="saturated" if at_bound else _shape(sm, k, j, noise, falls),
-        trough_epoch=int(epochs[j]),
+        compressed=compressed, noise=noise, shape=shape, trough_epoch=int(epochs[j]),
+        maximum=float(ixt[m]), maximum_epoch=int(epochs[m]),
     )
 
 
@@ -159,3 +168,68 @@ def _shape(sm: np.ndarray, k: int, j: int, noise: float, fall: bool) -> str:
     if rise:
         return "rise only"
     return "fall then rise" if recovers else "fall only"
+
+
+@dataclasses.dataclass(frozen=True)
+class Fitting:
+    """Whether a layer's I(T;Y) rises (fits), as far as its records can tell (bits).
+
+    Attributes
+    ----------
+    status : {"fits", "no rise", "not testable"}
+        "fits": the smoothed series rises above its first record by more than ``noise``, and
+        ends above its chance level where that was recorded; "not testable": the first
+        record already sits at its bound (typically H(Y): a rise cannot show), or no record is
+        above chance; "no rise" otherwise.
+    rise : float
+        Smoothed maximum − first record.
+    noise : float
+    reason : str
+        The evidence, in words.
+    """
+
+    status: str
+    rise: float
+    noise: float
+    reason: str
+
+
+def fitting(epochs: np.ndarray, ity: np.ndarray, noise: float | None = None, smooth: int = 3,
+            saturated: np.ndarray | None = None, above_chance: np.ndarray | None = None) -> Fitting:
+    """Does I(T;Y) rise beyond noise, and can its records show it?
+
+    Parameters
+    ----------
+    epochs, ity : array_like, shape (E,)
+        Epochs and I(T;Y) in bits.
+    noise : float, optional
+        Smallest rise that counts (default: :func:`noise_level` of the series).
+    saturated : array_like of bool, shape (E,), optional
+        Which values sit at a bound (H(Y), log2 n).
+    above_chance : array_like of bool or None, shape (E,), optional
+        Which values beat their label-permutation chance level (None where not recorded).
+
+    Examples
+    --------
+    >>> e = np.arange(20)
+    >>> fitting(e, np.minimum(0.2 * e, 2.0)).status
+    'fits'
+    >>> fitting(e, np.full(20, 3.32), saturated=np.ones(20, bool)).status
+    'not testable'
+    """
+    epochs, ity = np.asarray(epochs), np.asarray(ity, dtype=float)
+    if len(ity) == 0 or len(ity) != len(epochs):
+        raise ValueError("fitting needs one I(T;Y) value per epoch (at least one)")
+    sm = median_filter(ity, size=min(smooth, len(ity)), mode="nearest") if smooth > 1 else ity
+    noise = noise_level(ity) if noise is None else float(noise)
+    rise = float(sm.max() - ity[0])
+    if saturated is not None and len(saturated) and bool(np.asarray(saturated, dtype=bool)[0]):
+        return Fitting("not testable", rise, noise, f"I(T;Y) sits at its bound from the first record ({ity[0]:.3f} bits): a rise cannot show")
+    chance = None if above_chance is None else [c for c in above_chance if c is not None]
+    if chance and not any(chance):
+        return Fitting("not testable", rise, noise, "I(T;Y) is never above its chance level: a rise cannot be told from chance")
+    if len(ity) < 2:
+        return Fitting("not testable", rise, noise, "one record: nothing to compare")
+    if rise > noise and (not chance or bool(chance[-1])):
+        return Fitting("fits", rise, noise, f"I(T;Y) rises {rise:.3f} bits from the first record (noise {noise:.3f})")
+    return Fitting("no rise", rise, noise, f"I(T;Y) rises {rise:.3f} bits, within noise {noise:.3f}")
