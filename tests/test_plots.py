@@ -77,7 +77,7 @@ def saturated_store(path):
 def test_saturated_unit_values_are_crossed(tmp_path):
     fig = plot(saturated_store(tmp_path / "s.db"), "s", "units")
     for ax in fig.axes[:2]:  # the I(unit;Y) and I(X;unit) maps
-        crosses = [c for c in ax.collections if c.get_label() == "saturated"]
+        crosses = [c for c in ax.collections if c.get_label() == "× at a bound or at chance"]
         assert len(crosses) == 1
         # unit 2 is the second best at the end (values 0.1·unit + epoch: order 3, 2, 1, 0), at epoch 1
         assert crosses[0].get_offsets().tolist() == [[1.0, 1.0]]
@@ -131,4 +131,9 @@ def test_saturated_values_are_crossed_in_the_plane(tmp_path):
     run_experiment("tishby-quantized", store=tmp_path / "q.db", run="q", epochs=2, probe_size=300, units=False)
     fig = information_plane(tmp_path / "q.db", "q")
     labels = [t for ax in fig.axes for t in ax.get_legend_handles_labels()[1]]
-    assert "saturated (at a bound)" in labels  # quant1 resolves every probe sample: H(T) = log2 n
+    assert "× at a bound or at chance" in labels  # quant1 resolves every probe sample: H(T) = log2 n
+    from infoscope.plots import mi_curves
+
+    curves = mi_curves(tmp_path / "q.db", "q")
+    assert "× at a bound or at chance" in [t for ax in curves.axes for t in ax.get_legend_handles_labels()[1]]
+    assert all(ax.get_ylim()[1] - ax.get_ylim()[0] >= 0.1 - 1e-9 for ax in curves.axes[:2])  # no 5-millibit axes

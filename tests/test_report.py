@@ -101,7 +101,7 @@ def test_saturated_values_are_carried(tmp_path):
     with load(saturated_store(tmp_path / "s.db")) as st:
         p = run_payload(st, "s")
     s = [s for s in p["series"] if s["quantity"] == "I(X;T)"][0]
-    assert s["sat"] == [None, "log2 N"]
+    assert s["sat"] == [None, "at log2 N"]  # its mark (infoscope.marks.value_mark)
     assert all(u["sat"] == [[1, 2]] for u in p["units"])
 
 

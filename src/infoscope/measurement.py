@@ -241,7 +241,7 @@ class ProbeMeasurement:
         if unit is not None:
             extra["unit_pooling"] = pooling
         per_value = seconds / len(results)
-        flags = est.saturation(results)
-        return [MeasurementRow(self.probe, layer, unit, quantity, est.name, {**r.params, **extra, "saturated": flags[quantity]},
+        flags = est.value_flags(results, self.ctx)
+        return [MeasurementRow(self.probe, layer, unit, quantity, est.name, {**r.params, **extra, **flags[quantity]},
                                r.value, per_value)
                 for quantity, r in results.items()]

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import pandas as pd
 
 from ..estimators import QUANTITIES
+from ..marks import value_mark
 
 __all__ = ["last_per_epoch", "final_values"]
 
@@ -37,14 +38,21 @@ def final_values(m: pd.DataFrame, order: Sequence[str]) -> pd.DataFrame:
     Returns
     -------
     DataFrame
-        Columns epoch, probe, layer, estimator and one column per quantity (bits); empty when
-        nothing has been recorded.
+        Columns epoch, probe, layer, estimator, one column per quantity (bits) and, beside each,
+        ``"<quantity> mark"`` (:func:`~infoscope.marks.value_mark`: "" or e.g. "at log2 n");
+        empty when nothing has been recorded.
     """
     if m.empty:
         return pd.DataFrame()
     last = last_per_epoch(m[m.epoch == m.epoch.max()], ["probe", "layer", "estimator", "quantity"])
-    table = last.pivot_table(index=["epoch", "probe", "layer", "estimator"], columns="quantity", values="value").reset_index()
+    index = ["epoch", "probe", "layer", "estimator"]
+    table = last.pivot_table(index=index, columns="quantity", values="value").reset_index()
     table.columns.name = None
+    marks = last.assign(mark=last.params.map(value_mark)).pivot(index=index, columns="quantity", values="mark")
+    marks = marks.rename(columns=lambda q: f"{q} mark").reset_index()
+    marks.columns.name = None
+    table = table.merge(marks, on=index)
     pos = {n: i for i, n in enumerate(order)}
     table = table.sort_values(["probe", "layer", "estimator"], key=lambda s: s.map(pos) if s.name == "layer" else s)
-    return table[["epoch", "probe", "layer", "estimator"] + [q for q in QUANTITIES if q in table.columns]]
+    present = [q for q in QUANTITIES if q in table.columns]
+    return table[index + present + [f"{q} mark" for q in present]].fillna({f"{q} mark": "" for q in present})

@@ -18,6 +18,7 @@ from rich.table import Table
 
 from ..errors import StoreError
 from ..estimators import H_T, I_TY, I_XT
+from ..marks import MARK_LEGEND, marked
 
 __all__ = ["app", "main", "USER_ERRORS", "console", "default_device", "with_options", "frame_table", "last_epoch_table",
            "DataOpt", "DeviceOpt"]
@@ -91,9 +92,12 @@ def last_epoch_table(store, run: str, title: str) -> Table:
     if final.empty:
         return Table(title=f"{title}: no measurements yet")
     labels = layer_labels(layers)
-    table = Table("probe", "layer", "estimator", H_T, I_XT, I_TY, title=f"{title}, epoch {int(final.epoch.iloc[0])} (bits)")
+    shown = [q for q in (H_T, I_XT, I_TY) if q in final.columns]
+    any_mark = any(final[f"{q} mark"].astype(bool).any() for q in shown)
+    table = Table("probe", "layer", "estimator", *shown, title=f"{title}, epoch {int(final.epoch.iloc[0])} (bits)",
+                  caption=MARK_LEGEND if any_mark else None)
     for _, row in final.iterrows():
-        table.add_row(row.probe, labels.get(row.layer, row.layer), row.estimator, *(f"{row.get(q, float('nan')):.3f}" for q in (H_T, I_XT, I_TY)))
+        table.add_row(row.probe, labels.get(row.layer, row.layer), row.estimator, *(marked(row[q], row[f"{q} mark"]) for q in shown))
     return table
 
 

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from ..estimators import ESTIMATORS, make_estimator
+from ..marks import MARK_LEGEND, value_mark
 from .app import app, console, frame_table, with_options
 
 __all__ = ["load_array", "parse_sigma", "ESTIMATOR_OPTIONS"]
@@ -65,11 +66,15 @@ def _estimator(method: str, **options: Any):
 
 
 def _print_estimate(label: str, estimate, as_json: bool) -> None:
+    mark = value_mark(estimate.params)
     if as_json:
-        typer.echo(json.dumps({"quantity": label, "unit": "bits", **estimate.to_dict()}, default=_jsonable))
+        typer.echo(json.dumps({"quantity": label, "unit": "bits", **estimate.to_dict(), "mark": mark or None}, default=_jsonable))
         return
     shown = ", ".join(f"{k}={_short(v)}" for k, v in estimate.params.items() if v is not None)
-    console().print(f"{label} = {estimate.value:.6f} bits  ({estimate.method}: {shown})")
+    con = console()
+    con.print(f"{label} = {estimate.value:.6f} bits" + (f" [{mark}]" if mark else "") + f"  ({estimate.method}: {shown})")
+    if mark:
+        con.print(MARK_LEGEND)
 
 
 def _jsonable(v: Any) -> Any:

@@ -35,6 +35,9 @@ from .units import unit_view
 #: Bits from a bound within which a value counts as saturated (:meth:`Estimator.saturation`).
 SATURATION_TOLERANCE = 0.01
 
+#: The bound each information value cannot exceed, as a saturation flag names it.
+BOUND_NAMES = {I_XT: "H(X)", I_TY: "H(Y)"}
+
 
 @dataclasses.dataclass
 class ProbeContext:
@@ -141,7 +144,8 @@ class Estimator(ABC):
         Estimate
         """
         t = check_samples(x, "x")
-        return self._chunked(t.shape[0], lambda idx: {"H": self._entropy_estimate(t if idx is None else t[idx])})["H"]
+        est = self._chunked(t.shape[0], lambda idx: {"H": self._entropy_estimate(t if idx is None else t[idx])})["H"]
+        return self._flagged(H_T, est, None)
 
     def estimate_mutual_information(
         self, x: ArrayLike, y: ArrayLike, discrete_y: bool | None = None
@@ -162,9 +166,20 @@ class Estimator(ABC):
         Estimate
         """
         tx, ty, y_labels = self._pair(x, y, discrete_y)
-        return self._chunked(
+        est = self._chunked(
             tx.shape[0], lambda idx: {"I": self._mi_estimate(*((tx, ty) if idx is None else (tx[idx], ty[idx])), y_labels)}
         )["I"]
+        bound = self.estimate_entropy(ty).value if y_labels else None  # I(X;Y) ≤ H(Y) for labels
+        return self._flagged(I_TY, est, bound)
+
+    def _flagged(self, quantity: str, est: Estimate, bound: float | None) -> Estimate:
+        """``est`` with the flags a recorded value gets (:meth:`value_flags`): at log2 n for a
+        bounded estimator, at or past ``bound`` (an entropy the value cannot exceed), below 0."""
+        flags = self.saturation({quantity: est}, bounds={quantity: bound})
+        n = est.params.get("n_samples", 0) / max(1, est.params.get("n_chunks", 1))
+        if quantity != H_T and self.tags.bounded and flags[quantity] is None and n > 1 and est.value >= math.log2(n) - SATURATION_TOLERANCE:
+            flags[quantity] = "log2 n"  # an MI at log2 n: every sample resolved on its own
+        return Estimate(est.value, est.method, {**est.params, **_flag_params(est.value, flags[quantity], bound)})
 
     def layer_information(self, t: ArrayLike, ctx: ProbeContext) -> dict[str, Estimate]:
         """H(T), I(X;T) and I(T;Y) of one layer (or unit) on a prepared probe, in bits.
@@ -287,21 +302,47 @@ class Estimator(ABC):
         """The same estimator with its resolution fixed at ``width`` (see :meth:`width_rule`)."""
         raise TypeError(f"{type(self).__name__} has no data-chosen width to fix")
 
+    def bounds(self, ctx: ProbeContext) -> dict[str, float | None]:
+        """Upper bounds in bits of I(X;T) and I(T;Y) on this probe, as this estimator measures them.
+
+        I(X;T) ≤ H(X) where X enters as symbols (``input_mode == "identity"``: log2 N for N
+        distinct inputs) and I(T;Y) ≤ H(Y) (plug-in over the class labels); None where no bound
+        is known (a continuous X). Estimators that measure entropies differently (matrix Rényi)
+        give their own. Cached on the probe.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from infoscope.estimators import Binning
+        >>> ctx = ProbeContext.build(np.arange(8.0)[:, None], np.array([0, 1] * 4))
+        >>> Binning().bounds(ctx)
+        {'I(X;T)': 3.0, 'I(T;Y)': 1.0}
+        """
+        key = ("bounds", self.input_mode)
+        if key not in ctx.cache:
+            identity = self.input_mode == "identity"
+            ctx.cache[key] = {I_XT: plugin_entropy(ctx.x_ids.cpu().numpy()) if identity else None,
+                              I_TY: plugin_entropy(ctx.y.cpu().numpy())}
+        return ctx.cache[key]
+
     @classmethod
-    def saturation(cls, results: dict[str, Estimate], tol: float = SATURATION_TOLERANCE) -> dict[str, str | None]:
-        """Which values of one layer (or unit) sit at a bound where they can no longer change.
+    def saturation(cls, results: dict[str, Estimate], tol: float = SATURATION_TOLERANCE,
+                   bounds: dict[str, float | None] | None = None) -> dict[str, str | None]:
+        """Which values of one layer (or unit) sit at, or beyond, a bound where they can no longer change.
 
         By the estimator's :attr:`EstimatorTags.saturation` rule. ``"bounds"``: T itself is
         judged, H(T) within ``tol`` of log2 n (n the samples of one estimate, a chunk's when
         chunked) means every sample is resolved on its own — a Gram close to the identity, one
         bin per sample — and H(T) within ``tol`` of 0 means none is (a Gram close to
         all-ones, a single bin); all three values of T carry that flag. ``"zero"``: each value
-        at 0 is flagged.
+        at 0 is flagged. With ``bounds`` (:meth:`bounds`), an I(X;T) or I(T;Y) at or above its
+        own bound is flagged ``"H(X)"`` or ``"H(Y)"`` instead, whatever the rule, and one not
+        flagged otherwise and below −``tol`` is flagged ``"below 0"``.
 
         Returns
         -------
         dict
-            Quantity → ``"log2 n"``, ``"zero"`` or None.
+            Quantity → ``"log2 n"``, ``"zero"``, ``"H(X)"``, ``"H(Y)"``, ``"below 0"`` or None.
 
         Examples
         --------
@@ -309,19 +350,38 @@ class Estimator(ABC):
         >>> r = {"H(T)": Estimate(6.6435, "renyi", {"n_samples": 100}), "I(T;Y)": Estimate(1.0, "renyi", {"n_samples": 100})}
         >>> MatrixRenyi.saturation(r)
         {'H(T)': 'log2 n', 'I(T;Y)': 'log2 n'}
+        >>> MatrixRenyi.saturation({"I(T;Y)": Estimate(3.43, "ksg", {})}, bounds={"I(T;Y)": 3.32})
+        {'I(T;Y)': 'H(Y)'}
         """
         rule = cls.tags.saturation
         if rule == "zero":
-            return {q: ("zero" if abs(r.value) <= tol else None) for q, r in results.items()}
-        h = results.get(H_T)
-        flag = None
-        if h is not None and rule == "bounds":
-            n = h.params.get("n_samples", 0) / max(1, h.params.get("n_chunks", 1))
-            if n > 1 and h.value >= math.log2(n) - tol:
-                flag = "log2 n"
-            elif h.value <= tol:
-                flag = "zero"
-        return {q: flag for q in results}
+            flags = {q: ("zero" if abs(r.value) <= tol else None) for q, r in results.items()}
+        else:
+            h = results.get(H_T)
+            flag = None
+            if h is not None and rule == "bounds":
+                n = h.params.get("n_samples", 0) / max(1, h.params.get("n_chunks", 1))
+                if n > 1 and h.value >= math.log2(n) - tol:
+                    flag = "log2 n"
+                elif h.value <= tol:
+                    flag = "zero"
+            flags = {q: flag for q in results}
+        for q, r in results.items():
+            bound = (bounds or {}).get(q) if q in BOUND_NAMES else None
+            if bound is not None and r.value >= bound - tol:
+                flags[q] = BOUND_NAMES[q]  # the bound of this value itself: the more telling flag
+            elif q in BOUND_NAMES and flags[q] is None and r.value < -tol:
+                flags[q] = "below 0"
+        return flags
+
+    def value_flags(self, results: dict[str, Estimate], ctx: ProbeContext | None = None,
+                    tol: float = SATURATION_TOLERANCE) -> dict[str, dict[str, Any]]:
+        """The flags stored with each value: ``saturated`` (see :meth:`saturation`) and, for a
+        value beyond its bound by more than ``tol``, ``past_bound``: how far, in bits (positive
+        above an upper bound, negative below 0). Nothing is clipped."""
+        bounds = self.bounds(ctx) if ctx is not None else {}
+        flags = self.saturation(results, tol, bounds)
+        return {q: _flag_params(r.value, flags[q], bounds.get(q), tol) for q, r in results.items()}
 
     def variants(self, scales: Sequence[float] = (0.5, 2.0)) -> list[Estimator]:
         """Copies with the setting the estimate is most sensitive to scaled by each factor.
@@ -385,3 +445,16 @@ class Estimator(ABC):
         ty = check_samples(y, "y")
         check_same_length(tx, ty)
         return tx, ty, resolve_discrete(ty, discrete_y, "y")
+
+
+def _flag_params(value: float, flag: str | None, bound: float | None, tol: float = SATURATION_TOLERANCE) -> dict[str, Any]:
+    """The stored flags of one value: ``saturated``, and ``bound_bits`` (the bound it sits at)
+    and ``past_bound`` (bits beyond it: above an upper bound, or below 0) where they apply."""
+    out: dict[str, Any] = {"saturated": flag}
+    if flag in BOUND_NAMES.values() and bound is not None:
+        out["bound_bits"] = bound
+        if value > bound + tol:
+            out["past_bound"] = value - bound
+    elif flag == "below 0":
+        out["past_bound"] = value
+    return out

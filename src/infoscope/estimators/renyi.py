@@ -27,7 +27,7 @@ from .eigensolvers import SOLVERS
 from .grams import DEFAULT_LABEL_SIGMA, KERNELS, SigmaSpec, check_sigma_spec, is_rule, sample_gram
 from .kernels import hadamard_normalize, normalize_gram
 from .lanczos import slq_entropy
-from .matrix_entropy import check_alpha, class_joint_entropy, matrix_entropy
+from .matrix_entropy import check_alpha, class_joint_entropy, matrix_entropy, spectrum_entropy
 from .renyi_batched import ProbeGrams, layers_information, units_information
 from .tags import EstimatorTags
 
@@ -275,6 +275,17 @@ class MatrixRenyi(Estimator):
             s_y = class_joint_entropy(torch.ones_like(ky), codes, self.alpha) if blocks else self._matrix_entropy(normalize_gram(ky))
             ctx.cache[key] = ProbeGrams(kx, sx, self._matrix_entropy(normalize_gram(kx)), ky, sy, s_y, codes if blocks else None)
         return ctx.cache[key]
+
+    def bounds(self, ctx: ProbeContext) -> dict[str, float | None]:
+        """S(X) and S(Y), the matrix entropies of the probe's input and labels: I(X;T) ≤ S(X) and
+        I(T;Y) ≤ S(Y), since a Hadamard product's entropy is at least each factor's. Chunked
+        estimates (whose probe Gram is never built whole) get only S(Y), from the class shares."""
+        n = ctx.x.shape[0]
+        if self.chunk_size is None or n <= self.chunk_size:
+            pg = self.probe_grams(ctx, ctx.x.device)
+            return {I_XT: pg.input_entropy, I_TY: pg.label_entropy}
+        shares = torch.bincount(ctx.y).double() / n  # the spectrum of the normalised class-equality Gram
+        return {I_XT: None, I_TY: spectrum_entropy(shares[shares > 0], self.alpha) if self.sigma_y is None else None}
 
     def variants(self, scales: Sequence[float] = (0.5, 2.0)) -> list[Estimator]:
         """The same estimator with σ of ``x`` scaled by each factor (sensitivity sweeps)."""

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
 from ..analysis.series import last_per_epoch
 from ..estimators import H_T, I_TY, I_XT
 from ..labels import layer_labels
+from ..marks import is_marked
 from ..store import Store
 
 MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*", "h", "<", ">", "p")
@@ -48,6 +50,26 @@ def epoch_bands(store: Store, run: str, quantity: str, kind: str, estimator: str
 def epoch_values(m: pd.DataFrame, quantity: str) -> pd.DataFrame:
     """One value per (layer, epoch) for a quantity: the last step of each epoch."""
     return last_per_epoch(m[m.quantity == quantity], ["layer_pos", "layer"])
+
+
+#: Legend text of the cross drawn on values with a mark (at or past a bound, at chance).
+MARKED_LABEL = "× at a bound or at chance"
+
+#: The smallest span in bits a value axis shows: rounding noise must not look like learning.
+MIN_SPAN = 0.1
+
+
+def marked(params: pd.Series) -> np.ndarray:
+    """Which stored values carry a mark (:func:`~infoscope.marks.is_marked`)."""
+    return params.map(is_marked).to_numpy(dtype=bool)
+
+
+def widen(ax, span: float = MIN_SPAN) -> None:
+    """Give a value axis at least ``span`` bits around its data (a flat series stays flat)."""
+    low, high = ax.dataLim.intervaly
+    if np.isfinite(low) and np.isfinite(high) and high - low < span:
+        mid = (low + high) / 2
+        ax.set_ylim(mid - span / 2, mid + span / 2)
 
 
 def new_figure(width: float, height: float) -> Figure:

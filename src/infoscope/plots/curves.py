@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from ..analysis.series import last_per_epoch
 from ..estimators import I_TY, I_XT
 from ..store import Store, opened
-from ._common import AXIS, LINESTYLES, MARKERS, epoch_bands, epoch_values, layer_measurements, new_figure
+from ._common import AXIS, LINESTYLES, MARKED_LABEL, MARKERS, epoch_bands, epoch_values, layer_measurements, marked, new_figure, widen
 
 __all__ = ["mi_curves"]
 
@@ -50,6 +50,11 @@ def mi_curves(store: Store | str | Path, run: str, estimator: str | None = None)
                 g = vals[vals.layer == layer].sort_values("epoch")
                 ax.plot(g.epoch, g.value, LINESTYLES.get(probe, ":"), color=colors(i % 10),
                         marker=MARKERS[i % len(MARKERS)], ms=3, label=f"{labels.get(layer, layer)} ({probe})")
+                flagged = marked(g.params)
+                if flagged.any():
+                    seen = MARKED_LABEL in ax.get_legend_handles_labels()[1]
+                    ax.scatter(g.epoch[flagged], g.value[flagged], marker="x", s=24, c="black", lw=0.9, zorder=5,
+                               label=None if seen else MARKED_LABEL)
                 for kind, alpha in (("sensitivity", 0.08), ("bootstrap", 0.25)):
                     b = bands[(quantity, kind)]
                     b = b[(b.probe == probe) & (b.layer == layer)]
@@ -57,6 +62,7 @@ def mi_curves(store: Store | str | Path, run: str, estimator: str | None = None)
                         ax.fill_between(b.epoch, b.low, b.high, color=colors(i % 10), alpha=alpha, lw=0)
         ax.set_ylabel(AXIS[quantity])
         ax.grid(alpha=0.3)
+        widen(ax)
     axes[0].legend(fontsize=7, ncol=2, loc="best")
     shaded = [k for k in ("bootstrap", "sensitivity") if any(not bands[(q, k)].empty for q in (I_XT, I_TY))]
     note = f"; shaded: {' and '.join(shaded)} bands" if shaded else ""

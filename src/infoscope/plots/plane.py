@@ -11,7 +11,7 @@ from matplotlib.figure import Figure
 
 from ..estimators import I_TY, I_XT
 from ..store import Store, opened
-from ._common import AXIS, MARKERS, epoch_bands, epoch_values, layer_measurements, new_figure
+from ._common import AXIS, MARKED_LABEL, MARKERS, epoch_bands, epoch_values, layer_measurements, marked, new_figure
 
 __all__ = ["information_plane", "draw_plane"]
 
@@ -42,12 +42,11 @@ def draw_plane(ax: Axes, m, norm, cmap="viridis", label_layers: bool = True, ban
                    edgecolors="black", lw=1.2, zorder=3)
         ax.scatter(g.value_x.iloc[-1:], g.value_y.iloc[-1:], marker=marker, s=110, c="red",
                    edgecolors="black", lw=0.8, zorder=4)
-        if "params_x" in g:  # values at their estimator's bound (see infoscope.measurement.saturation)
-            sat = g.params_x.map(lambda p: bool(p.get("saturated")) if isinstance(p, dict) else False).to_numpy(dtype=bool)
+        if "params_x" in g:  # values with a mark: at or past a bound, or I(T;Y) at chance (infoscope.marks)
+            sat = marked(g.params_x) | marked(g.params_y)
             if sat.any():
                 ax.scatter(g.value_x[sat], g.value_y[sat], marker="x", s=22, c="0.25", lw=0.9, zorder=5,
-                           label="saturated (at a bound)" if not any(t == "saturated (at a bound)" for t in
-                                                                     ax.get_legend_handles_labels()[1]) else None)
+                           label=None if MARKED_LABEL in ax.get_legend_handles_labels()[1] else MARKED_LABEL)
     ax.set_xlabel(AXIS[I_XT])
     ax.set_ylabel(AXIS[I_TY])
     ax.grid(alpha=0.3)

@@ -10,8 +10,9 @@ from matplotlib.figure import Figure
 from ..analysis.series import last_per_epoch
 from ..estimators import I_TY, I_XT
 from ..labels import layer_labels
+from ..marks import is_marked
 from ..store import Store, opened
-from ._common import layer_order, new_figure
+from ._common import MARKED_LABEL, layer_order, new_figure
 
 __all__ = ["unit_maps"]
 
@@ -57,10 +58,10 @@ def unit_maps(
             im = ax.pcolormesh(_cell_edges(grid_q.columns.to_numpy(dtype=float)), np.arange(len(units_sorted) + 1) - 0.5,
                                grid_q.values, cmap="magma", shading="flat")
             ax.invert_yaxis()
-            flagged = lm[(lm.quantity == quantity) & lm.params.map(lambda prm: bool(prm.get("saturated")))]
-            if not flagged.empty:  # values at their estimator's bound (infoscope.measurement.saturation)
+            flagged = lm[(lm.quantity == quantity) & lm.params.map(is_marked)]
+            if not flagged.empty:  # values with a mark: at or past a bound, or at chance (infoscope.marks)
                 ax.scatter(flagged.epoch, [units_sorted.index(u) for u in flagged.unit], marker="X", s=40, c="white",
-                           edgecolors="black", linewidths=0.6, label="saturated")  # seen on dark and light cells
+                           edgecolors="black", linewidths=0.6, label=MARKED_LABEL)  # seen on dark and light cells
             if len(grid_q.columns) <= 20:  # ticks on the measured epochs (units may be measured every k-th)
                 ax.set_xticks(grid_q.columns.to_numpy(dtype=float))
             ax.set_yticks(range(len(units_sorted)) if len(units_sorted) <= 20 else [])

@@ -13,7 +13,7 @@ Layout of :func:`run_payload` (all information values in bits, ``null`` where ab
 ``series``
     Whole-layer values, one entry per (probe, estimator, layer, quantity), with per-record
     lists ``r`` (index into ``records``), ``v`` (value), ``res`` (σ, bin width or noise
-    s.d. the value rests on), ``sat`` (the bound a saturated value sits at, else null),
+    s.d. the value rests on), ``sat`` (the mark of a value at or past a bound, :func:`~infoscope.marks.value_mark`, else null),
     ``chance`` (false where I(T;Y) is indistinguishable from label permutations),
     ``lo``/``hi`` (bootstrap band) and ``clo``/``chi`` (chance band).
 ``units``
@@ -34,6 +34,7 @@ import pandas as pd
 
 from ..estimators import ESTIMATORS, resolution_value
 from ..labels import layer_labels
+from ..marks import is_marked, value_mark
 from ..store import Store
 
 __all__ = ["run_payload", "resolution_names"]
@@ -141,7 +142,7 @@ def _layer_series(st: Store, run: str, m: pd.DataFrame) -> list[dict[str, Any]]:
             "r": g.r.astype(int).tolist(),
             "v": [_num(v) for v in g.value],
             "res": [_num(resolution_value(est, p), significant=True) for p in g.params],  # σ can be 0.001
-            "sat": [p.get("saturated") or None for p in g.params],
+            "sat": [value_mark({**p, "above_chance": None}) or None for p in g.params],
             "chance": [p.get("above_chance") for p in g.params],
             "lo": [_num(v) for v in b.low], "hi": [_num(v) for v in b.high],
             "clo": [_num(v) for v in c.low], "chi": [_num(v) for v in c.high],
@@ -160,7 +161,7 @@ def _unit_series(m: pd.DataFrame) -> list[dict[str, Any]]:
         ri = g.r.map(row).to_numpy()
         ui = g.unit.to_numpy(dtype=int)
         grid[ri, ui] = g.value.to_numpy(dtype=float)
-        sat = [[int(a), int(b)] for a, b, p in zip(ri, ui, g.params) if p.get("saturated")]
+        sat = [[int(a), int(b)] for a, b, p in zip(ri, ui, g.params) if is_marked(p)]
         out.append({"probe": probe, "estimator": est, "layer": layer, "quantity": quantity, "r": [int(r) for r in rs],
                     "v": [[_num(v) for v in line] for line in grid.tolist()], "sat": sat})
     return out

@@ -17,6 +17,7 @@ import pandas as pd
 from ..analysis import analyze
 from ..analysis.series import final_values
 from ..labels import layer_labels
+from ..marks import MARK_LEGEND, marked
 from ..store import Store
 
 __all__ = ["run_tables"]
@@ -82,8 +83,11 @@ def run_tables(st: Store, run: str) -> str:
     metrics = st.metrics(run=run)
     if not final.empty:
         epoch = int(final.epoch.iloc[0])
-        shown = _labelled(final.drop(columns="epoch"), layer_labels(layers))
-        parts.append(f"<h3>Final values (epoch {epoch}, bits)</h3>" + _table(shown, left=("probe", "layer", "estimator")))
+        quantities = [c for c in final.columns if f"{c} mark" in final.columns]
+        shown = final.assign(**{q: [marked(v, k, 4) for v, k in zip(final[q], final[f"{q} mark"])] for q in quantities})
+        shown = _labelled(shown.drop(columns=["epoch", *(f"{q} mark" for q in quantities)]), layer_labels(layers))
+        legend = f'<p class="muted">{html.escape(MARK_LEGEND)}</p>' if any(final[f"{q} mark"].astype(bool).any() for q in quantities) else ""
+        parts.append(f"<h3>Final values (epoch {epoch}, bits)</h3>" + _table(shown, left=("probe", "layer", "estimator")) + legend)
     if not metrics.empty:
         last = metrics[metrics.epoch == metrics.epoch.max()].groupby("name").value.last().reset_index()
         parts.append("<h3>Final metrics</h3>" + _table(last, left=("name",)))

@@ -63,8 +63,8 @@
       el("label", {text: " Units: "}, [this.sortSel])]);
     this.units = el("div", {"class": "plot units"});
     this.unitNote = el("p", {"class": "muted"});
-    var note = el("p", {"class": "muted", text: "Markers: colour = epoch; × = saturated (the value sits at its estimator's bound, " +
-      "so it says nothing about the network); hollow = I(T;Y) within the chance band of permuted labels. " +
+    var note = el("p", {"class": "muted", text: "Markers: colour = epoch; × = at or past a bound (log2 n, H(X), H(Y), 0; past one, an estimation error: the value cannot show change beyond it), " +
+      "hollow = I(T;Y) within the chance band of permuted labels. " +
       "Shaded: bootstrap band (coloured) and chance band (grey). Drag to zoom, double-click to reset; click a legend entry to hide a layer."});
     [this.controls, el("h3", {text: "Information plane"}), this.plane, el("h3", {text: "Information against epoch, with accuracy and loss"}),
      this.curves, el("h3", {text: "Per-unit information"}), this.unitControls, this.units, this.unitNote, note]
@@ -184,7 +184,7 @@
 
   View.prototype.flagText = function (s, k) {
     var parts = [];
-    if (s.sat[k]) parts.push("saturated: " + s.sat[k]);
+    if (s.sat[k]) parts.push(s.sat[k]);
     if (s.chance[k] === false) parts.push("indistinguishable from chance");
     return parts.join("; ");
   };
@@ -365,7 +365,7 @@
     var z = order.map(function (i) { return cols.map(function (j) { return u.v[j][i]; }); });
     var flagged = {};
     u.sat.forEach(function (p) { flagged[p[0] + ":" + p[1]] = true; });
-    var cd = order.map(function (i) { return cols.map(function (j) { return [epochText(recs[u.r[j]]), flagged[j + ":" + i] ? "saturated (at its bound)" : ""]; }); });
+    var cd = order.map(function (i) { return cols.map(function (j) { return [epochText(recs[u.r[j]]), flagged[j + ":" + i] ? "at a bound or at chance" : ""]; }); });
     var names = order.map(function (i) { return "unit " + i; });
     var traces = [{type: "heatmap", x: x, y: names, z: z, customdata: cd, colorscale: "Viridis", xgap: 0, ygap: 0,
       colorbar: {title: {text: UNIT_NAMES[st.unitQuantity] + " (bits)"}, thickness: 12},
@@ -381,13 +381,13 @@
       shapes: rec ? [Object.assign({}, this.unitShape, {x0: rec.x, x1: rec.x})] : []};
     Plotly.react(this.units, traces, layout, CONFIG);
     this.unitNote.textContent = UNIT_NAMES[st.unitQuantity] + " of " + n + " units of " + this.layerLabel(st.unitLayer) + " (" + est + ", " +
-      st.probe + " probe), " + sortNote + (sx.length ? "; × marks " + sx.length + " saturated values" : "") + ".";
+      st.probe + " probe), " + sortNote + (sx.length ? "; × marks " + sx.length + " values at a bound or at chance" : "") + ".";
   };
 
   function live(view, section, cfg) {
     // the page came with the values of cfg.revision: poll for a newer one, then fetch the values
     // (views first) and the tables
-    var status = section.querySelector(".live-status"), revision = cfg.revision, busy = false, tablesBusy = false;
+    var status = section.querySelector(".live-status"), revision = cfg.revision, busy = false, tablesBusy = false, tablesAgain = false;
     function say(text) { if (status) status.textContent = text; }
     function describe(data) {
       var recs = data.records;
@@ -395,12 +395,18 @@
         " · checked " + new Date().toLocaleTimeString();
     }
     function tables() {
-      if (tablesBusy) return;
+      // a new revision while the tables are on their way: fetch them again when they land, so
+      // the last revision's tables are never skipped
+      if (tablesBusy) { tablesAgain = true; return; }
       tablesBusy = true;
+      tablesAgain = false;
       fetch(cfg.api + "/tables", {cache: "no-store"}).then(function (r) { return r.text(); }).then(function (text) {
         var holder = section.querySelector(".tables");
         if (holder) holder.innerHTML = text;
-      }).catch(function () { return null; }).then(function () { tablesBusy = false; });
+      }).catch(function () { return null; }).then(function () {
+        tablesBusy = false;
+        if (tablesAgain) tables();
+      });
     }
     function tick() {
       if (busy) return;

@@ -1,0 +1,76 @@
+"""What infoscope tells from its numbers (issue 25): values at or past a bound are marked
+wherever they are shown, phases follow one rule, study claims are tested part by part."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from infoscope import Recorder, load
+from infoscope.cli import main
+from infoscope.estimators import KSG, Binning, MatrixRenyi
+
+
+def test_a_value_past_its_bound_is_flagged_not_clipped():
+    """KSG's I(T;Y) with many two-sample classes exceeds H(Y) = log2 250: flagged with how far."""
+    rng = np.random.default_rng(0)
+    y = np.repeat(np.arange(250), 2)
+    t = rng.normal(size=(250, 2))[y] * 10 + rng.normal(size=(500, 2)) * 0.01
+    e = KSG().estimate_mutual_information(t, y)
+    assert e.value > np.log2(250) + 0.1  # the estimator's error, kept as it is
+    assert e.params["saturated"] == "H(Y)" and e.params["bound_bits"] == pytest.approx(np.log2(250))
+    assert e.params["past_bound"] == pytest.approx(e.value - np.log2(250))
+    # a negative MI is flagged too
+    neg = KSG().estimate_mutual_information(rng.normal(size=(500, 10)), rng.integers(0, 250, 500))
+    assert neg.value < 0 and neg.params["saturated"] == "below 0"
+    # and a value well inside its bounds carries no flag
+    inside = Binning(n_bins=4).estimate_mutual_information(rng.normal(size=(2000, 1)), rng.integers(0, 2, 2000))
+    assert inside.params["saturated"] is None and "past_bound" not in inside.params
+
+
+def test_entropy_json_carries_the_flag(tmp_path, capsys):
+    x = np.random.default_rng(1).normal(size=(500, 10))  # 500 distinct samples: one bin each
+    np.save(tmp_path / "x.npy", x)
+    assert main(["entropy", str(tmp_path / "x.npy"), "-m", "binning", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["value"] == pytest.approx(np.log2(500))
+    assert out["params"]["saturated"] == "log2 n" and out["mark"] == "at log2 n"
+    assert main(["entropy", str(tmp_path / "x.npy"), "-m", "binning"]) == 0
+    assert "[at log2 n]" in capsys.readouterr().out
+
+
+def test_recorded_values_at_their_bounds_are_stored_and_shown(tmp_path, capsys, monkeypatch):
+    """A layer that resolves every probe sample: H(T) = I(X;T) = log2 N and I(T;Y) = H(Y) under
+    binning, stored with their flags and shown marked by ``infoscope show``."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(10, 10), torch.nn.Tanh(), torch.nn.Linear(10, 3))
+    x = torch.randn(200, 10)
+    y = torch.arange(200) % 4
+    db = tmp_path / "r.db"
+    with Recorder(model, probes={"train": (x, y)}, layers=["1"], estimators=[Binning(n_bins=30), MatrixRenyi()],
+                  units=False, store=db, run="r") as rec:
+        rec.record(epoch=0)
+    with load(db) as st:
+        m = st.measurements(run="r", estimator="binning").set_index("quantity")
+    assert m.loc["I(T;Y)", "value"] == pytest.approx(2.0)
+    assert m.loc["I(T;Y)", "params"]["saturated"] == "H(Y)" and m.loc["I(T;Y)", "params"]["bound_bits"] == 2.0
+    assert m.loc["I(X;T)", "params"]["saturated"] == "H(X)"  # I(X;T) = H(X) = log2 200: distinct inputs
+    assert m.loc["H(T)", "params"]["saturated"] == "log2 n"
+    monkeypatch.setenv("COLUMNS", "200")
+    assert main(["show", str(db), "r"]) == 0
+    out = capsys.readouterr().out
+    assert "7.644 [at log2 n]" in out and "7.644 [at H(X)]" in out and "2.000 [at H(Y)]" in out and "marks:" in out
+
+
+def test_renyi_bounds_are_its_own_entropies_of_the_probe():
+    from infoscope.estimators.base import ProbeContext
+
+    rng = np.random.default_rng(2)
+    ctx = ProbeContext.build(rng.normal(size=(60, 3)), np.arange(60) % 3)
+    b = MatrixRenyi(alpha=2.0).bounds(ctx)
+    assert b["I(T;Y)"] == pytest.approx(np.log2(3))  # three equal classes: every order gives log2 3
+    chunked = MatrixRenyi(alpha=2.0, chunk_size=20).bounds(ctx)
+    assert chunked["I(T;Y)"] == pytest.approx(np.log2(3)) and chunked["I(X;T)"] is None
