@@ -74,3 +74,33 @@ def test_renyi_bounds_are_its_own_entropies_of_the_probe():
     assert b["I(T;Y)"] == pytest.approx(np.log2(3))  # three equal classes: every order gives log2 3
     chunked = MatrixRenyi(alpha=2.0, chunk_size=20).bounds(ctx)
     assert chunked["I(T;Y)"] == pytest.approx(np.log2(3)) and chunked["I(X;T)"] is None
+
+
+def test_ksg_is_invariant_to_the_scale_of_each_variable():
+    """Before, I(X; s·T) was 0.87, 1.16 and 0.82 bits for s = 0.01, 1, 100 on the same data."""
+    from infoscope.estimators.base import ProbeContext
+
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(800, 10))
+    t = np.tanh(x @ rng.normal(size=(10, 10))) + 0.3 * rng.normal(size=(800, 10))
+    y = (x[:, 0] > 0).astype(int) + 2 * (x[:, 1] > 0)
+    est = KSG()
+    base = est.mutual_information(x, t)
+    per_column = rng.uniform(0.01, 100, size=10)  # every unit on its own scale
+    for scaled in (0.01 * t, 100 * t, t * per_column):
+        assert est.mutual_information(x, scaled) == pytest.approx(base, abs=0.01)
+    assert est.mutual_information(1e3 * x, t) == pytest.approx(base, abs=0.01)
+    ctx = ProbeContext.build(x, y)
+    layer = est.layer_information(t, ctx)
+    for s in (0.01, 100.0):
+        other = est.layer_information(s * t, ctx)
+        for q in ("I(X;T)", "I(T;Y)"):
+            assert other[q].value == pytest.approx(layer[q].value, abs=0.01)
+        # a differential entropy changes by D·log2 s under T → s·T, as it must
+        assert other["H(T)"].value == pytest.approx(layer["H(T)"].value + 10 * np.log2(s), abs=0.01)
+    # units measured together give the same values as one by one, at any scale
+    units = est.units_information(torch.as_tensor(100 * t), ctx, [0, 3])
+    for j, u in zip((0, 3), units):
+        alone = est.layer_information(100 * t[:, j:j + 1], ctx)
+        for q in ("H(T)", "I(X;T)", "I(T;Y)"):
+            assert u[q].value == pytest.approx(alone[q].value, abs=1e-6)

@@ -13,9 +13,13 @@
 A constant array is a point mass, a degenerate discrete variable: its entropy is 0 and its
 MI with anything is 0 (the differential entropy would be −∞).
 
-Neighbour searches use SciPy's k-d tree. Ties (repeated values, e.g. saturated units) break
-the estimators' assumptions; a tiny reproducible jitter (``jitter`` × each column's scale)
-is added by default, as scikit-learn does.
+Neighbour searches use SciPy's k-d tree. Before any MI, each variable's columns are divided
+by their standard deviation, as scikit-learn and the estimator benchmarks do: the max-norm
+neighbourhoods, and so the MI, then do not depend on the scale of any variable (I(X; s·T) =
+I(X; T)), which a layer whose activations grow or shrink as it trains needs. Entropies keep
+the scale (a differential entropy changes by log2 s under T → s·T). Ties (repeated values,
+e.g. saturated units) break the estimators' assumptions; a tiny reproducible jitter
+(``jitter`` × each column's scale) is added by default, as scikit-learn does.
 """
 
 from __future__ import annotations
@@ -225,6 +229,12 @@ def _mixed_from_distances(d: np.ndarray, labels: np.ndarray, k: int) -> float:
     return _mixed_bits(keep, k_used, counts, (d <= _strict_radius(radius)[:, None]).sum(axis=1))
 
 
+def _column_scales(arr: np.ndarray) -> np.ndarray:
+    """Each column's standard deviation, shape (1, D); 1 for a constant column."""
+    sd = arr.std(axis=0, keepdims=True)
+    return np.where(sd > 0, sd, 1.0)
+
+
 def _is_constant(t) -> bool:
     flat = flatten_samples(t)
     return bool((flat == flat[:1]).all())
@@ -268,8 +278,13 @@ class KSG(Estimator):
         if not (np.isfinite(self.jitter) and self.jitter >= 0):
             raise ValueError(f"jitter must be a finite number >= 0, got {self.jitter!r}")
 
-    def _continuous(self, t, rng: np.random.Generator) -> np.ndarray:
+    def _continuous(self, t, rng: np.random.Generator, standardize: bool = True) -> np.ndarray:
+        """Samples as float64 (N, D): each column divided by its standard deviation (constant
+        columns left as they are), so that the MI does not depend on the scale of any variable,
+        then the tie-breaking jitter. Entropies (``standardize=False``) keep the scale."""
         arr = flatten_samples(t).cpu().numpy().astype(np.float64)
+        if standardize:
+            arr = arr / _column_scales(arr)
         if self.jitter > 0:
             scale = np.maximum(np.abs(arr).mean(axis=0), 1.0)
             arr = arr + self.jitter * scale * rng.standard_normal(arr.shape)
@@ -307,9 +322,11 @@ class KSG(Estimator):
             if _is_constant(view):
                 h = i_xt = i_ty = 0.0
             else:
+                raw = self._continuous(view, np.random.default_rng(self.random_state), standardize=False)
+                dt = np.abs(raw - raw.T)  # (N, N): |t_i - t_j|, the max-norm in one dimension
+                h = _kl_bits(n, self.k, 1, np.partition(dt, self.k, axis=1)[:, self.k])  # the unit's own scale
                 tv = self._continuous(view, np.random.default_rng(self.random_state))
-                dt = np.abs(tv - tv.T)  # (N, N): |t_i - t_j|, the max-norm in one dimension
-                h = _kl_bits(n, self.k, 1, np.partition(dt, self.k, axis=1)[:, self.k])
+                dt = np.abs(tv - tv.T)  # standardised, for the MI
                 i_xt = 0.0 if dx is None else _ksg_from_distances(dt, dx, self.k)
                 i_ty = _mixed_from_distances(dt, labels, self.k)
             mi = {"y_discrete": False, "n_samples": n}
@@ -332,7 +349,7 @@ class KSG(Estimator):
         if _is_constant(t):
             return 0.0, {}
         self._check_k(t.shape[0])
-        return kl_entropy(self._continuous(t, np.random.default_rng(self.random_state)), self.k), {}
+        return kl_entropy(self._continuous(t, np.random.default_rng(self.random_state), standardize=False), self.k), {}
 
     def _mutual_information(self, tx, ty, x_labels: bool, y_labels: bool) -> tuple[float, dict[str, Any]]:
         """KSG I(x; y) in bits; the Ross mixed form when one side holds class labels."""
