@@ -116,8 +116,10 @@ def test_bound_and_dpi_warnings():
     assert "H(Y) = 1.000" in bound_warnings(labels, {"train": {"n": 256, "label_entropy_bits": 1.0}})[0][2]
     m = _layer_frame({"a": [5.0, 6.0, 6.0, 6.0, 6.0, 6.0], "b": [4.0, 6.5, 6.5, 6.5, 6.5, 6.5]})
     d = dpi_warnings(m, ["a", "b"])
-    assert len(d) == 1 and "rises from layer a" in d[0][2]
-    assert dpi_warnings(m, ["b", "a"]) == []  # in the other order b → a decreases
+    assert len(d) == 1 and "rises from layer a" in d[0][2] and "by up to 0.500 bits" in d[0][2] and "in 5 of 6 epochs" in d[0][2]
+    back = dpi_warnings(m, ["b", "a"])  # in the other order b → a falls, but for the first epoch
+    assert len(back) == 1 and "by up to 1.000 bits (epoch 0" in back[0][2] and "in 1 of 6 epochs" in back[0][2]
+    assert dpi_warnings(_layer_frame({"a": [6.0] * 6, "b": [5.0] * 6}), ["a", "b"]) == []
 
 
 def test_unit_health():

@@ -104,3 +104,86 @@ def test_ksg_is_invariant_to_the_scale_of_each_variable():
         alone = est.layer_information(100 * t[:, j:j + 1], ctx)
         for q in ("H(T)", "I(X;T)", "I(T;Y)"):
             assert u[q].value == pytest.approx(alone[q].value, abs=1e-6)
+
+
+def _growing_layer_store(path, estimators, epochs=8):
+    """A layer that only grows: T_e = (1 + e) · T_0, the same information at every scale."""
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 5), torch.nn.Tanh(), torch.nn.Linear(5, 5))
+    x = torch.randn(150, 5)
+    y = (x[:, 0] > 0).long()
+    with Recorder(model, probes={"train": (x, y)}, layers=["2"], estimators=estimators, units=False,
+                  store=path, run="grow") as rec:
+        for epoch in range(epochs):
+            rec.record(epoch=epoch)
+            with torch.no_grad():
+                model[2].weight.mul_((epoch + 2) / (epoch + 1))
+                model[2].bias.mul_((epoch + 2) / (epoch + 1))
+    return path
+
+
+def test_each_layer_scale_is_stored_and_scale_dependent_values_are_checked_at_unit_variance(tmp_path):
+    from infoscope.estimators import KDE
+
+    db = _growing_layer_store(tmp_path / "g.db", [KDE(), KSG(), MatrixRenyi(sigma_x=1.0)])
+    with load(db) as st:
+        m = st.measurements(run="grow", quantity="I(X;T)")
+    scales = m[m.estimator == "kde"].sort_values("epoch").params.map(lambda p: p["layer_scale"]).to_numpy()
+    assert scales == pytest.approx(scales[0] * np.arange(1, 9), rel=1e-6)  # RMS distance grows with the layer
+    for est in ("kde", "renyi"):  # values that depend on the scale rise; at unit variance they stay put
+        g = m[m.estimator == est].sort_values("epoch")
+        assert g.value.iloc[-1] - g.value.iloc[0] > 0.2
+        unit = g.params.map(lambda p: p["at_unit_variance"]).to_numpy()
+        assert np.ptp(unit) < 1e-6
+    ksg = m[m.estimator == "ksg"]
+    assert "at_unit_variance" not in ksg.params.iloc[0] and np.ptp(ksg.value) < 0.01  # invariant: nothing to check
+
+
+def test_a_fall_that_is_a_change_of_scale_is_named_so(tmp_path):
+    """A layer that shrinks (T_e = T_0 / (1 + e)) under KDE: I(X;T) falls, but at unit variance
+    nothing changes, and the verdict says so; KSG sees no fall at all."""
+    from infoscope.analysis import analyze
+    from infoscope.estimators import KDE
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 5), torch.nn.Tanh(), torch.nn.Linear(5, 5))
+    x = torch.randn(150, 5)
+    y = (x[:, 0] > 0).long()
+    db = tmp_path / "s.db"
+    with Recorder(model, probes={"train": (x, y)}, layers=["2"], estimators=[KDE(), KSG()], units=False,
+                  store=db, run="shrink") as rec:
+        for epoch in range(12):
+            rec.record(epoch=epoch)
+            with torch.no_grad():  # grows for 4 epochs (a fit), then shrinks
+                f = 1.5 if epoch < 4 else 0.7
+                model[2].weight.mul_(f)
+                model[2].bias.mul_(f)
+    p = analyze(db, "shrink").phases.set_index("estimator")
+    assert p.loc["kde", "compressed"] and p.loc["kde", "rescaled"] == "does not survive"
+    assert "change of scale" in p.loc["kde", "verdict"] and p.loc["kde", "scale_change"] < 0.5
+    assert not p.loc["ksg", "compressed"]
+
+
+def test_a_rescaling_layer_that_raises_kde_is_a_named_dpi_violation(tmp_path):
+    """T' = 10·T after a tanh layer: KDE's I(X;T) rises from T to T' (it cannot, for any true MI)."""
+    from infoscope.analysis import analyze
+    from infoscope.estimators import KDE
+
+    torch.manual_seed(0)
+    times_ten = torch.nn.Linear(6, 6)
+    with torch.no_grad():
+        times_ten.weight.copy_(10 * torch.eye(6))
+        times_ten.bias.zero_()
+    model = torch.nn.Sequential(torch.nn.Linear(4, 6), torch.nn.Tanh(), times_ten)
+    x = torch.randn(300, 4)
+    y = (x[:, 0] > 0).long()
+    db = tmp_path / "d.db"
+    with Recorder(model, probes={"train": (x, y)}, layers=["1", "2"], estimators=[KDE()], units=False,
+                  store=db, run="dpi") as rec:
+        for epoch in range(3):
+            rec.record(epoch=epoch)
+    warnings = [w for _, layer, w in analyze(db, "dpi").warnings if "data-processing" in w and "I(X;T)" in w]
+    assert len(warnings) == 1 and "in 3 of 3 epochs" in warnings[0] and "depends on each layer's scale" in warnings[0]
+    with load(db) as st:
+        m = st.measurements(run="dpi", quantity="I(X;T)").groupby("layer").value.last()
+    assert f"by up to {m['2'] - m['1']:.3f} bits" in warnings[0]

@@ -41,6 +41,7 @@ from ._validation import all_finite, check_same_length, check_samples
 from .distributed import TaskSplit
 from .estimators import Estimator
 from .estimators.base import Estimate, ProbeContext
+from .estimators.scale import rms_distance, to_unit_variance
 from .options import RecordingOptions
 from .records import BandRow, MeasurementRow, MeasurementWarning
 from .uncertainty import SigmaSmoother, Subsample, bootstrap_bands, chance_band, sensitivity_bands
@@ -212,8 +213,15 @@ class ProbeMeasurement:
         if self.smoother is not None and self.smoother.applies(est):
             results = self.smoother.smooth(est, (self.probe, layer, index), t, self.ctx, results, self.step)
         seconds = time.perf_counter() - start + ahead
+        scale = rms_distance(t)
+        invariant = est.scale_invariant()
+        per_value: dict[str, dict[str, Any]] = {q: {"layer_scale": scale, "scale_invariant": invariant} for q in results}
+        if self.options.scale_check and not invariant and scale > 0:  # (its time is not the value's)
+            rescaled = est.scale_check().layer_information(to_unit_variance(t, scale), self.ctx)
+            for q, r in rescaled.items():
+                per_value[q]["at_unit_variance"] = r.value
         chance = chance_band(est, t, self.permuted, results, self.probe, layer)  # marks results' I(T;Y)
-        rows = self._to_rows(est, results, layer, None, None, seconds)
+        rows = self._to_rows(est, results, layer, None, None, seconds, per_value)
         bands = chance + bootstrap_bands(est, t, results, self.subsamples, self.options.bootstrap_fraction, self.probe, layer)
         if self.options.sensitivity:
             bands += sensitivity_bands(est, t, self.ctx, results, self.probe, layer)
@@ -233,7 +241,9 @@ class ProbeMeasurement:
             self.rows.append((task, self._to_rows(est, res, layer, unit, pooling, seconds)))
 
     def _to_rows(self, est: Estimator, results: dict[str, Estimate], layer: str, unit: int | None,
-                 pooling: str | None, seconds: float) -> list[MeasurementRow]:
+                 pooling: str | None, seconds: float, more: dict[str, dict[str, Any]] | None = None) -> list[MeasurementRow]:
+        """Rows of one layer's (or unit's) values, with the flags of each (and ``more``
+        parameters per quantity)."""
         extra: dict[str, Any] = {}
         if self.options.noise_variance is not None:
             extra["added_noise_variance"] = self.options.noise_variance
@@ -242,6 +252,8 @@ class ProbeMeasurement:
             extra["unit_pooling"] = pooling
         per_value = seconds / len(results)
         flags = est.value_flags(results, self.ctx)
-        return [MeasurementRow(self.probe, layer, unit, quantity, est.name, {**r.params, **extra, **flags[quantity]},
+        more = more or {}
+        return [MeasurementRow(self.probe, layer, unit, quantity, est.name,
+                               {**r.params, **extra, **flags[quantity], **more.get(quantity, {})},
                                r.value, per_value)
                 for quantity, r in results.items()]

@@ -72,6 +72,14 @@ class RecordingOptions:
     chance : int
         Label permutations for a ``"chance"`` band of each layer's I(T;Y) (0: none); values not
         above its 95th percentile are stored with ``above_chance=False``.
+    scale_check : bool
+        For estimators whose values change when a layer is multiplied by a constant (KDE, a
+        fixed σ, fixed-range bins; :meth:`~infoscope.estimators.Estimator.scale_invariant`),
+        also measure each layer brought to unit variance per dimension and store those values
+        (``params["at_unit_variance"]``), so a compression verdict can say whether a fall
+        survives normalising the layer's scale. One more estimate per such estimator and layer;
+        every layer's scale (its RMS pairwise distance, ``params["layer_scale"]``) and whether
+        the estimator depends on it (``params["scale_invariant"]``) are stored either way.
     calibrate : bool
         When the run starts, measure every estimator on Gaussian pairs of known MI at each
         layer's N and D (:mod:`~infoscope.calibration`) and store the table with the run.
@@ -114,6 +122,7 @@ class RecordingOptions:
     bootstrap_fraction: float = 0.8
     sensitivity: bool = False
     chance: int = 0
+    scale_check: bool = True
     calibrate: bool = False
     sigma_smoothing: float | None = None
     memory_budget: int | None = None
@@ -145,7 +154,7 @@ class RecordingOptions:
         self.bootstrap_fraction = check_interval(self.bootstrap_fraction, "bootstrap_fraction", 0.1, 1.0)
         if self.sigma_smoothing is not None:
             self.sigma_smoothing = check_interval(self.sigma_smoothing, "sigma_smoothing", 0.0, 1.0)
-        self.sensitivity, self.calibrate = bool(self.sensitivity), bool(self.calibrate)
+        self.sensitivity, self.calibrate, self.scale_check = bool(self.sensitivity), bool(self.calibrate), bool(self.scale_check)
         self.chance = check_whole(self.chance, "chance", 0)
         check_choice(self.on_error, "on_error", ("warn", "raise"))
 

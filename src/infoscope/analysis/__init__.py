@@ -21,7 +21,7 @@ from ..estimators import I_TY, I_XT
 from ..labels import layer_labels
 from ..store import Store, opened
 from .convergence import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_WINDOW, Convergence, converged_since
-from .phases import Phases, noise_level, phases
+from .phases import Phases, noise_level, phases, rescaled_fall
 from .redundancy import Candidate, prune_candidates, rank_units, redundant_pairs
 from .sanity import bound_warnings, chance_warnings, dpi_warnings, grid_edge_warnings
 from .series import final_values, last_per_epoch
@@ -196,7 +196,20 @@ def _series_verdicts(m: pd.DataFrame, bands: pd.DataFrame, order: list[str], win
         e, v = ixt.epoch.to_numpy(), ixt.value.to_numpy()
         noise = max(noise_level(v), _band_noise(bands, probe, est, layer, I_XT))
         p = phases(e, v, noise=noise, saturated=ixt.params.map(lambda q: bool(q.get("saturated"))).to_numpy())
-        phase_rows.append({"probe": probe, "estimator": est, "layer": layer, **dataclasses.asdict(p), "verdict": p.verdict})
+        unit = ixt.params.map(lambda q: q.get("at_unit_variance", np.nan)).to_numpy(dtype=float)
+        scales = ixt.params.map(lambda q: q.get("layer_scale", np.nan)).to_numpy(dtype=float)
+        rescaled = rescaled_fall(p, e, None if ixt.params.iloc[-1].get("scale_invariant") else unit)
+        k = int(np.flatnonzero(e == p.peak_epoch)[0])
+        scale_change = float(scales[-1] / scales[k]) if scales[k] > 0 else np.nan
+        verdict = p.verdict
+        if rescaled:
+            verdict += (f"; the layer's scale changed ×{scale_change:.2f} over the fall" if scale_change == scale_change else "")
+            verdict += {"survives": "; the fall survives normalising the layer's scale",
+                        "does not survive": "; at unit variance the layer does not fall: the fall is a change of scale",
+                        "not checked": "; whether it survives normalising the layer's scale was not checked (record with scale_check)",
+                        "scale-free estimator": "; the estimator does not depend on the layer's scale"}[rescaled]
+        phase_rows.append({"probe": probe, "estimator": est, "layer": layer, **dataclasses.asdict(p),
+                           "scale_change": scale_change, "rescaled": rescaled, "verdict": verdict})
     pos = {n: i for i, n in enumerate(order)}
     by_layer = lambda s: s.map(pos) if s.name == "layer" else s  # noqa: E731
     convergence = pd.DataFrame(conv_rows).sort_values(["probe", "estimator", "layer"], key=by_layer)

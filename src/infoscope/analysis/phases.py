@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 from scipy.ndimage import median_filter
 
-__all__ = ["noise_level", "Phases", "phases", "Fitting", "fitting", "MIN_NOISE", "SHAPES"]
+__all__ = ["noise_level", "Phases", "phases", "Fitting", "fitting", "rescaled_fall", "MIN_NOISE", "SHAPES"]
 
 #: What a series can do, as :attr:`Phases.shape` names it.
 SHAPES = ("flat", "rise then fall", "rise only", "fall only", "fall then rise", "saturated")
@@ -233,3 +233,42 @@ def fitting(epochs: np.ndarray, ity: np.ndarray, noise: float | None = None, smo
     if rise > noise and (not chance or bool(chance[-1])):
         return Fitting("fits", rise, noise, f"I(T;Y) rises {rise:.3f} bits from the first record (noise {noise:.3f})")
     return Fitting("no rise", rise, noise, f"I(T;Y) rises {rise:.3f} bits, within noise {noise:.3f}")
+
+
+def rescaled_fall(p: Phases, epochs: np.ndarray, at_unit_variance: np.ndarray | None) -> str:
+    """Whether a compression survives normalising the layer's scale.
+
+    Parameters
+    ----------
+    p : Phases
+        The verdict on the stored values.
+    epochs : array_like, shape (E,)
+    at_unit_variance : array_like, shape (E,), or None
+        The same estimator on the layer brought to unit variance per dimension (stored with
+        ``scale_check``); None (or all NaN) for an estimator whose values do not depend on
+        the scale.
+
+    Returns
+    -------
+    str
+        "" when the series does not compress; "scale-free estimator" when no check is
+        needed; "survives" when the rescaled values fall by more than ``p.noise`` from the
+        peak epoch to the end; "does not survive" (the fall was a change of scale) otherwise;
+        "not checked" when a compressing scale-dependent series has no rescaled values.
+
+    Examples
+    --------
+    >>> e = np.arange(20)
+    >>> p = phases(e, np.where(e < 10, e * 0.5, 5 - (e - 10) * 0.1))
+    >>> rescaled_fall(p, e, np.full(20, 3.0)), rescaled_fall(p, e, None)
+    ('does not survive', 'scale-free estimator')
+    """
+    if not p.compressed:
+        return ""
+    if at_unit_variance is None:
+        return "scale-free estimator"
+    v = np.asarray(at_unit_variance, dtype=float)
+    if np.isnan(v).all():
+        return "not checked"
+    k = int(np.flatnonzero(np.asarray(epochs) == p.peak_epoch)[0])
+    return "survives" if v[k] - v[-1] > p.noise else "does not survive"

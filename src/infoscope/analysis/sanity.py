@@ -52,26 +52,39 @@ def bound_warnings(m: pd.DataFrame, probes: dict, tol: float = 0.01) -> list[tup
 
 def dpi_warnings(m: pd.DataFrame, order: Sequence[str], floor: float = 0.05,
                  labels: dict[str, str] | None = None) -> list[tuple[int | None, str, str]]:
-    """Data-processing violations beyond noise at the last epoch: a later layer with more
-    I(X;T) or I(T;Y) than the layer before it (the network is a Markov chain X → T1 → T2 …).
+    """Data-processing violations beyond noise: a later layer with more I(X;T) or I(T;Y) than
+    the layer before it, at any recorded epoch (the network is a Markov chain X → T1 → T2 …, so
+    the true values can only fall along it). One warning per pair of consecutive layers, with
+    the largest violation in bits, its epoch, and how many epochs violate.
 
     Noise is the larger of the two layers' :func:`~infoscope.analysis.phases.noise_level`.
-    Only meaningful for sequential networks; skip connections break the chain.
+    Only meaningful for sequential networks; skip connections break the chain. Estimators with
+    a fixed resolution in the layer's units (KDE's noise variance, a fixed σ, fixed-range bins)
+    can violate it on an invertible map such as T' = 10·T, which spreads the samples relative
+    to that resolution; the warning says so where the stored values depend on the scale.
     """
     out = []
     pos = {n: i for i, n in enumerate(order)}
     for (probe, est, q), g in m[m.quantity.isin([I_XT, I_TY])].groupby(["probe", "estimator", "quantity"]):
-        series = {layer: s.sort_values(["epoch", "step"]).value.to_numpy() for layer, s in g.groupby("layer")}
+        series = {layer: s.sort_values(["epoch", "step"]).groupby("epoch").last() for layer, s in g.groupby("layer")}
         layers = sorted(series, key=lambda n: pos.get(n, 0))
-        last_epoch = int(g.epoch.max())
         for a, b in zip(layers, layers[1:]):
-            noise = max(noise_level(series[a], floor), noise_level(series[b], floor))
-            excess = series[b][-1] - series[a][-1]
-            if excess > noise:
-                out.append((last_epoch, b,
-                            f"{q} by {est} ({probe} probe) rises from layer {(labels or {}).get(a, a)} ({series[a][-1]:.3f}) to layer {(labels or {}).get(b, b)} "
-                            f"({series[b][-1]:.3f} bits) at epoch {last_epoch}: a data-processing violation beyond "
-                            f"noise ({noise:.3f}); the estimator's resolution differs between the layers"))
+            sa, sb = series[a], series[b]
+            noise = max(noise_level(sa.value.to_numpy(), floor), noise_level(sb.value.to_numpy(), floor))
+            excess = (sb.value - sa.value).dropna()
+            over = excess[excess > noise]
+            if over.empty:
+                continue
+            worst = int(over.idxmax())
+            name = lambda n: (labels or {}).get(n, n)  # noqa: E731
+            scaled = sb.params.iloc[-1].get("scale_invariant") is False
+            why = (f"{est} depends on each layer's scale (layer scales {sa.params.loc[worst].get('layer_scale', float('nan')):.3g} "
+                   f"and {sb.params.loc[worst].get('layer_scale', float('nan')):.3g}), so an invertible rescaling raises it"
+                   if scaled else "the estimator's resolution differs between the layers")
+            out.append((int(over.index.min()), b,
+                        f"{q} by {est} ({probe} probe) rises from layer {name(a)} to layer {name(b)} by up to "
+                        f"{float(over.max()):.3f} bits (epoch {worst}: {sa.value.loc[worst]:.3f} → {sb.value.loc[worst]:.3f} bits), "
+                        f"in {len(over)} of {len(excess)} epochs: a data-processing violation beyond noise ({noise:.3f}); {why}"))
     return out
 
 

@@ -175,7 +175,7 @@ def analyze_command(
     con.print(f"Convergence: {net['verdict']}. Loss plateau: {since(net['loss_since'])}; "
                   f"accuracy plateau: {since(net['accuracy_since'])}.")
     con.print(frame_table(a.convergence, "Epoch from which each MI series stays on its plateau (— = still changing)"))
-    cols = ["probe", "estimator", "layer", "shape", "peak_epoch", "peak", "final", "maximum", "drop", "drop_fraction", "compression_epochs", "compressed"]
+    cols = ["probe", "estimator", "layer", "shape", "peak_epoch", "peak", "final", "maximum", "drop", "drop_fraction", "compression_epochs", "compressed", "rescaled"]
     con.print(frame_table(a.phases[cols], "Fitting and compression of I(X;T) (bits)"))
     if a.candidates:
         con.print(frame_table(pd.DataFrame([c.__dict__ for c in a.candidates]), "Prune candidates"))

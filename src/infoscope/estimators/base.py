@@ -292,6 +292,19 @@ class Estimator(ABC):
         its parameters, in the units of the activations; None where the estimator has none."""
         return None
 
+    def scale_invariant(self) -> bool:
+        """Whether this estimator's values stay the same when a layer is multiplied by a
+        constant (T → s·T, an invertible map that changes nothing the layer knows). False here:
+        estimators with a fixed resolution in the layer's units (a kernel width, a noise
+        variance, a bin range) say True only where they adapt it to the data."""
+        return False
+
+    def scale_check(self) -> Estimator:
+        """The estimator that measures a layer brought to unit variance
+        (:func:`~.scale.to_unit_variance`) to check whether a fall survives normalising the
+        layer's scale: this one, unless a fixed setting would refuse the rescaled values."""
+        return self
+
     def width_rule(self) -> str | None:
         """The rule that chooses this estimator's resolution from the data each time (a σ rule),
         which :class:`~infoscope.uncertainty.SigmaSmoother` can smooth across records; None for a

@@ -136,6 +136,15 @@ class Binning(Estimator):
     n_bins: int = 30
     value_range: tuple[float, float] | None = None
 
+    def scale_invariant(self) -> bool:
+        """True with bins over each array's own range (scaling T scales the edges with it);
+        False with a fixed ``value_range``."""
+        return self.value_range is None
+
+    def scale_check(self) -> Binning:
+        """The same bins over the rescaled layer's own range (a fixed range would refuse it)."""
+        return dataclasses.replace(self, value_range=None)
+
     def __post_init__(self) -> None:
         self.n_bins = check_whole(self.n_bins, "n_bins", 1)
         if self.value_range is not None:
@@ -236,3 +245,7 @@ class Discrete(Binning):
 
     def variants(self, scales=(0.5, 2.0)) -> list[Estimator]:
         return []
+
+    def scale_invariant(self) -> bool:
+        """True: equal patterns stay equal under any invertible map."""
+        return True

@@ -294,6 +294,10 @@ class KSG(Estimator):
         if self.k >= n:
             raise ValueError(f"k={self.k} needs more than k samples, got N={n}; lower k or add samples")
 
+    def scale_invariant(self) -> bool:
+        """True: every variable is standardised before its neighbours are searched."""
+        return True
+
     def variants(self, scales=(0.5, 2.0)) -> list[Estimator]:
         """Copies with ``k`` scaled by each factor (at least 1)."""
         return [dataclasses.replace(self, k=max(1, int(round(self.k * f)))) for f in scales]

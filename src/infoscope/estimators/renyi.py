@@ -297,6 +297,11 @@ class MatrixRenyi(Estimator):
         s = params.get("sigma_x")
         return float(np.mean(s)) if s is not None else None
 
+    def scale_invariant(self) -> bool:
+        """True where σ of the layer comes from a rule on its own distances (Silverman, k-NN,
+        alignment): σ scales with the layer. False for a fixed σ."""
+        return self.width_rule() is not None
+
     def width_rule(self) -> str | None:
         """The σ rule of ``x`` (``"silverman"``, ``"knn"``, ``"alignment"``), or None for a fixed σ."""
         return self.sigma_x if isinstance(self.sigma_x, str) else None

@@ -49,7 +49,7 @@ def _analysis_html(st: Store, run: str) -> str:
     since = lambda e: "still changing" if e is None else f"since epoch {e}"  # noqa: E731
     parts = ["<h3>Analysis</h3>", f"<p><b>Convergence.</b> {html.escape(net['verdict'])}. Loss plateau: "
              f"{since(net['loss_since'])}; accuracy plateau: {since(net['accuracy_since'])}.</p>"]
-    cols = ["probe", "estimator", "layer", "peak_epoch", "peak", "final", "maximum", "drop", "drop_fraction", "compression_epochs", "verdict"]
+    cols = ["probe", "estimator", "layer", "peak_epoch", "peak", "final", "maximum", "drop", "drop_fraction", "compression_epochs", "rescaled", "verdict"]
     parts.append("<p><b>Phases</b> (I(X;T), bits)</p>" + _table(_labelled(a.phases[cols], layer_labels(st.layers(run))),
                                                                left=("probe", "estimator", "layer", "verdict")))
     if a.candidates:
