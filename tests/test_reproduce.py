@@ -16,7 +16,10 @@ def test_study_machinery(tmp_path, name, first):
     summary = result.summary
     text = summary.read_text()
     assert "**Verdict: the claim" in text and "epochs overridden to 2" in text
-    assert f"the claim {'held' if result.held else 'did not hold'} here.** {result.verdict}" in text
+    assert f"**Verdict: {result.verdict.text}.**" in text
+    assert result.verdict.status != "held" and "quick" in result.verdict.text  # a quick run is never called held
+    for part in result.parts[0]:
+        assert part.status in ("held", "did not hold", "not testable") and f"| {part.name} | **{part.status}** |" in text
     assert f"{first}-plane.png" in result.figures and all((summary.parent / f).exists() for f in result.figures)
     assert (summary.parent / f"{first}-plane.png").stat().st_size > 10_000
     with infoscope.load(summary.parent / "runs.db") as st:
@@ -33,12 +36,12 @@ def test_tishby_tanh_quick_keeps_data_processing_order(tmp_path):
     # robust across seeds: binning with 30 bins keeps I(X;T1) ≥ I(X;T2) ≥ … on the 12-bit task
     summary = reproduce("tishby-tanh", tmp_path).summary
     with infoscope.load(summary.parent / "runs.db") as st:
-        m = st.measurements(run="tishby-tanh-tanh", probe="train", quantity="I(X;T)")
-        order = list(st.layers("tishby-tanh-tanh").name)[:-1]
+        m = st.measurements(run="tishby-tanh-tanh-s0", probe="train", quantity="I(X;T)")
+        order = list(st.layers("tishby-tanh-tanh-s0").name)[:-1]
         last = m[m.epoch == m.epoch.max()].set_index("layer").value
         values = [last[layer] for layer in order]
     assert all(a >= b - 0.05 for a, b in zip(values, values[1:]))
-    assert "I(X;T) keeps the data-processing order across hidden layers at the end: yes" in summary.read_text()
+    assert "| I(X;T) keeps the data-processing order across hidden layers at the end | **held** |" in summary.read_text()
 
 
 def test_quantized_network_exact_mi_equals_a_direct_count(tmp_path):
@@ -67,16 +70,23 @@ def test_quantized_network_exact_mi_equals_a_direct_count(tmp_path):
                 assert last[(name, "I(T;Y)")] == pytest.approx(plugin_mutual_information(sym, probe.y.numpy()), abs=1e-12)
 
 
-def test_lorenzen_study_records_the_quantised_layers(tmp_path):
+def test_lorenzen_study_counts_the_exact_plane_over_the_whole_data_set(tmp_path):
     result = reproduce("lorenzen-quantized", tmp_path, epochs=1, probe_size=120)
     with infoscope.load(result.summary.parent / "runs.db") as st:
-        assert list(st.layers("lorenzen-quantized-quant").name) == [f"quant{i}" for i in range(1, 6)]
-    assert "Exact plane" in result.verdict and "quant5" in result.verdict
+        run = "lorenzen-quantized-quant-s0"
+        assert list(st.layers(run).name) == [f"quant{i}" for i in range(1, 6)]
+        whole = st.measurements(run=run, probe="all")
+        train = st.measurements(run=run, probe="train")
+    assert set(whole.estimator) == {"discrete"}  # only the exact counts can afford every input
+    assert set(whole.params.map(lambda p: p["n_samples"])) == {4096}  # the exact plane's n is the data set's size
+    assert set(train.estimator) == {"discrete", "binning", "kde", "renyi"} and set(train.params.map(lambda p: p["n_samples"])) == {120}
+    exact = result.parts[0][0]
+    assert "counts over all 4096 inputs" in exact.name and "quant5" in exact.evidence and "by construction" in exact.evidence
 
 
 def test_full_wickstrom_cnn_runs_the_papers_vgg16_on_the_given_data(tmp_path):
     result = reproduce("wickstrom-cnn", tmp_path, full=True, epochs=0, probe_size=24, data="synthetic")
     with infoscope.load(result.summary.parent / "runs.db") as st:
-        info = st.run_info("wickstrom-cnn-vgg")
+        info = st.run_info("wickstrom-cnn-vgg-s0")
         assert info["experiment"] == "cifar-vgg16" and info["config"]["dataset"] == "cifar10-synthetic"
     assert "cifar-vgg16 (relu)" in result.summary.read_text()

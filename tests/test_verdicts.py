@@ -187,3 +187,53 @@ def test_a_rescaling_layer_that_raises_kde_is_a_named_dpi_violation(tmp_path):
     with load(db) as st:
         m = st.measurements(run="dpi", quantity="I(X;T)").groupby("layer").value.last()
     assert f"by up to {m['2'] - m['1']:.3f} bits" in warnings[0]
+
+
+def test_a_study_part_on_saturated_numbers_is_not_testable_never_held():
+    """Tishby's 'every layer first fits' on layers whose I(T;Y) sits at H(Y) from epoch 0, and
+    'the deeper layers compress' on saturated series: not testable; the claim not held."""
+    import pandas as pd
+
+    from infoscope.claims import verdict
+    from infoscope.reproduce import _compresses, _fits
+
+    rows = pd.DataFrame({"layer": ["tanh1", "tanh2"], "fits": ["not testable", "fits"],
+                         "fit_evidence": ["at its bound from the first record", "rises 0.4 bits"],
+                         "shape": ["saturated", "saturated"], "compressed": [False, False], "rescaled": ["", ""],
+                         "drop": [0.0, 0.0], "peak_epoch": [0, 0]})
+    fits = _fits(rows, "every hidden layer first fits")
+    compresses = _compresses(rows, "the deeper layers compress")
+    assert fits.status == "not testable" and compresses.status == "not testable"
+    v = verdict({0: [fits, compresses], 1: [fits, compresses], 2: [fits, compresses]}, full=True)
+    assert v.status == "not testable" and not v.held and v.held_seeds == 0
+    # one failing part on one seed fails the claim, whatever the rest
+    failed = _compresses(rows.assign(shape=["rise only", "rise only"]), "the deeper layers compress")
+    assert failed.status == "did not hold"
+    assert verdict({0: [failed], 1: [compresses]}, full=True).status == "did not hold"
+    # a fall that is only a change of scale does not count as compression
+    scale = rows.assign(shape="rise then fall", compressed=True, rescaled="does not survive", drop=0.5)
+    assert _compresses(scale, "the deeper layers compress").status == "did not hold"
+
+
+def test_first_record_peaks_are_never_compressed_in_the_demo_tables(tmp_path):
+    """The demo's pattern (I(X;T) highest at the first record, then down and up): every output
+    built on the analysis says no compression."""
+    from infoscope.analysis import analyze
+    from infoscope.report.tables import run_tables
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(5, 5), torch.nn.Tanh(), torch.nn.Linear(5, 3))
+    x = torch.randn(120, 5)
+    y = (x[:, 0] > 0).long()
+    db = tmp_path / "p.db"
+    with Recorder(model, probes={"train": (x, y)}, layers=["1"], estimators=[MatrixRenyi(sigma_x=0.5)], units=False,
+                  store=db, run="p") as rec:
+        for epoch, f in enumerate([1.0, 0.5, 0.5, 0.5, 2.0, 1.0, 1.0]):
+            with torch.no_grad():
+                model[0].weight.mul_(f)
+            rec.record(epoch=epoch)
+    p = analyze(db, "p").phases.iloc[0]
+    assert p.peak_epoch == 0 and not p.compressed and "compression of" not in p.verdict
+    with load(db) as st:
+        html = run_tables(st, "p")
+    assert "compression of" not in html

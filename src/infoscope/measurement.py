@@ -159,7 +159,8 @@ class ProbeMeasurement:
         """
         # estimators without their own layers_information go layer by layer anyway: in turn,
         # each layer with its own time
-        batching = [(i, est) for i, est in enumerate(self.options.estimators) if est.tags.batches_layers]
+        batching = [(i, est) for i, est in enumerate(self.options.estimators)
+                    if est.tags.batches_layers and self.options.measures(self.probe, est)]
         if self.tasks.processes.world > 1 or not batching:
             return
         finite = {k: t for k, t in acts.items() if all_finite(t)}
@@ -195,6 +196,8 @@ class ProbeMeasurement:
         if lead and note_skipped_units and layer in self.unit_layers and too_many:
             self.warnings.append((layer, f"per-unit MI skipped for {layer!r}: {n_units} units > max_units={self.options.max_units}"))
         for index, est in enumerate(self.options.estimators):
+            if not self.options.measures(self.probe, est):
+                continue
             try:
                 if self.tasks.mine():
                     self._whole_layer(est, index, layer, t)

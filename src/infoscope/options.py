@@ -50,6 +50,10 @@ class RecordingOptions:
         others measure whole layers only. ``record(..., units=True)`` forces them.
     unit_probes : sequence of str, optional
         Probes on which per-unit values are measured (default: all).
+    probe_estimators : mapping of str to sequence of str, optional
+        Probe name → the names of the estimators that measure it (probes not named: every
+        estimator). For example ``{"all": ["discrete"]}``: exact counts over a whole data set,
+        where the other estimators would cost too much.
     forward_batch_size : int
         Probe samples per forward pass (not the training minibatch, nor an estimator's
         ``chunk_size``).
@@ -66,6 +70,9 @@ class RecordingOptions:
         a 90 % ``"bootstrap"`` band of each layer value (0: none).
     bootstrap_fraction : float
         Subsample size as a fraction of the probe, in [0.1, 1).
+    band_every : int
+        Bootstrap and chance bands on every ``band_every``-th measurement only (counted as
+        ``unit_every`` counts); each band costs ``bootstrap`` or ``chance`` more estimates.
     sensitivity : bool
         Also store, per layer value, the range over the estimator at half and twice its key
         setting (bins, σ, noise variance, k) as a ``"sensitivity"`` band.
@@ -114,12 +121,14 @@ class RecordingOptions:
     early_epochs: int = 1
     unit_every: int = 1
     unit_probes: Sequence[str] | None = None
+    probe_estimators: dict[str, Sequence[str]] | None = None
     forward_batch_size: int = 256
     noise_variance: float | None = None
     noise_draws: int = 5
     unit_pooling: str | None = None
     bootstrap: int = 0
     bootstrap_fraction: float = 0.8
+    band_every: int = 1
     sensitivity: bool = False
     chance: int = 0
     scale_check: bool = True
@@ -137,9 +146,18 @@ class RecordingOptions:
             raise ValueError("estimators is empty; give at least one, e.g. ['renyi']")
         if isinstance(self.unit_probes, str):
             self.unit_probes = [self.unit_probes]
+        if self.probe_estimators is not None:
+            names = [e.name for e in self.estimators]
+            self.probe_estimators = {str(p): [e] if isinstance(e, str) else list(e) for p, e in dict(self.probe_estimators).items()}
+            for probe, chosen in self.probe_estimators.items():
+                unknown = sorted(set(chosen) - set(names))
+                if unknown or not chosen:
+                    raise ValueError(f"probe_estimators[{probe!r}] names {unknown or 'no estimator'}; the recorded estimators are: "
+                                     f"{', '.join(names)}")
         if self.every != "epoch" and (isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1):
             raise ValueError(f"every must be 'epoch' or a whole number of steps >= 1, got {self.every!r}")
         self.unit_every = check_whole(self.unit_every, "unit_every", 1)
+        self.band_every = check_whole(self.band_every, "band_every", 1)
         self.early_every = check_whole(self.early_every, "early_every", 1, none_ok=True)
         self.early_epochs = check_whole(self.early_epochs, "early_epochs", 1)
         self.max_units = check_whole(self.max_units, "max_units", 0, none_ok=True)
@@ -162,6 +180,11 @@ class RecordingOptions:
     def draws(self) -> int:
         """Copies of each probe sample measured: ``noise_draws`` for the noise-injected variant, else 1."""
         return int(self.noise_draws) if self.noise_variance is not None else 1
+
+    def measures(self, probe: str, estimator: Estimator) -> bool:
+        """Whether ``estimator`` measures the probe named ``probe`` (:attr:`probe_estimators`)."""
+        chosen = self.probe_estimators
+        return chosen is None or probe not in chosen or estimator.name in chosen[probe]
 
     def pooling(self, estimator: Estimator) -> str:
         """How conv units are presented to ``estimator``."""
@@ -192,7 +215,7 @@ def recording_options(base: RecordingOptions | None = None, **overrides: Any) ->
     >>> recording_options(unit_evry=2)
     Traceback (most recent call last):
     ...
-    TypeError: unknown recording option(s) unit_evry; the options are: layers, estimators, units, max_units, every, early_every, early_epochs, unit_every, unit_probes, forward_batch_size, noise_variance, noise_draws, unit_pooling, bootstrap, bootstrap_fraction, sensitivity, chance, calibrate, sigma_smoothing, memory_budget, on_error, device
+    TypeError: unknown recording option(s) unit_evry; the options are: layers, estimators, units, max_units, every, ..., device
     """
     names = [f.name for f in dataclasses.fields(RecordingOptions)]
     unknown = sorted(set(overrides) - set(names))

@@ -164,6 +164,9 @@ class Recorder:
         unknown = [p for p in (chosen or []) if p not in names]
         if unknown:
             raise ValueError(f"unit_probes names probe(s) {unknown} that are not given; probes: {names}")
+        unknown = [p for p in (self.options.probe_estimators or {}) if p not in names]
+        if unknown:
+            raise ValueError(f"probe_estimators names probe(s) {unknown} that are not given; probes: {names}")
         return list(names if chosen is None else chosen)
 
     def _layer_shapes(self) -> dict[str, tuple[int, ...]]:
@@ -254,9 +257,15 @@ class Recorder:
 
     def units_due(self, epoch: int, step: int) -> bool:
         """Whether a measurement at (``epoch``, ``step``) includes per-unit values under ``unit_every``."""
+        return self._index(epoch, step) % self.options.unit_every == 0
+
+    def bands_due(self, epoch: int, step: int) -> bool:
+        """Whether a measurement at (``epoch``, ``step``) includes bootstrap and chance bands under ``band_every``."""
+        return self._index(epoch, step) % self.options.band_every == 0
+
+    def _index(self, epoch: int, step: int) -> int:
         every = self.options.every
-        index = epoch if every == "epoch" else step // int(every)
-        return index % self.options.unit_every == 0
+        return epoch if every == "epoch" else step // int(every)
 
     # -- measuring and writing ------------------------------------------------------------------
     def measure(self, epoch: int = 0, step: int = 0, units: bool | None = None) -> Measurement:
@@ -277,13 +286,15 @@ class Recorder:
         tasks = TaskSplit(self.processes)
         rows, warnings, bands = [], [], []
         opts = self.options
+        with_bands = self.bands_due(epoch, step)
         for probe_set in self.probes:
             probe = probe_set.name
             ctx = self._contexts[probe]
-            subs = subsamples(ctx, opts.bootstrap, opts.bootstrap_fraction, (self.seed or 0, epoch, step)) if opts.bootstrap else []
+            boot = opts.bootstrap if with_bands else 0
+            subs = subsamples(ctx, boot, opts.bootstrap_fraction, (self.seed or 0, epoch, step)) if boot else []
             part = ProbeMeasurement(opts, probe, ctx, tasks, with_units and probe in self.unit_probes,
                                     self.unit_layers, subs, self._smoother, device_budget(self.device, opts.memory_budget), step,
-                                    self._permuted[probe])
+                                    self._permuted[probe] if with_bands else [])
             acts = self._capture(probe_set)
             if opts.noise_variance is None:  # (noisy copies of every layer at once would cost their draws in memory)
                 part.prefetch({layer: acts[layer] for layer in self.layers})

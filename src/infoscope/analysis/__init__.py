@@ -21,7 +21,7 @@ from ..estimators import I_TY, I_XT
 from ..labels import layer_labels
 from ..store import Store, opened
 from .convergence import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_WINDOW, Convergence, converged_since
-from .phases import Phases, noise_level, phases, rescaled_fall
+from .phases import Phases, fitting, noise_level, phases, rescaled_fall
 from .redundancy import Candidate, prune_candidates, rank_units, redundant_pairs
 from .sanity import bound_warnings, chance_warnings, dpi_warnings, grid_edge_warnings
 from .series import final_values, last_per_epoch
@@ -88,7 +88,11 @@ class Analysis:
     network : dict
         ``mi_since``, ``loss_since``, ``accuracy_since`` (epoch or None) and a ``verdict``.
     phases : DataFrame
-        Per probe, estimator and layer: the :class:`~.phases.Phases` fields and a verdict.
+        Per probe, estimator and layer: the :class:`~.phases.Phases` fields of I(X;T) and a
+        verdict, ``rescaled`` (:func:`~.phases.rescaled_fall`), ``scale_change`` (the layer's
+        scale at the end over its scale at the peak), and ``fits`` / ``fit_evidence``: whether
+        I(T;Y) rises beyond noise, the bootstrap band and the chance band
+        (:func:`~.phases.fitting`).
     compression : DataFrame
         Per estimator and layer: whether compression shows on the train and held-out probes.
     units : DataFrame
@@ -118,9 +122,10 @@ def _series(g: pd.DataFrame) -> tuple[np.ndarray, np.ndarray]:
     return g.epoch.to_numpy(), g.value.to_numpy()
 
 
-def _band_noise(bands: pd.DataFrame, probe: str, est: str, layer: str, quantity: str) -> float:
+def _band_noise(bands: pd.DataFrame, probe: str, est: str, layer: str, quantity: str, kind: str = "bootstrap") -> float:
+    """The mean width of a layer's stored bands of one kind (0 where none were recorded)."""
     b = bands[(bands.probe == probe) & (bands.estimator == est) & (bands.layer == layer)
-              & (bands.quantity == quantity) & (bands.kind == "bootstrap")]
+              & (bands.quantity == quantity) & (bands.kind == kind)]
     return float((b.high - b.low).mean()) if not b.empty else 0.0
 
 
@@ -208,8 +213,14 @@ def _series_verdicts(m: pd.DataFrame, bands: pd.DataFrame, order: list[str], win
                         "does not survive": "; at unit variance the layer does not fall: the fall is a change of scale",
                         "not checked": "; whether it survives normalising the layer's scale was not checked (record with scale_check)",
                         "scale-free estimator": "; the estimator does not depend on the layer's scale"}[rescaled]
+        ity = last_per_epoch(g[g.quantity == I_TY])
+        fit = fitting(ity.epoch.to_numpy(), ity.value.to_numpy(),
+                      noise=max(noise_level(ity.value.to_numpy()), *(_band_noise(bands, probe, est, layer, I_TY, k) for k in ("bootstrap", "chance"))),
+                      saturated=ity.params.map(lambda q: bool(q.get("saturated"))).to_numpy(),
+                      above_chance=ity.params.map(lambda q: q.get("above_chance")).to_numpy()) if len(ity) else None
         phase_rows.append({"probe": probe, "estimator": est, "layer": layer, **dataclasses.asdict(p),
-                           "scale_change": scale_change, "rescaled": rescaled, "verdict": verdict})
+                           "scale_change": scale_change, "rescaled": rescaled, "verdict": verdict,
+                           "fits": fit.status if fit else "not testable", "fit_evidence": fit.reason if fit else "no I(T;Y) recorded"})
     pos = {n: i for i, n in enumerate(order)}
     by_layer = lambda s: s.map(pos) if s.name == "layer" else s  # noqa: E731
     convergence = pd.DataFrame(conv_rows).sort_values(["probe", "estimator", "layer"], key=by_layer)

@@ -76,16 +76,21 @@ class Experiment:
                                 estimators=self.estimators(activation), unit_every=self.unit_every, unit_probes=["train"])
 
 
-def make_probes(data: Dataset, size: int, seed: int) -> list[Probe]:
+def make_probes(data: Dataset, size: int, seed: int, whole: bool = False) -> list[Probe]:
     """The train and held-out probes of an experiment run: ``size`` samples of each split
-    (all if fewer), drawn with ``seed`` and ``seed + 1``, in data order."""
+    (all if fewer), drawn with ``seed`` and ``seed + 1``, in data order; with ``whole``, also
+    the probe ``"all"``: every sample of the data set, training and held-out."""
 
     def draw(x: np.ndarray, y: np.ndarray, seed: int, name: str) -> Probe:
         idx = np.random.default_rng(seed).permutation(len(x))[: min(size, len(x))]
         idx.sort()
         return Probe(torch.from_numpy(x[idx]), torch.from_numpy(y[idx]), name=name)
 
-    return [draw(data.x_train, data.y_train, seed, "train"), draw(data.x_test, data.y_test, seed + 1, "test")]
+    probes = [draw(data.x_train, data.y_train, seed, "train"), draw(data.x_test, data.y_test, seed + 1, "test")]
+    if whole:
+        probes.append(Probe(torch.from_numpy(np.concatenate([data.x_train, data.x_test])),
+                            torch.from_numpy(np.concatenate([data.y_train, data.y_test])), name="all"))
+    return probes
 
 
 def _tishby_estimators(activation: str) -> list[Estimator]:

@@ -166,6 +166,7 @@ def run_experiment(
     options: RecordingOptions | None = None,
     resume: bool = False,
     on_epoch: EpochCallback | None = None,
+    whole_probe: bool = False,
     **overrides: Any,
 ) -> RunResult:
     """Train experiment ``name`` and record it into ``store``.
@@ -197,6 +198,9 @@ def run_experiment(
         Continue the run of that name from its last stored epoch.
     on_epoch : callable, optional
         Progress callback ``(epoch, epochs, metrics)``.
+    whole_probe : bool
+        Also measure the probe ``"all"``: every sample of the data set (use
+        ``probe_estimators`` to choose which estimators can afford it, e.g. exact counts).
     **overrides
         Fields of :class:`~infoscope.options.RecordingOptions` replacing those of
         ``options`` (``estimators=``, ``units=``, ``every=``, ``bootstrap=``, …).
@@ -215,12 +219,12 @@ def run_experiment(
     run = run or f"{name}-{activation}-s{seed}"
     opts = recording_options(options or exp.recording(activation), **overrides)
     dataset, training = _setup(exp, activation, seed, data, torch.device(device or "cpu"))
-    probes = make_probes(dataset, probe_size, seed)
+    probes = make_probes(dataset, probe_size, seed, whole=whole_probe)
     used = {p.name: len(p.x) for p in probes}
     notes = tuple(f"probe_size {asked} asked, but {name}'s {p} split has {n} samples: its probe holds all of them"
-                  for p, n in used.items() if asked is not None and n < asked)
+                  for p, n in used.items() if asked is not None and n < asked and p != "all")
     # what was used: the size that draws these same probes again, and each probe's samples
-    config = {**exp.config(), "activation": activation, "epochs": epochs, "probe_size": max(used.values()),
+    config = {**exp.config(), "activation": activation, "epochs": epochs, "probe_size": max(n for p, n in used.items() if p != "all"),
               "probe_samples": used, "seed": seed, "device": str(training.x_train.device), "dataset": dataset.name,
               "data": None if data is None else str(data)}
     with Store(store) as db:
