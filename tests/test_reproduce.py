@@ -85,8 +85,17 @@ def test_lorenzen_study_counts_the_exact_plane_over_the_whole_data_set(tmp_path)
 
 
 def test_full_wickstrom_cnn_runs_the_papers_vgg16_on_the_given_data(tmp_path):
-    result = reproduce("wickstrom-cnn", tmp_path, full=True, epochs=0, probe_size=24, data="synthetic")
+    result = reproduce("wickstrom-cnn", tmp_path, full=True, seeds=1, epochs=0, probe_size=24, data="synthetic")
     with infoscope.load(result.summary.parent / "runs.db") as st:
         info = st.run_info("wickstrom-cnn-vgg-s0")
         assert info["experiment"] == "cifar-vgg16" and info["config"]["dataset"] == "cifar10-synthetic"
     assert "cifar-vgg16 (relu)" in result.summary.read_text()
+
+
+def test_full_runs_three_seeds_and_counts_how_many_held(tmp_path):
+    result = reproduce("lorenzen-quantized", tmp_path, full=True, epochs=1, probe_size=60)
+    assert result.verdict.seeds == [0, 1, 2] and len(result.parts) == 3
+    text = result.summary.read_text()
+    assert f"{result.verdict.held_seeds} of 3 seed(s) held" in text and "paper-sized (--full)" in text
+    with infoscope.load(result.summary.parent / "runs.db") as st:
+        assert st.run_names() == [f"lorenzen-quantized-quant-s{s}" for s in range(3)]

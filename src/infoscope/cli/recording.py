@@ -220,6 +220,11 @@ def reproduce_command(
     console().print(f"wrote {result.summary} and the figures beside it ({', '.join(result.figures)})")
 
 
+#: The demo's bands: label permutations for the chance level of I(T;Y), probe subsamples for
+#: the sampling error of every value.
+DEMO_BANDS = {"chance": 10, "bootstrap": 5}
+
+
 @app.command("demo")
 def demo_command(
     out: Annotated[Path, typer.Option("--out", "-o", help="SQLite database to write.")] = Path("infoscope-demo.db"),
@@ -233,7 +238,9 @@ def demo_command(
     with Store(out) as store:
         existing = [n for n in store.run_names() if n.startswith("demo")]
     name = f"demo-{len(existing) + 1}"
-    result = _run_with_progress("digits-mlp", store=out, run=name, epochs=epochs, device=device or default_device())
+    # with chance and bootstrap bands (every third epoch): a phase needs a change beyond both
+    result = _run_with_progress("digits-mlp", store=out, run=name, epochs=epochs, device=device or default_device(),
+                                **DEMO_BANDS, band_every=max(1, epochs // 5))
 
     with load(out) as store:
         console().print(last_epoch_table(store, name, f"digits-mlp ({name})"))
