@@ -1,9 +1,11 @@
 """Reproduce published information-plane results: run, analyse, draw, and say whether the claim held.
 
 Each study is data: which experiment runs (with which activation and estimators), how many
-epochs in the quick and the paper-sized (``--full``) version, and a check that turns the
-analysis into a verdict with numbers. ``reproduce(name)`` writes the database, the figures
-and a markdown summary into one folder.
+epochs in the quick and the paper-sized (``--full``) version, and a check that splits the
+claim into named parts (:class:`~infoscope.claims.Part`), each held, did not hold or not
+testable with its evidence. ``reproduce(name)`` runs each seed, writes the database, the
+figures and a markdown summary into one folder, and gives the verdict over the seeds
+(:func:`~infoscope.claims.verdict`).
 """
 
 from __future__ import annotations
@@ -17,17 +19,7 @@ from typing import Any
 import pandas as pd
 
 from .analysis.phases import MIN_NOISE
-from .claims import (
-    FAILED,
-    HELD,
-    MIN_SEEDS,
-    UNTESTABLE,
-    Part,
-    Verdict,
-    combine,
-    seed_status,
-    verdict,
-)
+from .claims import FAILED, HELD, MIN_SEEDS, UNTESTABLE, Part, Verdict, combine, seed_status, verdict
 from .estimators import I_TY, I_XT, KDE, KSG, Binning, Discrete, Estimator, MatrixRenyi
 from .experiments import run_experiment
 from .experiments.inspection import analyze_run
