@@ -11,6 +11,7 @@ figures and a markdown summary into one folder, and gives the verdict over the s
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -35,8 +36,9 @@ __all__ = ["Study", "StudyRun", "STUDIES", "ReproduceResult", "reproduce"]
 #: Label permutations and bootstrap subsamples of every study's bands: a phase needs a change
 #: beyond both (:func:`~infoscope.analysis.phases.fitting`, :func:`~infoscope.analysis.phases.phases`).
 STUDY_CHANCE, STUDY_BOOTSTRAP = 10, 5
-#: Records with bands per run (``band_every`` follows the run's epochs).
-STUDY_BAND_RECORDS = 15
+#: Records with bands per run, about (``band_every`` follows the run's epochs): each such record
+#: costs 1 + chance + bootstrap estimates of every layer.
+STUDY_BAND_RECORDS = 5
 
 
 def _recording(estimators: list[Estimator], units: bool = False, **options: Any) -> RecordingOptions:
@@ -366,7 +368,7 @@ def reproduce(
         for r in study.runs:
             n_epochs = epochs if epochs is not None else (r.full_epochs if full else r.quick_epochs)
             experiment = r.full_experiment if full and r.full_experiment else r.experiment
-            options = dataclasses.replace(r.options, band_every=max(1, n_epochs // STUDY_BAND_RECORDS))
+            options = dataclasses.replace(r.options, band_every=max(1, math.ceil(n_epochs / STUDY_BAND_RECORDS)))
             res = run_experiment(experiment, store=db, run=f"{name}-{r.name}-s{s}", epochs=n_epochs, activation=r.activation,
                                  probe_size=probe_size or r.probe_size, seed=s, device=device, data=data, options=options,
                                  whole_probe=r.whole_probe)
