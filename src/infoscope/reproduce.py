@@ -177,14 +177,18 @@ def _check_fang(store: Store, runs: dict, analyses: dict) -> list[Part]:
 def _check_disagreement(store: Store, runs: dict, analyses: dict) -> list[Part]:
     p = _hidden(analyses["tanh"].phases[analyses["tanh"].phases.probe == "train"], store, runs["tanh"])
     testable = p[p["shape"] != "saturated"]
-    verdicts = testable.pivot_table(index="layer", columns="estimator", values="compressed", aggfunc="first")
+    # compression as every other part counts it: a fall that is only a change of scale is none
+    testable = testable.assign(compresses=testable.compressed & (testable.rescaled != "does not survive"))
+    verdicts = testable.pivot_table(index="layer", columns="estimator", values="compresses", aggfunc="first")
     compared = verdicts[verdicts.notna().sum(axis=1) >= 2]
     differ = compared[compared.nunique(axis=1) > 1]
     bands = store.bands(run=runs["tanh"], kind="sensitivity")
     widths = bands[bands.quantity == I_XT].assign(w=lambda d: d.high - d.low).groupby("estimator").w.mean()
     evidence = ("; ".join(f"{layer}: " + ", ".join(f"{e}={'C' if v else '–'}" for e, v in row.dropna().items())
                           for layer, row in compared.iterrows()) or "no layer with two testable estimators")
-    evidence += (". Saturated series left out. Mean width of the sensitivity band of I(X;T) (½× to 2× the setting): "
+    evidence += (". Saturated series left out; a fall that does not survive normalising the layer's scale is not compression"
+                 + (f" ({', '.join(f'{r.estimator} {r.layer}' for r in testable[testable.compressed & ~testable.compresses].itertuples())})"
+                    if (testable.compressed & ~testable.compresses).any() else "") + ". Mean width of the sensitivity band of I(X;T) (½× to 2× the setting): "
                  + ", ".join(f"{e} {w:.2f} bits" for e, w in widths.items()))
     status = HELD if len(differ) else (UNTESTABLE if compared.empty else FAILED)
     return [Part("the estimators give different compression verdicts for at least one layer", status, evidence)]
