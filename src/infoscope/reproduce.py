@@ -19,7 +19,7 @@ from typing import Any
 
 import pandas as pd
 
-from .analysis.phases import MIN_NOISE
+from .analysis.phases import MIN_NOISE, RESCALED_WORDS
 from .claims import FAILED, HELD, MIN_SEEDS, UNTESTABLE, Part, Verdict, combine, seed_status, verdict
 from .estimators import I_TY, I_XT, KDE, KSG, Binning, Discrete, Estimator, MatrixRenyi
 from .experiments import run_experiment
@@ -89,11 +89,6 @@ def _hidden(p: pd.DataFrame, store: Store, run: str) -> pd.DataFrame:
     return p[p.layer.isin(list(store.layers(run).name)[:-1])]
 
 
-#: How a compression's scale check (``rescaled``, :func:`~infoscope.analysis.phases.rescaled_fall`) reads as evidence.
-RESCALED = {"survives": "the fall survives normalising its scale", "does not survive": "a change of scale: no fall at unit variance",
-            "scale-free estimator": "the estimator does not depend on the scale", "not checked": "not checked at unit variance"}
-
-
 def _compresses(rows: pd.DataFrame, what: str, every: bool = True) -> Part:
     """"``rows``' layers compress": each (``every``) or one of them fits, then falls beyond
     noise, and the fall survives normalising the layer's scale; a saturated series is not
@@ -103,7 +98,7 @@ def _compresses(rows: pd.DataFrame, what: str, every: bool = True) -> Part:
     saturated = rows[rows["shape"] == "saturated"]
     evidence = "; ".join(
         f"{r.layer}: {r.shape}" + (f", drop {r.drop:.2f} bits after epoch {r.peak_epoch}" if r.compressed else "")
-        + (f" ({RESCALED[r.rescaled]})" if r.rescaled else "") for r in rows.itertuples())
+        + (f" ({RESCALED_WORDS[r.rescaled]})" if r.rescaled else "") for r in rows.itertuples())
     if every:
         status = HELD if len(ok) == len(rows) and len(rows) else (UNTESTABLE if len(saturated) else FAILED)
     else:

@@ -21,7 +21,7 @@ from ..estimators import I_TY, I_XT
 from ..labels import layer_labels
 from ..store import Store, opened
 from .convergence import DEFAULT_ATOL, DEFAULT_RTOL, DEFAULT_WINDOW, Convergence, converged_since
-from .phases import Phases, fitting, noise_level, phases, rescaled_fall
+from .phases import RESCALED_WORDS, Phases, fitting, noise_level, phases, rescaled_fall
 from .redundancy import Candidate, prune_candidates, rank_units, redundant_pairs
 from .sanity import bound_warnings, chance_warnings, dpi_warnings, grid_edge_warnings
 from .series import final_values, last_per_epoch
@@ -209,13 +209,10 @@ def _series_verdicts(m: pd.DataFrame, bands: pd.DataFrame, order: list[str], win
         verdict = p.verdict
         if rescaled:
             verdict += (f"; the layer's scale changed ×{scale_change:.2f} over the fall" if scale_change == scale_change else "")
-            verdict += {"survives": "; the fall survives normalising the layer's scale",
-                        "does not survive": "; at unit variance the layer does not fall: the fall is a change of scale",
-                        "not checked": "; whether it survives normalising the layer's scale was not checked (record with scale_check)",
-                        "scale-free estimator": "; the estimator does not depend on the layer's scale"}[rescaled]
+            verdict += f"; {RESCALED_WORDS[rescaled]}"
         ity = last_per_epoch(g[g.quantity == I_TY])
-        fit = fitting(ity.epoch.to_numpy(), ity.value.to_numpy(),
-                      noise=max(noise_level(ity.value.to_numpy()), *(_band_noise(bands, probe, est, layer, I_TY, k) for k in ("bootstrap", "chance"))),
+        band_widths = (_band_noise(bands, probe, est, layer, I_TY, kind) for kind in ("bootstrap", "chance"))
+        fit = fitting(ity.epoch.to_numpy(), ity.value.to_numpy(), noise=max(noise_level(ity.value.to_numpy()), *band_widths),
                       saturated=ity.params.map(lambda q: bool(q.get("saturated"))).to_numpy(),
                       above_chance=ity.params.map(lambda q: q.get("above_chance")).to_numpy()) if len(ity) else None
         phase_rows.append({"probe": probe, "estimator": est, "layer": layer, **dataclasses.asdict(p),

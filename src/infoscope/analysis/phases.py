@@ -7,7 +7,7 @@ import dataclasses
 import numpy as np
 from scipy.ndimage import median_filter
 
-__all__ = ["noise_level", "Phases", "phases", "Fitting", "fitting", "rescaled_fall", "MIN_NOISE", "SHAPES"]
+__all__ = ["noise_level", "Phases", "phases", "Fitting", "fitting", "rescaled_fall", "RESCALED_WORDS", "MIN_NOISE", "SHAPES"]
 
 #: What a series can do, as :attr:`Phases.shape` names it.
 SHAPES = ("flat", "rise then fall", "rise only", "fall only", "fall then rise", "saturated")
@@ -233,6 +233,13 @@ def fitting(epochs: np.ndarray, ity: np.ndarray, noise: float | None = None, smo
     if rise > noise and (not chance or bool(chance[-1])):
         return Fitting("fits", rise, noise, f"I(T;Y) rises {rise:.3f} bits from the first record (noise {noise:.3f})")
     return Fitting("no rise", rise, noise, f"I(T;Y) rises {rise:.3f} bits, within noise {noise:.3f}")
+
+
+#: What each answer of :func:`rescaled_fall` means, in words.
+RESCALED_WORDS = {"survives": "the fall survives normalising the layer's scale",
+                  "does not survive": "a change of scale: at unit variance the layer does not fall",
+                  "not checked": "not checked at unit variance (record with scale_check)",
+                  "scale-free estimator": "the estimator does not depend on the layer's scale"}
 
 
 def rescaled_fall(p: Phases, epochs: np.ndarray, at_unit_variance: np.ndarray | None) -> str:
