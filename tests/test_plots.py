@@ -137,3 +137,27 @@ def test_saturated_values_are_crossed_in_the_plane(tmp_path):
     curves = mi_curves(tmp_path / "q.db", "q")
     assert "× at a bound or at chance" in [t for ax in curves.axes for t in ax.get_legend_handles_labels()[1]]
     assert all(ax.get_ylim()[1] - ax.get_ylim()[0] >= 0.1 - 1e-9 for ax in curves.axes[:2])  # no 5-millibit axes
+
+
+def test_pictures_draw_the_first_listed_estimator_and_whole_epochs(tmp_path):
+    """A run recording Rényi, then binning: curves and units draw Rényi (the first listed, not
+    the first by name), and epoch axes tick whole epochs only."""
+    import torch
+
+    from infoscope import Recorder
+    from infoscope.estimators import Binning, MatrixRenyi
+    from infoscope.plots import mi_curves, unit_maps
+
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(4, 5), torch.nn.Tanh(), torch.nn.Linear(5, 2))
+    x, y = torch.randn(80, 4), torch.arange(80) % 2
+    db = tmp_path / "o.db"
+    with Recorder(model, probes={"train": (x, y)}, layers=["1"], estimators=[MatrixRenyi(), Binning()], units=True,
+                  store=db, run="o") as rec:
+        for epoch in range(3):
+            rec.record(epoch=epoch)
+    fig = mi_curves(db, "o")
+    assert fig.axes[0].get_title().startswith("o: renyi")
+    fig.canvas.draw()
+    assert all(float(t).is_integer() for t in fig.axes[-1].get_xticks())
+    assert unit_maps(db, "o").axes[0].get_title() == "I(unit;Y), renyi, train"

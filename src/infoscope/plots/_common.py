@@ -25,6 +25,21 @@ def layer_order(store: Store, run: str) -> list[str]:
     return list(store.layers(run).name)
 
 
+def recorded_order(store: Store, run: str, present) -> list[str]:
+    """The estimators of ``present`` in the order the run lists them (its configuration), any
+    others after them by name: a picture draws the first estimator the user listed by default."""
+    listed = [e.get("method") for e in store.run_info(run)["config"].get("estimators", []) if isinstance(e, dict)]
+    present = set(present)
+    return [e for e in dict.fromkeys(listed) if e in present] + sorted(present - set(listed))
+
+
+def integer_epochs(axis) -> None:
+    """Whole-number ticks on an epoch axis (or colourbar): there is no epoch 0.5."""
+    from matplotlib.ticker import MaxNLocator
+
+    axis.set_major_locator(MaxNLocator(integer=True))
+
+
 def layer_measurements(store: Store, run: str, probe: str | None = None, estimator: str | None = None) -> pd.DataFrame:
     """Whole-layer measurements of a run, with ``layer_pos`` (forward order) and ``label``
     (name · kind · shape) columns."""

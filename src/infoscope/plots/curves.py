@@ -10,7 +10,7 @@ from matplotlib.figure import Figure
 from ..analysis.series import last_per_epoch
 from ..estimators import I_TY, I_XT
 from ..store import Store, opened
-from ._common import AXIS, LINESTYLES, MARKED_LABEL, MARKERS, epoch_bands, epoch_values, layer_measurements, marked, new_figure, widen
+from ._common import AXIS, LINESTYLES, MARKED_LABEL, MARKERS, epoch_bands, epoch_values, integer_epochs, layer_measurements, marked, new_figure, recorded_order, widen
 
 __all__ = ["mi_curves"]
 
@@ -23,7 +23,7 @@ def mi_curves(store: Store | str | Path, run: str, estimator: str | None = None)
     store : Store or path
     run : str
     estimator : str, optional
-        Default: the first recorded estimator.
+        Default: the first estimator the run lists.
 
     Returns
     -------
@@ -33,7 +33,7 @@ def mi_curves(store: Store | str | Path, run: str, estimator: str | None = None)
     with opened(store) as st:
         m = layer_measurements(st, run)
         metrics = st.metrics(run=run)
-        estimator = estimator or sorted(m.estimator.unique())[0]
+        estimator = estimator or recorded_order(st, run, m.estimator.unique())[0]
         bands = {(q, k): epoch_bands(st, run, q, k, estimator) for q in (I_XT, I_TY) for k in ("bootstrap", "sensitivity")}
     m = m[m.estimator == estimator]
     if m.empty:
@@ -77,4 +77,5 @@ def mi_curves(store: Store | str | Path, run: str, estimator: str | None = None)
         if ax.lines:
             ax.legend(fontsize=8)
     axes[-1].set_xlabel("epoch")
+    integer_epochs(axes[-1].xaxis)
     return fig

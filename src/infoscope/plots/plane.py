@@ -11,7 +11,8 @@ from matplotlib.figure import Figure
 
 from ..estimators import I_TY, I_XT
 from ..store import Store, opened
-from ._common import AXIS, MARKED_LABEL, MARKERS, epoch_bands, epoch_values, layer_measurements, marked, new_figure
+from ._common import (AXIS, MARKED_LABEL, MARKERS, epoch_bands, epoch_values, integer_epochs, layer_measurements, marked, new_figure,
+                      recorded_order)
 
 __all__ = ["information_plane", "draw_plane"]
 
@@ -78,7 +79,7 @@ def information_plane(
     """
     with opened(store) as st:
         m = layer_measurements(st, run, probe=probe)
-        names = estimators or sorted(m.estimator.unique())
+        names = estimators or recorded_order(st, run, m.estimator.unique())
         bands = {}
         for est in names:
             pair = [epoch_bands(st, run, q, "bootstrap", est) for q in (I_XT, I_TY)]
@@ -94,6 +95,6 @@ def information_plane(
         sm = draw_plane(ax, sub, norm, bands=bands[est])
         ax.set_title(f"{est} — {probe} probe" + (" (bars: bootstrap 90%)" if not bands[est][0].empty else ""))
     axes[0].legend(loc="lower right", fontsize=8, title="○ first, red last", title_fontsize=8)
-    fig.colorbar(sm, ax=list(axes), label="epoch")
+    integer_epochs(fig.colorbar(sm, ax=list(axes), label="epoch").ax.yaxis)
     fig.suptitle(f"Information plane: {run}")
     return fig

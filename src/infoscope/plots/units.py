@@ -12,7 +12,7 @@ from ..estimators import I_TY, I_XT
 from ..labels import layer_labels
 from ..marks import is_marked
 from ..store import Store, opened
-from ._common import MARKED_LABEL, layer_order, new_figure
+from ._common import MARKED_LABEL, layer_order, new_figure, recorded_order
 
 __all__ = ["unit_maps"]
 
@@ -40,9 +40,9 @@ def unit_maps(
         m = st.measurements(run=run, units=True, probe=probe, estimator=estimator)
         order = layer_order(st, run)
         labels = layer_labels(st.layers(run))
-    if m.empty:
-        raise ValueError(f"run {run!r} has no per-unit measurements (record with units=True)")
-    estimator = estimator or sorted(m.estimator.unique())[0]
+        if m.empty:
+            raise ValueError(f"run {run!r} has no per-unit measurements (record with units=True)")
+        estimator = estimator or recorded_order(st, run, m.estimator.unique())[0]
     m = m[m.estimator == estimator]
     layers = [l for l in (layers or order) if l in set(m.layer)]
     if not layers:
