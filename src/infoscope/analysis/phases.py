@@ -128,13 +128,8 @@ def phases(epochs: np.ndarray, ixt: np.ndarray, noise: float | None = None, smoo
     >>> p.peak_epoch, round(p.drop, 2), p.compressed
     (10, 1.45, True)
     """
-    epochs = np.asarray(epochs)
-    ixt = np.asarray(ixt, dtype=float)
-    if len(ixt) == 0 or len(ixt) != len(epochs):
-        raise ValueError("phases needs one I(X;T) value per epoch (at least one)")
-    sm = median_filter(ixt, size=min(smooth, len(ixt)), mode="nearest") if smooth > 1 else ixt
+    epochs, ixt, sm, noise = _series(epochs, ixt, noise, smooth, "phases", "I(X;T)")
     k = int(np.argmax(sm))
-    noise = noise_level(ixt) if noise is None else float(noise)
     j = int(np.argmin(sm))
     at_bound = saturated is not None and len(saturated) and float(np.mean(np.asarray(saturated, dtype=bool))) >= 0.5
     # a fall counts when it shows on the raw values and on the smoothed series alike
@@ -151,6 +146,17 @@ def phases(epochs: np.ndarray, ixt: np.ndarray, noise: float | None = None, smoo
         compressed=compressed, noise=noise, shape=shape, trough_epoch=int(epochs[j]),
         maximum=float(ixt[m]), maximum_epoch=int(epochs[m]),
     )
+
+
+def _series(epochs, values, noise: float | None, smooth: int, caller: str, quantity: str
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
+    """One series checked and prepared: epochs, values (bits), their running median of width
+    ``smooth``, and the noise (given, or :func:`noise_level` of the values)."""
+    epochs, values = np.asarray(epochs), np.asarray(values, dtype=float)
+    if len(values) == 0 or len(values) != len(epochs):
+        raise ValueError(f"{caller} needs one {quantity} value per epoch (at least one)")
+    sm = median_filter(values, size=min(smooth, len(values)), mode="nearest") if smooth > 1 else values
+    return epochs, values, sm, noise_level(values) if noise is None else float(noise)
 
 
 def _shape(sm: np.ndarray, k: int, j: int, noise: float, fall: bool) -> str:
@@ -217,11 +223,7 @@ def fitting(epochs: np.ndarray, ity: np.ndarray, noise: float | None = None, smo
     >>> fitting(e, np.full(20, 3.32), saturated=np.ones(20, bool)).status
     'not testable'
     """
-    epochs, ity = np.asarray(epochs), np.asarray(ity, dtype=float)
-    if len(ity) == 0 or len(ity) != len(epochs):
-        raise ValueError("fitting needs one I(T;Y) value per epoch (at least one)")
-    sm = median_filter(ity, size=min(smooth, len(ity)), mode="nearest") if smooth > 1 else ity
-    noise = noise_level(ity) if noise is None else float(noise)
+    epochs, ity, sm, noise = _series(epochs, ity, noise, smooth, "fitting", "I(T;Y)")
     rise = float(sm.max() - ity[0])
     if saturated is not None and len(saturated) and bool(np.asarray(saturated, dtype=bool)[0]):
         return Fitting("not testable", rise, noise, f"I(T;Y) sits at its bound from the first record ({ity[0]:.3f} bits): a rise cannot show")

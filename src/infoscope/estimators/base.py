@@ -176,8 +176,7 @@ class Estimator(ABC):
         """``est`` with the flags a recorded value gets (:meth:`value_flags`): at log2 n for a
         bounded estimator, at or past ``bound`` (an entropy the value cannot exceed), below 0."""
         flags = self.saturation({quantity: est}, bounds={quantity: bound})
-        n = est.params.get("n_samples", 0) / max(1, est.params.get("n_chunks", 1))
-        if quantity != H_T and self.tags.bounded and flags[quantity] is None and n > 1 and est.value >= math.log2(n) - SATURATION_TOLERANCE:
+        if quantity != H_T and self.tags.bounded and flags[quantity] is None and _at_log2_n(est):
             flags[quantity] = "log2 n"  # an MI at log2 n: every sample resolved on its own
         return Estimate(est.value, est.method, {**est.params, **_flag_params(est.value, flags[quantity], bound)})
 
@@ -373,8 +372,7 @@ class Estimator(ABC):
             h = results.get(H_T)
             flag = None
             if h is not None and rule == "bounds":
-                n = h.params.get("n_samples", 0) / max(1, h.params.get("n_chunks", 1))
-                if n > 1 and h.value >= math.log2(n) - tol:
+                if _at_log2_n(h, tol):
                     flag = "log2 n"
                 elif h.value <= tol:
                     flag = "zero"
@@ -458,6 +456,13 @@ class Estimator(ABC):
         ty = check_samples(y, "y")
         check_same_length(tx, ty)
         return tx, ty, resolve_discrete(ty, discrete_y, "y")
+
+
+def _at_log2_n(est: Estimate, tol: float = SATURATION_TOLERANCE) -> bool:
+    """Whether a value is within ``tol`` of log2 n, n the samples of one estimate (a chunk's
+    when chunked): every sample resolved on its own."""
+    n = est.params.get("n_samples", 0) / max(1, est.params.get("n_chunks", 1))
+    return n > 1 and est.value >= math.log2(n) - tol
 
 
 def _flag_params(value: float, flag: str | None, bound: float | None, tol: float = SATURATION_TOLERANCE) -> dict[str, Any]:
