@@ -82,6 +82,12 @@ def is_label_vector(t: torch.Tensor) -> bool:
     return t.ndim == 1 and (t.dtype == torch.bool or not torch.is_floating_point(t))
 
 
+def is_token_ids(t: torch.Tensor) -> bool:
+    """Whether samples are token ids: int32/int64 with at least one axis per sample (uint8
+    images and other narrow integers count as numbers; 1-D integers are class labels)."""
+    return t.dtype in (torch.int32, torch.int64) and t.ndim >= 2
+
+
 def check_samples(
     x: ArrayLike, name: str = "x", context: str | None = None, min_samples: int = 2
 ) -> torch.Tensor:

@@ -8,10 +8,14 @@ model's training mode and the global grad mode afterwards.
 
 Layers are addressed by their names in ``model.named_modules()``. ``"auto"`` picks what a
 user would call the layers of an information-plane analysis: every activation module (the
-layer's output after its non-linearity) and the final Linear/Conv output; for models that
+layer's output after its non-linearity: ``torch.nn``'s, Hugging Face's ``GELUActivation`` and
+``ACT2FN`` entries, timm's, any module whose class is named for an activation), the output
+of every repeated block (a Transformer's layers, a ResNet's residual blocks) where it is not
+already the output of a chosen activation, and the final Linear/Conv output; for models that
 apply activations functionally (no activation modules) every Linear and Conv module.
-``"blocks"`` picks the outputs of a network's blocks: the container children of its
-``nn.Sequential`` stages (the residual blocks of a ResNet), and the output layer.
+``"blocks"`` picks the embeddings, the outputs of a network's blocks (the container children
+of its ``nn.Sequential`` and ``nn.ModuleList`` stages: ``encoder.layer.N`` of BERT, ``h.N``
+of GPT-2, ``layer1.0`` of a ResNet) and the output layer.
 
 A module called k > 1 times in one forward pass (torchvision's BasicBlock applies one
 ``self.relu`` twice; a module applied in a loop) is k layers, one per call, named
@@ -21,6 +25,9 @@ finds how often each module is called.
 
 from __future__ import annotations
 
+import dataclasses
+import re
+import sys
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
@@ -28,10 +35,11 @@ import torch
 from torch import nn
 
 from ._validation import estimation_dtype
+from .inputs import ModelInputs, call, n_rows, take, to_model
 
 __all__ = [
-    "ACTIVATION_TYPES", "WEIGHT_TYPES", "auto_layers", "block_layers", "count_calls", "split_call", "resolve_layers", "model_device",
-    "ModuleHooks", "layers_by_call", "LayerCapture", "probe_activations",
+    "ACTIVATION_TYPES", "WEIGHT_TYPES", "is_activation", "auto_layers", "block_layers", "ForwardTrace", "trace_forward", "count_calls",
+    "split_call", "resolve_layers", "model_device", "ModuleHooks", "layers_by_call", "LayerCapture", "probe_activations",
 ]
 
 ACTIVATION_TYPES: tuple[type[nn.Module], ...] = (
@@ -40,9 +48,38 @@ ACTIVATION_TYPES: tuple[type[nn.Module], ...] = (
 )
 WEIGHT_TYPES: tuple[type[nn.Module], ...] = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
 
+#: Class names of activation modules outside ``torch.nn`` (Hugging Face's ``GELUActivation``,
+#: ``NewGELUActivation``, ``QuickGELUActivation``…, timm's ``GELUTanh``, ``Swish``, ``HardMish``…).
+_ACTIVATION_NAME = re.compile(r"GELU|ReLU|SiLU|Swish|Mish|Tanh|Sigmoid|Softplus|ELU|GLU|Activation$", re.IGNORECASE)
+
+
+def is_activation(module: nn.Module) -> bool:
+    """Whether a module is an activation function: a ``torch.nn`` activation, a class of
+    Hugging Face's ``ACT2CLS`` (when ``transformers`` is loaded), or a module without children
+    whose class is named for an activation.
+
+    Examples
+    --------
+    >>> class NewGELUActivation(nn.Module):
+    ...     def forward(self, x): return x
+    >>> is_activation(nn.ReLU()), is_activation(NewGELUActivation()), is_activation(nn.Linear(2, 2))
+    (True, True, False)
+    """
+    if isinstance(module, ACTIVATION_TYPES):
+        return True
+    if any(True for _ in module.children()):
+        return False
+    hf = sys.modules.get("transformers.activations")  # only where the model's library is loaded already
+    classes = tuple(c for c in getattr(hf, "ACT2CLS", {}).values() if isinstance(c, type))
+    if classes and isinstance(module, classes):
+        return True
+    return bool(_ACTIVATION_NAME.search(type(module).__name__))
+
 
 def auto_layers(model: nn.Module) -> list[str]:
-    """Layer names chosen by ``layers="auto"`` (see the module docstring), in forward order.
+    """Layer names chosen by ``layers="auto"`` without a traced forward pass: every activation
+    module and the final Linear/Conv output after them (the block outputs that ``"auto"`` adds
+    need the trace, :func:`resolve_layers`), in registration order.
 
     Examples
     --------
@@ -51,7 +88,7 @@ def auto_layers(model: nn.Module) -> list[str]:
     ['1', '2']
     """
     leaves = [(n, m) for n, m in model.named_modules() if n and not any(True for _ in m.children())]
-    acts = [n for n, m in leaves if isinstance(m, ACTIVATION_TYPES)]
+    acts = [n for n, m in leaves if is_activation(m)]
     weights = [n for n, m in leaves if isinstance(m, WEIGHT_TYPES)]
     if not acts:
         return weights
@@ -64,11 +101,40 @@ def auto_layers(model: nn.Module) -> list[str]:
     return chosen
 
 
+def _is_container(module: nn.Module) -> bool:
+    return any(True for _ in module.children())
+
+
+def _repeated_blocks(model: nn.Module) -> list[str]:
+    """The container children of every ``nn.Sequential`` and ``nn.ModuleList`` that are not
+    themselves stages of blocks, outermost only, in registration order."""
+    names = [n for n, _ in model.named_modules()]
+    listing = (nn.Sequential, nn.ModuleList)
+    stage = lambda m: isinstance(m, listing) and any(_is_container(c) for c in m.children())  # noqa: E731
+    blocks = []
+    for name, module in model.named_modules():
+        if isinstance(module, listing):
+            blocks += [f"{name}.{k}" if name else k for k, child in module.named_children() if _is_container(child) and not stage(child)]
+    blocks = sorted(set(blocks), key=names.index)
+    return [b for b in blocks if not any(b.startswith(o + ".") for o in blocks)]
+
+
+def _embeddings(model: nn.Module, before: str) -> str | None:
+    """The first module registered before ``before`` whose class is an embedding (BERT's
+    ``bert.embeddings``, ViT's ``vit.embeddings``, GPT-2's ``transformer.wte``), outermost."""
+    for name, module in model.named_modules():
+        if name == before or name.startswith(before + "."):
+            return None
+        if name and (isinstance(module, nn.Embedding) or "embedding" in type(module).__name__.lower()):
+            return name
+    return None
+
+
 def block_layers(model: nn.Module) -> list[str]:
-    """Layer names chosen by ``layers="blocks"``: the container children of every
-    ``nn.Sequential`` (a ResNet's residual blocks, a Transformer's layers) and the final
-    Linear/Conv output after them, in forward order; ``"auto"``'s choice for a model without
-    such stages.
+    """Layer names chosen by ``layers="blocks"``: the embeddings, the container children of
+    every ``nn.Sequential`` or ``nn.ModuleList`` (a ResNet's residual blocks, a Transformer's
+    layers) and the final Linear/Conv output after them, in registration order; ``"auto"``'s
+    choice for a model without such stages.
 
     Examples
     --------
@@ -76,21 +142,24 @@ def block_layers(model: nn.Module) -> list[str]:
     >>> m = nn.Sequential(nn.Sequential(block(), block()), nn.Linear(4, 2))
     >>> block_layers(m)
     ['0.0', '0.1', '1']
+    >>> class Net(nn.Module):
+    ...     def __init__(self):
+    ...         super().__init__()
+    ...         self.embed = nn.Embedding(10, 4)
+    ...         self.layers = nn.ModuleList(block() for _ in range(2))
+    ...         self.head = nn.Linear(4, 2)
+    >>> block_layers(Net())
+    ['embed', 'layers.0', 'layers.1', 'head']
     """
     names = [n for n, _ in model.named_modules()]
-    container = lambda m: any(True for _ in m.children())  # noqa: E731
-    stage = lambda m: isinstance(m, nn.Sequential) and any(container(c) for c in m.children())  # noqa: E731
-    blocks = []
-    for name, module in model.named_modules():
-        if isinstance(module, nn.Sequential):
-            blocks += [f"{name}.{k}" if name else k for k, child in module.named_children() if container(child) and not stage(child)]
+    blocks = _repeated_blocks(model)
     if not blocks:
         return auto_layers(model)
-    blocks = sorted(set(blocks), key=names.index)
+    embeddings = _embeddings(model, blocks[0])
     weights = [n for n, m in model.named_modules() if isinstance(m, WEIGHT_TYPES)]
     if weights and names.index(weights[-1]) > names.index(blocks[-1]) and not weights[-1].startswith(blocks[-1] + "."):
         blocks.append(weights[-1])
-    return blocks
+    return ([embeddings] if embeddings else []) + blocks
 
 
 def split_call(layer: str) -> tuple[str, int | None]:
@@ -107,7 +176,72 @@ def split_call(layer: str) -> tuple[str, int | None]:
     return layer, None
 
 
-def count_calls(model: nn.Module, x: torch.Tensor) -> dict[str, int]:
+@dataclasses.dataclass
+class ForwardTrace:
+    """What one forward pass showed about a model's modules.
+
+    Attributes
+    ----------
+    calls : dict[str, int]
+        Module name → how many times it was called, in registration order.
+    returned : list of (str, int, tuple)
+        (module name, call, output shape without N) in the order the calls returned.
+    same : dict[tuple[str, int], tuple[str, int]]
+        A call whose output was the very tensor an earlier-returned call gave (a block that
+        ends in its activation) → that earlier call.
+    """
+
+    calls: dict[str, int]
+    returned: list[tuple[str, int, tuple[int, ...]]]
+    same: dict[tuple[str, int], tuple[str, int]]
+
+    def layer_name(self, module: str, call: int) -> str:
+        """The layer name of one call: ``"name"``, or ``"name:call"`` for a module called several times."""
+        return f"{module}:{call}" if self.calls.get(module, 0) > 1 else module
+
+    def before(self, layer: str) -> list[tuple[str, tuple[int, ...]]]:
+        """(module name, output shape) of every call that returned before ``layer``'s, latest first."""
+        base, call = split_call(layer)
+        position = next(i for i, (n, c, _) in enumerate(self.returned) if n == base and c == (call or 0))
+        return [(n, shape) for n, _, shape in reversed(self.returned[:position])]
+
+
+def trace_forward(model: nn.Module, x: torch.Tensor | ModelInputs) -> ForwardTrace:
+    """Trace one forward pass of ``x`` (eval mode, no gradients; the model's mode and grad
+    state are restored): how often each module is called, in what order calls return, and
+    which outputs are the same tensor.
+
+    Examples
+    --------
+    >>> m = nn.Sequential(nn.Sequential(nn.Linear(2, 2), nn.ReLU()), nn.Linear(2, 1))
+    >>> tr = trace_forward(m, torch.zeros(2, 2))
+    >>> tr.same
+    {('0', 0): ('0.1', 0)}
+    """
+    calls: dict[str, int] = {}
+    returned: list[tuple[str, int, tuple[int, ...]]] = []
+    first: dict[int, tuple[str, int]] = {}
+    same: dict[tuple[str, int], tuple[str, int]] = {}
+    alive: list[torch.Tensor] = []  # keeps every output alive, so no id is reused during the pass
+
+    def see(name: str, call: int, module: nn.Module, output: Any) -> None:
+        calls[name] = call + 1
+        t = _first_tensor(output)
+        returned.append((name, call, tuple(t.shape[1:]) if t is not None and t.ndim else ()))
+        if t is not None:
+            alive.append(t)
+            if id(t) in first:
+                same[(name, call)] = first[id(t)]
+            else:
+                first[id(t)] = (name, call)
+
+    with ModuleHooks(model, [n for n, _ in model.named_modules() if n], see):
+        _forward(model, x, lambda: call(model, to_model(model, x)))
+    order = [n for n, _ in model.named_modules() if n in calls]
+    return ForwardTrace({n: calls[n] for n in order}, returned, same)
+
+
+def count_calls(model: nn.Module, x: torch.Tensor | ModelInputs) -> dict[str, int]:
     """How many times each named module is called in one forward pass of ``x`` (eval mode,
     no gradients; the model's mode and grad state are restored).
 
@@ -121,18 +255,25 @@ def count_calls(model: nn.Module, x: torch.Tensor) -> dict[str, int]:
     >>> count_calls(Twice(), torch.zeros(2, 2))
     {'lin': 1, 'act': 2}
     """
-    counts: dict[str, int] = {}
-
-    def count(name: str, call: int, module: nn.Module, output: Any) -> None:
-        counts[name] = call + 1
-
-    with ModuleHooks(model, [n for n, _ in model.named_modules() if n], count):
-        _forward(model, x, lambda: model(model_input(model, x)))
-    order = [n for n, _ in model.named_modules() if n in counts]
-    return {n: counts[n] for n in order}
+    return trace_forward(model, x).calls
 
 
-def resolve_layers(model: nn.Module, layers: str | Sequence[str], calls: dict[str, int] | None = None) -> list[str]:
+def _auto_with_blocks(model: nn.Module, trace: ForwardTrace) -> list[str]:
+    """``"auto"`` with a trace: activations, outputs of repeated blocks that are not the output
+    of a chosen layer, and the output layer; one layer per call, in the order calls return."""
+    chosen = set(auto_layers(model)) | set(_repeated_blocks(model))
+    picked: list[str] = []
+    taken: set[tuple[str, int]] = set()  # the first call that gave each chosen tensor
+    for name, c, _ in trace.returned:
+        first = trace.same.get((name, c), (name, c))
+        if name not in chosen or first in taken:  # the same tensor as a chosen layer (a block ending in its ReLU)
+            continue
+        taken.add(first)
+        picked.append(trace.layer_name(name, c))
+    return picked
+
+
+def resolve_layers(model: nn.Module, layers: str | Sequence[str], calls: dict[str, int] | ForwardTrace | None = None) -> list[str]:
     """Check layer names against ``model.named_modules()`` (or expand ``"auto"``/``"blocks"``).
 
     Parameters
@@ -140,10 +281,12 @@ def resolve_layers(model: nn.Module, layers: str | Sequence[str], calls: dict[st
     model : nn.Module
     layers : "auto", "blocks" or sequence of str
         Module names, or ``"<name>:<call>"`` for one call of a module called several times.
-    calls : dict, optional
-        :func:`count_calls` of the model: with it, "auto" and "blocks" give one layer per call
-        of a module called several times, modules never called are left out, and a plain name
-        of a module called several times is refused.
+    calls : dict or ForwardTrace, optional
+        :func:`count_calls` (or :func:`trace_forward`) of the model: with it, "auto" and
+        "blocks" give one layer per call of a module called several times, modules never
+        called are left out, and a plain name of a module called several times is refused.
+        With a trace, "auto" also gives the output of every repeated block, in the order the
+        calls return.
 
     Raises
     ------
@@ -151,8 +294,15 @@ def resolve_layers(model: nn.Module, layers: str | Sequence[str], calls: dict[st
         For unknown names (listing the valid ones), calls that do not happen, or a module
         called several times named without its call.
     """
+    trace = calls if isinstance(calls, ForwardTrace) else None
+    calls = trace.calls if trace is not None else calls
     if isinstance(layers, str):
         if layers in ("auto", "blocks"):
+            if layers == "auto" and trace is not None:
+                names = _auto_with_blocks(model, trace)
+                if not names:
+                    raise ValueError("layers='auto' found no Linear, Conv or activation modules; name the layers to record")
+                return names
             names = auto_layers(model) if layers == "auto" else block_layers(model)
             if calls is not None:
                 names = [f"{n}:{i}" if calls[n] > 1 else n for n in names if calls.get(n, 0) for i in range(calls[n])]
@@ -344,19 +494,9 @@ def model_device(model: nn.Module, default: torch.device | str = "cpu") -> torch
     return param.device if param is not None else torch.device(default)
 
 
-def model_input(model: nn.Module, x: torch.Tensor, device: torch.device | None = None) -> torch.Tensor:
-    """A probe batch as the model takes it: on its device and, for floating inputs, in its
-    parameters' floating type (a float32 probe into a bfloat16 model becomes bfloat16)."""
-    param = next(model.parameters(), None)
-    device = device if device is not None else model_device(model, x.device)
-    if param is not None and torch.is_floating_point(x) and torch.is_floating_point(param) and x.dtype != param.dtype:
-        return x.to(device=device, dtype=param.dtype)
-    return x.to(device)
-
-
-def _forward(model: nn.Module, x: torch.Tensor, run: Any) -> Any:
+def _forward(model: nn.Module, x: torch.Tensor | ModelInputs, run: Any) -> Any:
     """``run()`` with the model in eval mode and gradients off; both restored afterwards."""
-    if len(x) == 0:
+    if n_rows(x) == 0:
         raise ValueError("the probe set is empty; pass at least two probe samples")
     was_training = model.training
     grad_enabled = torch.is_grad_enabled()
@@ -371,7 +511,7 @@ def _forward(model: nn.Module, x: torch.Tensor, run: Any) -> Any:
 
 def probe_activations(
     model: nn.Module,
-    x: torch.Tensor,
+    x: torch.Tensor | ModelInputs,
     layers: str | Sequence[str],
     forward_batch_size: int = 256,
     store_device: torch.device | str | None = "cpu",
@@ -381,8 +521,9 @@ def probe_activations(
     Parameters
     ----------
     model : torch.nn.Module
-    x : torch.Tensor, shape (N, ...)
-        Probe inputs (moved to the model's device batch by batch).
+    x : torch.Tensor, shape (N, ...), or ModelInputs
+        Probe inputs (moved to the model's device batch by batch), fed as ``model(x)``, or
+        ``model(**x)`` for named inputs (:class:`~infoscope.inputs.ModelInputs`).
     layers : "auto", "blocks" or sequence of str
         Layer names (see :func:`resolve_layers`); "auto" and "blocks" give one layer per call
         of a module called several times.
@@ -405,16 +546,17 @@ def probe_activations(
     """
     if forward_batch_size < 1:
         raise ValueError(f"forward_batch_size must be >= 1, got {forward_batch_size}")
-    if len(x) == 0:
+    n = n_rows(x)
+    if n == 0:
         raise ValueError("the probe set is empty; pass at least two probe samples")
-    calls = count_calls(model, x[:2]) if isinstance(layers, str) and layers in ("auto", "blocks") else None
-    names = resolve_layers(model, layers, calls)
+    trace = trace_forward(model, take(x, slice(0, 2))) if isinstance(layers, str) and layers in ("auto", "blocks") else None
+    names = resolve_layers(model, layers, trace)
     device = model_device(model, x.device)
 
     def run() -> dict[str, torch.Tensor]:
         with LayerCapture(model, names, store_device) as cap:
-            for start in range(0, len(x), forward_batch_size):
-                model(model_input(model, x[start : start + forward_batch_size], device))
+            for start in range(0, n, forward_batch_size):
+                call(model, to_model(model, take(x, slice(start, start + forward_batch_size)), device))
         return cap.outputs()
 
     return _forward(model, x, run)

@@ -31,6 +31,7 @@ __all__ = [
     "load_cifar",
     "synthetic_cifar",
     "cifar_or_synthetic",
+    "majority_tokens",
     "CIFARFormatError",
     "DATASETS",
     "load_dataset",
@@ -51,17 +52,18 @@ class Dataset:
     Attributes
     ----------
     name : str
-    x_train, x_test : numpy.ndarray, float32, shape (N, ...)
-        Inputs (images are (N, 1, H, W) scaled to [0, 1]).
+    x_train, x_test : numpy.ndarray, float32, shape (N, ...), or dict of str to numpy.ndarray
+        Inputs (images are (N, 1, H, W) scaled to [0, 1]); token data sets give named arrays
+        (``input_ids``, ``attention_mask``), fed to a model as ``model(**x)``.
     y_train, y_test : numpy.ndarray, int64, shape (N,)
         Class labels.
     n_classes : int
     """
 
     name: str
-    x_train: np.ndarray
+    x_train: np.ndarray | dict[str, np.ndarray]
     y_train: np.ndarray
-    x_test: np.ndarray
+    x_test: np.ndarray | dict[str, np.ndarray]
     y_test: np.ndarray
     n_classes: int
 
@@ -385,12 +387,58 @@ def cifar_or_synthetic(data: str | Path | None, classes: int = 10, seed: int = 0
     return load_cifar(data, classes, n_train, n_test, seed)
 
 
+#: The token ids of :func:`majority_tokens`: padding, the leading [CLS], and 2 × TOKEN_HALF content tokens.
+PAD_ID, CLS_ID, TOKEN_HALF = 0, 1, 10
+
+
+def majority_tokens(n_train: int = 4000, n_test: int = 1000, seed: int = 0, max_content: int = 15) -> Dataset:
+    """A synthetic token task with a known rule and padded variable lengths.
+
+    Each sequence is [CLS] followed by an odd number (5 to ``max_content``) of content tokens
+    drawn uniformly from 2 × :data:`TOKEN_HALF` ids, right-padded with :data:`PAD_ID` to a
+    common length; its label is 1 when more of its tokens come from the upper half of the ids
+    than from the lower half (odd lengths: never a tie). So Y is a deterministic function of
+    X: I(X;Y) = H(Y) ≈ 1 bit, and a network that learns the rule has I(T;Y) → H(Y) in its
+    last layers.
+
+    Returns
+    -------
+    Dataset
+        Inputs as ``{"input_ids": int64 (N, L), "attention_mask": int64 (N, L)}``, L = max_content + 1;
+        labels int64 in {0, 1}.
+
+    Examples
+    --------
+    >>> d = majority_tokens(50, 10)
+    >>> d.x_train["input_ids"].shape, int(d.x_train["attention_mask"].sum(1).min()) >= 6, d.n_classes
+    ((50, 16), True, 2)
+    """
+    if max_content < 5 or max_content % 2 == 0:
+        raise ValueError(f"max_content must be an odd number >= 5, got {max_content}")
+    rng = np.random.default_rng(seed)
+
+    def draw(n: int) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        lengths = rng.choice(np.arange(5, max_content + 1, 2), n)
+        content = rng.integers(2, 2 + 2 * TOKEN_HALF, (n, max_content))
+        real = np.arange(max_content)[None] < lengths[:, None]
+        high = ((content >= 2 + TOKEN_HALF) & real).sum(1)
+        y = (2 * high > lengths).astype(np.int64)
+        ids = np.concatenate([np.full((n, 1), CLS_ID), np.where(real, content, PAD_ID)], axis=1).astype(np.int64)
+        mask = np.concatenate([np.ones((n, 1), dtype=bool), real], axis=1).astype(np.int64)
+        return {"input_ids": ids, "attention_mask": mask}, y
+
+    x_tr, y_tr = draw(n_train)
+    x_te, y_te = draw(n_test)
+    return Dataset("majority-tokens", x_tr, y_tr, x_te, y_te, 2)
+
+
 DATASETS = {"mnist": load_mnist_subset, "tishby": load_tishby, "digits": load_digits, "cifar": load_cifar,
-            "cifar-synthetic": synthetic_cifar}
+            "cifar-synthetic": synthetic_cifar, "majority-tokens": majority_tokens}
 
 
 def load_dataset(name: str, **kwargs) -> Dataset:
-    """Load a data set by name (``"mnist"``, ``"tishby"``, ``"digits"``, ``"cifar"``, ``"cifar-synthetic"``)."""
+    """Load a data set by name (``"mnist"``, ``"tishby"``, ``"digits"``, ``"cifar"``, ``"cifar-synthetic"``,
+    ``"majority-tokens"``)."""
     if name not in DATASETS:
         raise ValueError(f"unknown dataset {name!r}; choose one of: {', '.join(DATASETS)}")
     return DATASETS[name](**kwargs)

@@ -37,11 +37,14 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from ._validation import all_finite, check_same_length, check_samples
+from ._validation import all_finite, check_samples
 from .distributed import TaskSplit
 from .estimators import Estimator
 from .estimators.base import Estimate, ProbeContext
+from .estimators.estimate import I_XT
 from .estimators.scale import rms_distance, to_unit_variance
+from .inputs import ModelInputs, as_inputs, attention_mask, n_rows
+from .layouts import LayerLayout
 from .options import RecordingOptions
 from .records import BandRow, MeasurementRow, MeasurementWarning
 from .uncertainty import SigmaSmoother, Subsample, bootstrap_bands, chance_band, sensitivity_bands
@@ -51,16 +54,29 @@ __all__ = ["Probe", "as_probes", "noisy", "Measurement", "ProbeMeasurement"]
 
 @dataclasses.dataclass
 class Probe:
-    """A fixed probe set: inputs ``x`` (N, ...) and integer labels ``y`` (N,), with a name."""
+    """A fixed probe set: inputs ``x`` and integer labels ``y`` (N,), with a name.
 
-    x: torch.Tensor
+    ``x`` is one tensor (N, ...), fed as ``model(x)``, or a mapping of tensors with N rows
+    each (``{"input_ids": …, "attention_mask": …}``), fed as ``model(**x)``
+    (:class:`~infoscope.inputs.ModelInputs`); its ``attention_mask`` (:attr:`mask`) says which
+    tokens are real, and padded ones are left out of every value.
+    """
+
+    x: torch.Tensor | ModelInputs
     y: torch.Tensor
     name: str = "train"
 
     def __post_init__(self) -> None:
-        self.x = check_samples(self.x, f"probe {self.name!r} inputs")
+        x = as_inputs(self.x)
+        if isinstance(x, ModelInputs):
+            self.x = ModelInputs({k: check_samples(t, f"probe {self.name!r} input {k!r}") for k, t in x.items()})
+        else:
+            self.x = check_samples(x, f"probe {self.name!r} inputs")
         self.y = check_samples(self.y, f"probe {self.name!r} labels")
-        check_same_length(self.x, self.y, (f"probe {self.name!r} inputs", "its labels"))
+        if n_rows(self.x) != self.y.shape[0]:
+            raise ValueError(f"probe {self.name!r} inputs have {n_rows(self.x)} samples but its labels have {self.y.shape[0]}; "
+                             f"both must hold the same samples on axis 0")
+        self.mask = attention_mask(self.x)
 
 
 def as_probes(given: Any) -> list[Probe]:
@@ -128,6 +144,11 @@ class ProbeMeasurement:
         The optimisation step of this measurement (σ smoothing weighs by steps).
     permuted : list of ProbeContext
         The probe with permuted labels, for the chance level of I(T;Y) (empty: none).
+    layouts : dict of str to LayerLayout
+        Each layer's layout (:mod:`~infoscope.layouts`); a sequence's is stored with its values.
+    x_representation : str
+        How X entered (:func:`~infoscope.inputs.input_representation`); stored with I(X;T)
+        values where it is not the input's own values.
     """
 
     options: RecordingOptions
@@ -141,6 +162,8 @@ class ProbeMeasurement:
     unit_memory: int | None = None
     step: int = 0
     permuted: list[ProbeContext] = dataclasses.field(default_factory=list)
+    layouts: dict[str, LayerLayout] = dataclasses.field(default_factory=dict)
+    x_representation: str = "values"
     rows: list[tuple[int, list[MeasurementRow]]] = dataclasses.field(default_factory=list)
     bands: list[tuple[int, list[BandRow]]] = dataclasses.field(default_factory=list)
     warnings: list[MeasurementWarning] = dataclasses.field(default_factory=list)
@@ -236,7 +259,9 @@ class ProbeMeasurement:
         the estimator can)."""
         if not dealt:
             return
-        pooling = self.options.pooling(est)
+        layout = self.layouts.get(layer)
+        # a unit of a sequence's tokens is all its tokens (a pooled map would average padding in)
+        pooling = "map" if layout is not None and layout.token_pooling == "all" else self.options.pooling(est)
         start = time.perf_counter()
         results = est.units_information(t, self.ctx, [u for u, _ in dealt], pooling, self.unit_memory)
         seconds = (time.perf_counter() - start) / len(dealt)
@@ -254,9 +279,14 @@ class ProbeMeasurement:
         if unit is not None:
             extra["unit_pooling"] = pooling
         per_value = seconds / len(results)
+        layout = self.layouts.get(layer)
+        if layout is not None:
+            extra.update(layout.params())
         flags = est.value_flags(results, self.ctx)
         more = more or {}
+        x_as = {"x_representation": self.x_representation} if self.x_representation != "values" else {}
         return [MeasurementRow(self.probe, layer, unit, quantity, est.name,
-                               {**r.params, **extra, **flags[quantity], **more.get(quantity, {})},
+                               {**r.params, **extra, **(x_as if quantity == I_XT else {}), **flags[quantity],
+                                **more.get(quantity, {})},
                                r.value, per_value)
                 for quantity, r in results.items()]

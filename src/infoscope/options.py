@@ -17,6 +17,8 @@ from typing import Any
 from ._validation import check_choice, check_interval, check_positive, check_whole
 from .estimators import Estimator, make_estimator
 from .estimators.units import POOLINGS
+from .inputs import INPUT_REPRESENTATIONS
+from .layouts import TOKEN_POOLINGS
 
 __all__ = ["RecordingOptions", "POOLINGS", "recording_options"]
 
@@ -64,7 +66,26 @@ class RecordingOptions:
     unit_pooling : {"map", "mean", "max"}, optional
         How conv units are presented (default: each estimator's own, its
         ``tags.unit_pooling``: the whole map for kernel estimators, the spatial mean for
-        binning and KSG).
+        binning and KSG). A unit of a sequence under ``token_pooling="all"`` is always its
+        tokens (a mean would average padding in).
+    unit_axis : {1, -1} or mapping of str to {1, -1}, optional
+        Where a layer's units are, declared for every layer or per layer: axis 1 (conv
+        channels) or the last axis (the D features of a sequence (N, L, D)). Default: read
+        from each layer's module (:func:`~infoscope.layouts.infer_layout`), refused where it
+        cannot be told.
+    heads : mapping of str to int, optional
+        Layers whose units are attention heads: layer name → number of heads H; the layer's
+        D features split into H heads of D/H features (the output of an attention that
+        concatenates its heads, before any output projection: BERT's ``attention.self``).
+    token_pooling : {"all", "mean", "first"}
+        How the tokens of a sequence layer enter every value: all real tokens (the tensor
+        kernel over (L, D)), their mean, or the first (the [CLS] or class token). Padded tokens
+        never enter. Stored with each value.
+    input_representation : {"auto", "values", "tokens", "embedding"}
+        How X enters estimators that use its values (matrix Rényi, KSG): ``"auto"`` reads
+        token ids (int32/int64) as tokens (matrix Rényi's Hamming kernel; KSG refuses them)
+        and anything else as values; ``"embedding"`` uses the model's input embedding output,
+        captured when recording starts (:func:`~infoscope.inputs.input_representation`).
     bootstrap : int
         Number of probe subsamples (without replacement, m = ``bootstrap_fraction`` × N) for
         a 90 % ``"bootstrap"`` band of each layer value (0: none).
@@ -126,6 +147,10 @@ class RecordingOptions:
     noise_variance: float | None = None
     noise_draws: int = 5
     unit_pooling: str | None = None
+    unit_axis: int | dict[str, int] | None = None
+    heads: dict[str, int] | None = None
+    token_pooling: str = "all"
+    input_representation: str = "auto"
     bootstrap: int = 0
     bootstrap_fraction: float = 0.8
     band_every: int = 1
@@ -168,6 +193,14 @@ class RecordingOptions:
         self.noise_draws = check_whole(self.noise_draws, "noise_draws", 1)
         if self.unit_pooling is not None:
             check_choice(self.unit_pooling, "unit_pooling", POOLINGS)
+        axes = self.unit_axis.values() if isinstance(self.unit_axis, dict) else [self.unit_axis]
+        bad = [a for a in axes if a is not None and (isinstance(a, bool) or a not in (1, -1))]
+        if bad:
+            raise ValueError(f"unit_axis must be 1 (channels) or -1 (the last axis), for every layer or per layer; got {bad[0]!r}")
+        if self.heads is not None:
+            self.heads = {str(k): check_whole(v, f"heads[{k!r}]", 1) for k, v in dict(self.heads).items()}
+        check_choice(self.token_pooling, "token_pooling", TOKEN_POOLINGS)
+        check_choice(self.input_representation, "input_representation", INPUT_REPRESENTATIONS)
         self.bootstrap = check_whole(self.bootstrap, "bootstrap", 0)
         self.bootstrap_fraction = check_interval(self.bootstrap_fraction, "bootstrap_fraction", 0.1, 1.0)
         if self.sigma_smoothing is not None:

@@ -23,12 +23,14 @@ from torch import nn
 from ._version import __version__
 from .budget import check_budget, default_budget, device_budget
 from .calibration import calibration_records
-from .capture import count_calls, model_device, probe_activations, resolve_layers, split_call
+from .capture import ForwardTrace, model_device, probe_activations, resolve_layers, split_call, trace_forward
 from .distributed import Processes, TaskSplit
 from .errors import MemoryBudgetError
 from .estimators.base import ProbeContext
 from .estimators.discrete import plugin_entropy
 from .estimators.units import unit_view
+from .inputs import input_representation, main_input, n_rows, take
+from .layouts import LayerLayout, infer_layout
 from .measurement import Measurement, Probe, ProbeMeasurement, as_probes, noisy
 from .options import RecordingOptions, recording_options
 from .store import RunWriter, Store
@@ -125,17 +127,21 @@ class Recorder:
         self.options = recording_options(options, **overrides)
         self.probes = as_probes(probes)
         self.seed = seed
-        self.layers = resolve_layers(self.model, self.options.layers, count_calls(self.model, self.probes[0].x[:2]))
+        trace = trace_forward(self.model, take(self.probes[0].x, slice(0, 2)))
+        self.layers = resolve_layers(self.model, self.options.layers, trace)
         self.unit_layers = self._unit_layers()
         self.unit_probes = self._unit_probes()
         self.device = torch.device(self.options.device) if self.options.device else model_device(self.model)
         shapes = self._layer_shapes()
+        self.layouts = self._layouts(trace, shapes)
         self._check_budget(shapes)
         draws = self.options.draws
-        self._contexts = {
-            p.name: ProbeContext.build(p.x.repeat_interleave(draws, dim=0), p.y.repeat_interleave(draws, dim=0)).to(self.device)
-            for p in self.probes
-        }
+        self._contexts, self.x_representations = {}, {}
+        for p in self.probes:
+            x, kind = self._representation(p)
+            self.x_representations[p.name] = kind
+            self._contexts[p.name] = ProbeContext.build(x.repeat_interleave(draws, dim=0), p.y.repeat_interleave(draws, dim=0)).to(self.device)
+        self._check_inputs()
         self._permuted = {name: permuted_labels(ctx, self.options.chance, seed or 0) for name, ctx in self._contexts.items()}
         weight = self.options.sigma_smoothing
         self._smoother = SigmaSmoother(weight) if weight is not None else None
@@ -169,9 +175,60 @@ class Recorder:
             raise ValueError(f"probe_estimators names probe(s) {unknown} that are not given; probes: {names}")
         return list(names if chosen is None else chosen)
 
+    def _layouts(self, trace: ForwardTrace, shapes: dict[str, tuple[int, ...]]) -> dict[str, LayerLayout]:
+        """Each layer's layout (:func:`~infoscope.layouts.infer_layout`), from its module, what ran
+        before it, and what the user declared (``unit_axis``, ``heads``)."""
+        opts = self.options
+        axes = opts.unit_axis if isinstance(opts.unit_axis, dict) else {}
+        heads = opts.heads or {}
+        for option, named in (("unit_axis", axes), ("heads", heads)):
+            unknown = [n for n in named if n not in self.layers]
+            if unknown:
+                raise ValueError(f"{option} names layer(s) {unknown} that are not recorded; recorded layers: {self.layers}")
+        modules = dict(self.model.named_modules())
+        layouts = {}
+        for layer in self.layers:
+            declared = axes.get(layer) if isinstance(opts.unit_axis, dict) else opts.unit_axis
+            before = [(modules[n], shape) for n, shape in trace.before(layer)]
+            layouts[layer] = infer_layout(layer, modules[split_call(layer)[0]], shapes[layer], before, declared,
+                                          opts.token_pooling, heads.get(layer))
+        pooled = [n for n in self.unit_layers if layouts[n].token_pooling == "all"]
+        if pooled and opts.unit_pooling not in (None, "map"):
+            raise ValueError(f"unit_pooling={opts.unit_pooling!r} cannot pool the units of sequence layer(s) {pooled}: with "
+                             f"token_pooling='all' a unit is its real tokens, and a {opts.unit_pooling} over positions would take "
+                             f"padding in; use token_pooling='mean' or 'first' to pool tokens")
+        return layouts
+
+    def _representation(self, probe: Probe) -> tuple[torch.Tensor, str]:
+        """X of a probe as the estimators see it (:func:`~infoscope.inputs.input_representation`)."""
+        how = self.options.input_representation
+        embedded = None
+        if how == "embedding":
+            name = self._embedding_module()
+            embedded = probe_activations(self.model, probe.x, [name], self.options.forward_batch_size, "cpu")[name]
+        return input_representation(probe.x, how, embedded)
+
+    def _embedding_module(self) -> str:
+        """The name of the model's input embedding: ``get_input_embeddings()`` where the model has
+        it (Hugging Face), else its first ``nn.Embedding``."""
+        getter = getattr(self.model, "get_input_embeddings", None)
+        wanted = getter() if callable(getter) else None
+        for name, module in self.model.named_modules():
+            if name and (module is wanted or (wanted is None and isinstance(module, nn.Embedding))):
+                return name
+        raise ValueError("input_representation='embedding': the model has no input embedding (no get_input_embeddings(), no "
+                         "nn.Embedding); use 'tokens' or 'values'")
+
+    def _check_inputs(self) -> None:
+        """Refuse up front an estimator that cannot measure a probe's X (token ids for KSG)."""
+        for est in self.options.estimators:
+            for p in self.probes:
+                if self.options.measures(p.name, est):
+                    est.check_inputs(self._contexts[p.name])
+
     def _layer_shapes(self) -> dict[str, tuple[int, ...]]:
         """Each layer's activation shape without N, from a forward pass of two probe samples."""
-        acts = probe_activations(self.model, self.probes[0].x[:2], self.layers, store_device=self.device)
+        acts = probe_activations(self.model, take(self.probes[0].x, slice(0, 2)), self.layers, store_device=self.device)
         wrong = {k: v.shape[0] if v.ndim else 0 for k, v in acts.items() if v.ndim == 0 or v.shape[0] != 2}
         if wrong:
             k, got = next(iter(wrong.items()))
@@ -181,31 +238,35 @@ class Recorder:
                 f"choose another layer (e.g. the block around it)" + (f"; also {sorted(wrong)[1:]}" if len(wrong) > 1 else "")
             )
         self._templates = {k: v[:0] for k, v in acts.items()}  # shape and dtype of an empty shard
-        return {k: tuple(v.shape[1:]) for k, v in acts.items()}
+        self._shapes = {k: tuple(v.shape[1:]) for k, v in acts.items()}
+        return self._shapes
 
     def _check_budget(self, shapes: dict[str, tuple[int, ...]]) -> None:
         """Refuse up front what would not fit (see :func:`~infoscope.budget.check_budget`)."""
         per_sample = {k: int(np.prod(s)) if s else 1 for k, s in shapes.items()}
         self._values_per_sample = per_sample
-        probes = [(p.name, len(p.x) * self.options.draws, int(np.prod(p.x.shape[1:]))) for p in self.probes]
+        probes = [(p.name, n_rows(p.x) * self.options.draws, int(np.prod(main_input(p.x).shape[1:]))) for p in self.probes]
         budget = default_budget() if self.options.memory_budget is None else int(self.options.memory_budget)
         check_budget(per_sample, probes, self.options.estimators, budget)
 
     def _layer_rows(self, shapes: dict[str, tuple[int, ...]]) -> list[tuple[str, list[int], str, int]]:
         """(name, shape without N, module kind, number of units) of every recorded layer."""
         modules = dict(self.model.named_modules())
-        return [(name, list(shapes[name]), type(modules[split_call(name)[0]]).__name__, shapes[name][0] if shapes[name] else 1)
+        return [(name, list(shapes[name]), type(modules[split_call(name)[0]]).__name__, self.layouts[name].units(shapes[name]))
                 for name in self.layers]
 
     def _config(self, config: dict[str, Any] | None) -> dict[str, Any]:
-        probes = {p.name: {"n": len(p.x), "label_entropy_bits": plugin_entropy(self._contexts[p.name].y.cpu().numpy())}
+        probes = {p.name: {"n": n_rows(p.x), "label_entropy_bits": plugin_entropy(self._contexts[p.name].y.cpu().numpy()),
+                           "x_representation": self.x_representations[p.name], "padded": p.mask is not None and not bool(p.mask.all())}
                   for p in self.probes}
+        layouts = {n: {"layout": v.layout, "reason": v.reason, "units": self.layouts[n].units(self._shapes[n]),
+                       **v.params()} for n, v in self.layouts.items()}
         extra = {}
         if self.options.calibrate:  # at the train probe's N and each layer's D
             n = len(self.probes[0].x) * self.options.draws
             extra["calibration"] = calibration_records(self.options.estimators, [(n, d) for d in self._values_per_sample.values()],
                                                        self.seed or 0)
-        return {**self.options.as_config(), "layers": self.layers, "units": self.unit_layers,
+        return {**self.options.as_config(), "layers": self.layers, "layouts": layouts, "units": self.unit_layers,
                 "unit_probes": self.unit_probes, "probes": probes, **extra, **(config or {})}
 
     @property
@@ -294,7 +355,7 @@ class Recorder:
             subs = subsamples(ctx, boot, opts.bootstrap_fraction, (self.seed or 0, epoch, step)) if boot else []
             part = ProbeMeasurement(opts, probe, ctx, tasks, with_units and probe in self.unit_probes,
                                     self.unit_layers, subs, self._smoother, device_budget(self.device, opts.memory_budget), step,
-                                    self._permuted[probe] if with_bands else [])
+                                    self._permuted[probe] if with_bands else [], self.layouts, self.x_representations[probe])
             acts = self._capture(probe_set)
             if opts.noise_variance is None:  # (noisy copies of every layer at once would cost their draws in memory)
                 part.prefetch({layer: acts[layer] for layer in self.layers})
@@ -310,13 +371,17 @@ class Recorder:
         return Measurement(in_order(rows), warnings, in_order(bands))
 
     def _capture(self, probe_set: Probe) -> dict[str, torch.Tensor]:
-        """Activations of every layer on the whole probe (gathered from every rank's shard)."""
+        """Activations of every layer on the whole probe (gathered from every rank's shard), as
+        the estimators measure them (:meth:`~infoscope.layouts.LayerLayout.view`: a sequence's
+        units on axis 1, its padding left out)."""
         x, batch = probe_set.x, self.options.forward_batch_size
         if not self.processes.distributed:
-            return probe_activations(self.model, x, self.layers, batch, self.device)
-        shard = self.processes.shard(len(x))
-        local = probe_activations(self.model, x[shard], self.layers, batch, self.device) if len(shard) else {}
-        return self.processes.gather_activations(local, len(x), self._templates)
+            acts = probe_activations(self.model, x, self.layers, batch, self.device)
+        else:
+            shard = self.processes.shard(n_rows(x))
+            local = probe_activations(self.model, take(x, shard), self.layers, batch, self.device) if len(shard) else {}
+            acts = self.processes.gather_activations(local, n_rows(x), self._templates)
+        return {k: self.layouts[k].view(t, probe_set.mask) for k, t in acts.items()}
 
     def record(
         self,

@@ -73,15 +73,40 @@ def _layers(value: str) -> str | list[str]:
 
 #: Fields read from the command line otherwise than by their dataclass type: (type on the
 #: command line, option declaration, help where it differs from the docstring's, converter).
-def _probe_estimators(text: str) -> dict[str, list[str]]:
-    """``train=renyi+binning,test=binning`` → {"train": ["renyi", "binning"], "test": ["binning"]}."""
+def _assignments(text: str, flag: str, form: str) -> dict[str, str]:
+    """``a=1,b=2`` → {"a": "1", "b": "2"}; anything else is refused, naming ``flag``'s ``form``."""
     out = {}
     for item in _comma_list(text):
-        probe, sep, names = item.partition("=")
-        if not sep or not probe.strip() or not names.strip():
-            raise typer.BadParameter(f"--probe-estimators takes PROBE=EST[+EST], comma-separated; got {item!r}")
-        out[probe.strip()] = [n.strip() for n in names.split("+") if n.strip()]
+        key, sep, value = item.rpartition("=")
+        if not sep or not key.strip() or not value.strip():
+            raise typer.BadParameter(f"{flag} takes {form}, comma-separated; got {item!r}")
+        out[key.strip()] = value.strip()
     return out
+
+
+def _probe_estimators(text: str) -> dict[str, list[str]]:
+    """``train=renyi+binning,test=binning`` → {"train": ["renyi", "binning"], "test": ["binning"]}."""
+    given = _assignments(text, "--probe-estimators", "PROBE=EST[+EST]")
+    return {probe: [n.strip() for n in names.split("+") if n.strip()] for probe, names in given.items()}
+
+
+def _whole(text: str, flag: str) -> int:
+    try:
+        return int(text)
+    except ValueError:
+        raise typer.BadParameter(f"{flag}: {text!r} is not a whole number") from None
+
+
+def _unit_axis(text: str) -> int | dict[str, int]:
+    """``-1`` (every layer) or ``LAYER=AXIS,…``."""
+    if text.strip().lstrip("-").isdigit():
+        return _whole(text, "--unit-axis")
+    return {k: _whole(v, "--unit-axis") for k, v in _assignments(text, "--unit-axis", "1, -1 or LAYER=AXIS").items()}
+
+
+def _heads(text: str) -> dict[str, int]:
+    """``LAYER=H,…``."""
+    return {k: _whole(v, "--heads") for k, v in _assignments(text, "--heads", "LAYER=H").items()}
 
 
 _SPECIAL: dict[str, tuple[Any, tuple[str, ...], str | None, Any]] = {
@@ -92,6 +117,9 @@ _SPECIAL: dict[str, tuple[Any, tuple[str, ...], str | None, Any]] = {
     "every": (str, (), "'epoch' or a number of steps between measurements.", _every),
     "probe_estimators": (str, (), "Which estimators measure a probe: PROBE=EST[+EST], comma-separated (e.g. test=binning); "
                                   "probes not named get every estimator.", _probe_estimators),
+    "unit_axis": (str, (), "Where units are: 1 (channels) or -1 (the last axis, a sequence's features), for every layer "
+                           "or LAYER=AXIS, comma-separated (default: read from each layer's module).", _unit_axis),
+    "heads": (str, (), "Layers whose units are attention heads: LAYER=H, comma-separated.", _heads),
     "memory_budget": (float, (), "MiB one measurement may use (default: half the memory).", lambda mib: int(mib * 2**20)),
 }
 

@@ -24,6 +24,7 @@ from .._validation import (
     check_samples,
     flatten_samples,
     is_label_vector,
+    is_token_ids,
     resolve_discrete,
 )
 from .chunking import chunk_indices, in_chunks
@@ -46,7 +47,8 @@ class ProbeContext:
     Attributes
     ----------
     x : torch.Tensor, shape (N, ...)
-        The network inputs.
+        The network inputs, as the estimators see X: values, or token ids (int32/int64, shape
+        (N, L), −1 at padded positions; :attr:`tokens`).
     y : torch.Tensor, shape (N,), int64
         Class labels as codes 0..C−1.
     x_ids : torch.Tensor, shape (N,), int64
@@ -77,6 +79,13 @@ class ProbeContext:
         codes = torch.from_numpy(as_labels(ty, "probe labels")).to(tx.device)
         ids = torch.from_numpy(symbols(flatten_samples(tx).cpu().numpy())).to(tx.device)
         return cls(x=tx, y=codes, x_ids=ids)
+
+    @property
+    def tokens(self) -> bool:
+        """Whether X is token ids (:func:`~infoscope._validation.is_token_ids`): estimators that
+        use X's values put a kernel for sequences on them (the Hamming kernel of matrix Rényi)
+        or refuse them."""
+        return is_token_ids(self.x)
 
     def to(self, device: torch.device | str) -> ProbeContext:
         """The same probe with its tensors on ``device`` (and an empty cache)."""
@@ -200,7 +209,25 @@ class Estimator(ABC):
         """
         tt = check_samples(t, "layer activations")
         check_same_length(tt, ctx.x, ("layer activations", "probe inputs"))
+        self.check_inputs(ctx)
         return self._chunked_layer_information(tt, ctx)
+
+    def check_inputs(self, ctx: ProbeContext) -> None:
+        """Refuse a probe whose X this estimator cannot measure: token ids for an estimator that
+        measures distances between input values and has no kernel for sequences (KSG).
+
+        Raises
+        ------
+        ValueError
+            Saying what to use instead.
+        """
+        if ctx.tokens and self.input_mode == "values" and not self.tags.token_inputs:
+            raise ValueError(
+                f"{self.name} measures I(X;T) from distances between the inputs' values, and X is token ids, whose "
+                f"distances mean nothing; measure I(X;T) of token inputs with renyi (a Hamming kernel on tokens), "
+                f"binning, kde or discrete (X as which probe sample), or give X as embeddings "
+                f"(input_representation='embedding')"
+            )
 
     def layers_information(
         self, layers: Sequence[ArrayLike], ctx: ProbeContext, memory_budget: int | None = None
@@ -253,6 +280,7 @@ class Estimator(ABC):
             Per unit, as :meth:`layer_information`. This default measures unit by unit.
         """
         tt = t if isinstance(t, torch.Tensor) else check_samples(t, "layer activations")
+        self.check_inputs(ctx)
         return [self.layer_information(unit_view(tt, j, pooling), ctx) for j in units]
 
     # -- facts that depend on parameters -------------------------------------------------

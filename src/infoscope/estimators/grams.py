@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from .._validation import as_labels, check_positive, flatten_samples, is_label_vector
+from .._validation import as_labels, check_positive, flatten_samples, is_label_vector, is_token_ids
 from .bandwidth import SIGMA_RULES, alignment_sigmas, choose_sigma
 from .kernels import label_gram, rbf_gram, squared_distances
 
@@ -81,6 +81,13 @@ def sample_gram(
         s = float(sigma) if isinstance(sigma, (int, float)) else DEFAULT_LABEL_SIGMA
         codes = torch.as_tensor(as_labels(t), device=t.device)
         return label_gram(codes, s), s, None
+    if is_token_ids(t):
+        raise ValueError(
+            f"these samples are integer ids ({t.dtype}, shape {tuple(t.shape)}): an RBF kernel on token ids measures "
+            "distances between id numbers, which mean nothing; give X as tokens (the Hamming kernel, token_gram; the "
+            "recorder's input_representation='tokens'), as embeddings (input_representation='embedding'), or as floats "
+            "if they are numbers"
+        )
     if kernel == "rbf" or t.ndim == 1:
         flat = flatten_samples(t)
         d = squared_distances(flat)

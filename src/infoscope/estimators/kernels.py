@@ -24,6 +24,7 @@ __all__ = [
     "FLOAT32_PRODUCT_MIN_FEATURES",
     "rbf_gram",
     "label_gram",
+    "token_gram",
     "normalize_gram",
     "unit_trace",
     "hadamard_normalize",
@@ -175,6 +176,37 @@ def label_gram(labels: torch.Tensor, sigma: float = 0.1) -> torch.Tensor:
     g = torch.full(same.shape, off, dtype=torch.float64, device=labels.device)
     g[same] = 1.0
     return g
+
+
+def token_gram(ids: torch.Tensor, pad: int = -1) -> torch.Tensor:
+    """Normalised Hamming kernel of token sequences: the share of positions at which two
+    sequences hold the same token, over the geometric mean of their lengths.
+
+    ``k(a, b) = #{l : a_l = b_l ≠ pad} / sqrt(len(a) · len(b))``, the cosine of the two
+    sequences' one-hot (position, token) codes; so the Gram is positive semi-definite, 1 on
+    its diagonal, and padded positions (``pad``) count for nothing.
+
+    Parameters
+    ----------
+    ids : torch.Tensor, shape (N, L), integer
+        Token ids, ``pad`` at padded positions; every row has at least one token.
+    pad : int
+
+    Returns
+    -------
+    torch.Tensor, shape (N, N), float64
+
+    Examples
+    --------
+    >>> token_gram(torch.tensor([[1, 2, 3, -1], [1, 2, 4, 5], [1, 2, 3, -1]]))[0].tolist()
+    [1.0, 0.5773502691896258, 1.0]
+    """
+    real = ids != pad
+    same = torch.zeros((ids.shape[0], ids.shape[0]), dtype=torch.float64, device=ids.device)
+    for col, ok in zip(ids.T, real.T):  # one position at a time: (N, N) memory
+        same += ((col[:, None] == col[None, :]) & ok[:, None]).to(torch.float64)
+    length = real.sum(dim=1).to(torch.float64)
+    return same / torch.sqrt(length[:, None] * length[None, :])
 
 
 def normalize_gram(k: torch.Tensor) -> torch.Tensor:

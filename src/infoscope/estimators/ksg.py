@@ -267,6 +267,7 @@ class KSG(Estimator):
     tags: ClassVar[EstimatorTags] = EstimatorTags(
         bounded=False, saturation="zero", sample_copies=3, input_copies=2, resolution=None,
         resolution_short="k-NN (adaptive)", unit_pooling="mean", batches_units=True,
+        token_inputs=False,
     )
 
     k: int = 3
@@ -318,6 +319,7 @@ class KSG(Estimator):
         if cols is None or n > MAX_MATRIX_SAMPLES:
             return super().units_information(t, ctx, units, pooling, memory_budget)
         views = [cols[:, i:i + 1] for i in range(cols.shape[1])]
+        self.check_inputs(ctx)
         self._check_k(n)
         labels = as_labels(ctx.y)
         dx = None if _is_constant(ctx.x) else self._input_distances(ctx, views[0])

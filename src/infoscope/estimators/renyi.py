@@ -25,7 +25,7 @@ from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext
 from .discrete import zero_if_round_off
 from .eigensolvers import SOLVERS
 from .grams import DEFAULT_LABEL_SIGMA, KERNELS, SigmaSpec, check_sigma_spec, is_rule, sample_gram
-from .kernels import hadamard_normalize, normalize_gram
+from .kernels import hadamard_normalize, normalize_gram, token_gram
 from .lanczos import slq_entropy
 from .matrix_entropy import check_alpha, class_joint_entropy, matrix_entropy, spectrum_entropy
 from .renyi_batched import ProbeGrams, layers_information, units_information
@@ -268,7 +268,10 @@ class MatrixRenyi(Estimator):
         """The probe's input and label Grams and entropies under this estimator, cached on the probe."""
         key = ("renyi", repr(self.sigma_input), repr(self.sigma_y), self.kernel, self.knn_k, self.alpha)
         if key not in ctx.cache:
-            kx, sx, _ = self.gram(ctx.x.to(device), self.sigma_input, labels=False)
+            if ctx.tokens:  # token ids: the normalised Hamming kernel, no width
+                kx, sx = token_gram(ctx.x.to(device)), "hamming"
+            else:
+                kx, sx, _ = self.gram(ctx.x.to(device), self.sigma_input, labels=False)
             codes = ctx.y.to(device)
             ky, sy, _ = self.gram(codes, self.sigma_y if self.sigma_y is not None else DEFAULT_LABEL_SIGMA, labels=True)
             blocks = _is_class_equality(sy)

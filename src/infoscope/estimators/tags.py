@@ -54,6 +54,10 @@ class EstimatorTags:
         batched computation (so a recorder hands it all layers at once).
     batches_units : bool
         :meth:`~.base.Estimator.units_information` computes a layer's units together.
+    token_inputs : bool
+        It can measure I(X;T) when X is token ids: X as which probe sample, or a kernel for
+        sequences (matrix Rényi's Hamming kernel); False for KSG, whose distances between id
+        numbers would mean nothing.
     """
 
     shannon: bool = True
@@ -69,6 +73,7 @@ class EstimatorTags:
     unit_pooling: str = "map"
     batches_layers: bool = False
     batches_units: bool = False
+    token_inputs: bool = True
 
     def __post_init__(self) -> None:
         if self.saturation not in SATURATION_RULES:

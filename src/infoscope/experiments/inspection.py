@@ -12,6 +12,7 @@ both with the run, so that the report and ``infoscope serve`` render stored data
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,6 +20,8 @@ import torch
 
 from ..analysis import WARNING_PREFIX, Analysis, ModelFindings, analyze, redundant_pairs
 from ..capture import probe_activations
+from ..inputs import ModelInputs, attention_mask
+from ..layouts import LayerLayout
 from ..estimators.bandwidth import silverman_sigma
 from ..estimators.kernels import normalize_gram, rbf_gram, squared_distances
 from ..estimators.matrix_entropy import matrix_entropy, matrix_joint_entropy
@@ -26,7 +29,7 @@ from ..labels import layer_labels
 from ..store import Store, opened
 from .trained import load_trained
 
-__all__ = ["unit_redundancy", "unit_health_warnings", "findings_of", "model_findings", "analyze_run"]
+__all__ = ["unit_redundancy", "unit_health_warnings", "findings_of", "model_findings", "stored_layouts", "analyze_run"]
 
 #: Layers with more units than this are not scored pair by pair (the pairs grow as U²).
 MAX_PAIRWISE_UNITS = 128
@@ -119,21 +122,27 @@ def unit_health_warnings(acts: dict[str, torch.Tensor], kinds: dict[str, str], s
     return out
 
 
-def findings_of(model: torch.nn.Module, x: torch.Tensor, layers: pd.DataFrame, threshold: float = 0.9) -> ModelFindings:
+def findings_of(model: torch.nn.Module, x: torch.Tensor | ModelInputs, layers: pd.DataFrame, threshold: float = 0.9,
+                layouts: dict[str, LayerLayout] | None = None) -> ModelFindings:
     """Unit health and redundant unit pairs (r ≥ ``threshold``) of ``model`` on probe inputs
     ``x``; hidden layers only, up to :data:`MAX_PAIRWISE_UNITS` units each.
 
     Parameters
     ----------
     model : torch.nn.Module
-    x : torch.Tensor, shape (N, ...)
+    x : torch.Tensor, shape (N, ...), or ModelInputs
         The run's train probe inputs.
     layers : DataFrame
         The run's layers (``Store.layers``), in forward order.
     threshold : float
+    layouts : dict of str to LayerLayout, optional
+        The run's layer layouts (the recorder's, or :func:`stored_layouts`): a sequence's units
+        are its features, its padding left out, as in the recorded values.
     """
     order = list(layers.name)
     acts = probe_activations(model, x, order)
+    mask = attention_mask(x)
+    acts = {k: (layouts[k].view(t, mask) if layouts and k in layouts else t) for k, t in acts.items()}
     warnings = unit_health_warnings(acts, dict(zip(layers.name, layers.kind)), labels=layer_labels(layers))
     pairs = {layer: redundant_pairs(unit_redundancy(acts[layer]), threshold) for layer in order[:-1]
              if acts[layer].ndim >= 2 and acts[layer].shape[1] <= MAX_PAIRWISE_UNITS}
@@ -151,7 +160,14 @@ def model_findings(store: Store, run: str, threshold: float = 0.9) -> tuple[Mode
         trained = load_trained(store, run)
     except ValueError as exc:
         return ModelFindings(unavailable=str(exc)), None
-    return findings_of(trained.model, trained.probes[0].x, store.layers(run), threshold), trained.epoch
+    layouts = stored_layouts(store.run_info(run).get("config", {}))
+    return findings_of(trained.model, trained.probes[0].x, store.layers(run), threshold, layouts), trained.epoch
+
+
+def stored_layouts(config: dict[str, Any]) -> dict[str, LayerLayout]:
+    """The layer layouts a run's config stored (empty for runs recorded before layouts were)."""
+    return {name: LayerLayout(v["layout"], v.get("reason", "stored"), v.get("token_pooling"), v.get("heads"))
+            for name, v in (config.get("layouts") or {}).items()}
 
 
 def analyze_run(

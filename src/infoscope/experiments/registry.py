@@ -10,11 +10,12 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..datasets import Dataset, cifar_or_synthetic, load_digits, load_mnist_subset, load_tishby
+from ..datasets import Dataset, cifar_or_synthetic, load_digits, load_mnist_subset, load_tishby, majority_tokens
 from ..estimators import Binning, Discrete, Estimator, MatrixRenyi
+from ..inputs import as_inputs, take
 from ..measurement import Probe
 from ..options import RecordingOptions
-from . import models
+from . import models, transformer_models
 
 __all__ = ["Experiment", "EXPERIMENTS", "get_experiment", "make_probes"]
 
@@ -81,15 +82,16 @@ def make_probes(data: Dataset, size: int, seed: int, whole: bool = False) -> lis
     (all if fewer), drawn with ``seed`` and ``seed + 1``, in data order; with ``whole``, also
     the probe ``"all"``: every sample of the data set, training and held-out."""
 
-    def draw(x: np.ndarray, y: np.ndarray, seed: int, name: str) -> Probe:
-        idx = np.random.default_rng(seed).permutation(len(x))[: min(size, len(x))]
+    def draw(x: Any, y: np.ndarray, seed: int, name: str) -> Probe:
+        idx = np.random.default_rng(seed).permutation(len(y))[: min(size, len(y))]
         idx.sort()
-        return Probe(torch.from_numpy(x[idx]), torch.from_numpy(y[idx]), name=name)
+        return Probe(take(as_inputs(x), torch.from_numpy(idx)), torch.from_numpy(y[idx]), name=name)
 
     probes = [draw(data.x_train, data.y_train, seed, "train"), draw(data.x_test, data.y_test, seed + 1, "test")]
     if whole:
-        probes.append(Probe(torch.from_numpy(np.concatenate([data.x_train, data.x_test])),
-                            torch.from_numpy(np.concatenate([data.y_train, data.y_test])), name="all"))
+        x_all = ({k: np.concatenate([data.x_train[k], data.x_test[k]]) for k in data.x_train} if isinstance(data.x_train, dict)
+                 else np.concatenate([data.x_train, data.x_test]))
+        probes.append(Probe(as_inputs(x_all), torch.from_numpy(np.concatenate([data.y_train, data.y_test])), name="all"))
     return probes
 
 
@@ -218,6 +220,39 @@ EXPERIMENTS: dict[str, Experiment] = {
             probe_size=1000,
             estimators=lambda act: [MatrixRenyi(sigma_x="alignment", chunk_size=100)],
             unit_every=5,
+        ),
+        # Transformers (Hugging Face classes; `pip install 'infoscope[transformers]'`): every block's
+        # output is a layer of (N, tokens, hidden) whose units are its hidden features
+        Experiment(
+            name="mnist-vit",
+            description="a small ViT (7×7 patches as 16 tokens + class token, 4 blocks, hidden 64) on 8,000/2,000 MNIST",
+            dataset=lambda seed, data=None: load_mnist_subset(8000, 2000, seed=seed),
+            model=transformer_models.mnist_vit,
+            activation="gelu",
+            optimizer="adam",
+            lr=1e-3,
+            batch_size=100,
+            epochs=8,
+            probe_size=500,
+            estimators=lambda act: [MatrixRenyi(sigma_x="silverman", sigma_input=8.0 / 2**0.5, chunk_size=100)],
+            unit_every=4,
+            layers="blocks",
+        ),
+        Experiment(
+            name="seq-bert",
+            description="a small BERT (2 blocks, hidden 32) on a synthetic token task: is the majority of tokens from the "
+                        "upper half of the ids (5–15 tokens, padded)",
+            dataset=lambda seed, data=None: majority_tokens(4000, 1000, seed=seed),
+            model=transformer_models.seq_bert,
+            activation="gelu",
+            optimizer="adam",
+            lr=1e-3,
+            batch_size=50,
+            epochs=10,
+            probe_size=500,
+            estimators=lambda act: [MatrixRenyi(sigma_x="silverman", chunk_size=100)],
+            unit_every=5,
+            layers="blocks",
         ),
     )
 }

@@ -18,6 +18,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..inputs import ModelInputs, as_inputs, call, n_rows, take
 from ..options import RecordingOptions, recording_options
 from ..recorder import Recorder
 from ..errors import StoreError
@@ -46,20 +47,27 @@ class RunResult:
     notes: tuple[str, ...] = ()
 
 
-def _loss(exp: Experiment, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def _logits(out: Any) -> torch.Tensor:
+    """A model's output scores: the tensor itself, or the ``logits`` of a Hugging Face output."""
+    return out if isinstance(out, torch.Tensor) else out.logits if hasattr(out, "logits") else out[0]
+
+
+def _loss(exp: Experiment, out: Any, y: torch.Tensor) -> torch.Tensor:
+    out = _logits(out)
     if exp.output == "probs":
         return F.nll_loss(torch.log(out.clamp_min(1e-12)), y)
     return F.cross_entropy(out, y)
 
 
-def evaluate(model: nn.Module, exp: Experiment, x: torch.Tensor, y: torch.Tensor, forward_batch_size: int = 1000) -> tuple[float, float]:
+def evaluate(model: nn.Module, exp: Experiment, x: torch.Tensor | ModelInputs, y: torch.Tensor,
+             forward_batch_size: int = 1000) -> tuple[float, float]:
     """(loss, accuracy) of ``model`` on (x, y), in eval mode, mode restored afterwards."""
     was = model.training
     model.eval()
-    total, correct, n = 0.0, 0, len(x)
+    total, correct, n = 0.0, 0, n_rows(x)
     with torch.no_grad():
         for s in range(0, n, forward_batch_size):
-            out = model(x[s : s + forward_batch_size])
+            out = _logits(call(model, take(x, slice(s, s + forward_batch_size))))
             total += float(_loss(exp, out, y[s : s + forward_batch_size])) * len(out)
             correct += int((out.argmax(dim=1) == y[s : s + forward_batch_size]).sum())
     model.train(was)
@@ -133,11 +141,11 @@ class _Training:
     def train_epoch(self, recorder: Recorder, every: str | int) -> None:
         self.epoch += 1
         self.model.train()
-        order = torch.randperm(len(self.x_train), generator=self.batches)
+        order = torch.randperm(n_rows(self.x_train), generator=self.batches)
         for s in range(0, len(order), self.exp.batch_size):
             idx = order[s : s + self.exp.batch_size]
             self.optimizer.zero_grad()
-            loss = _loss(self.exp, self.model(self.x_train[idx]), self.y_train[idx])
+            loss = _loss(self.exp, call(self.model, take(self.x_train, idx)), self.y_train[idx])
             loss.backward()
             self.optimizer.step()
             self.step += 1
@@ -148,7 +156,7 @@ class _Training:
 def _setup(exp: Experiment, activation: str, seed: int, data: str | Path | None, device: torch.device):
     """The experiment's data set, and its seeded network with the data on ``device``."""
     dataset = exp.dataset(0, data)
-    tensors = [torch.from_numpy(a).to(device) for a in (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test)]
+    tensors = [as_inputs(a).to(device) for a in (dataset.x_train, dataset.y_train, dataset.x_test, dataset.y_test)]
     return dataset, _Training(exp, build_model(exp, activation, seed).to(device), seed, *tensors, activation)
 
 
@@ -220,7 +228,7 @@ def run_experiment(
     opts = recording_options(options or exp.recording(activation), **overrides)
     dataset, training = _setup(exp, activation, seed, data, torch.device(device or "cpu"))
     probes = make_probes(dataset, probe_size, seed, whole=whole_probe)
-    used = {p.name: len(p.x) for p in probes}
+    used = {p.name: n_rows(p.x) for p in probes}
     notes = tuple(f"probe_size {asked} asked, but {name}'s {p} split has {n} samples: its probe holds all of them"
                   for p, n in used.items() if asked is not None and n < asked and p != "all")
     # what was used: the size that draws these same probes again, and each probe's samples
@@ -240,7 +248,7 @@ def run_experiment(
         try:
             last, per_epoch = training.run(recorder, epochs, opts.every, measure_first=checkpoint is None, on_epoch=on_epoch)
             # what only the model can tell, stored now so that reports never rebuild it
-            findings = findings_of(training.model, recorder.probes[0].x, db.layers(run))
+            findings = findings_of(training.model, recorder.probes[0].x, db.layers(run), layouts=recorder.layouts)
             recorder.writer.write_findings(findings.to_dict(), training.epoch)
             status = "finished"
         except KeyboardInterrupt:
