@@ -6,15 +6,15 @@ import tempfile
 
 import torch
 
-from infoscope.capture import count_calls, resolve_layers
+from infoscope.capture import resolve_layers, trace_forward
 from infoscope.experiments import run_experiment
 from infoscope.experiments.models import resnet18, vgg16
 
 device = sys.argv[1] if len(sys.argv) > 1 else "cpu"
 for name, model in (("resnet18", resnet18()), ("vgg16", vgg16())):
-    calls = count_calls(model, torch.zeros(2, 3, 32, 32))
+    trace = trace_forward(model, torch.zeros(2, 3, 32, 32))  # as the recorder resolves them
     for mode in ("auto", "blocks"):
-        picked = resolve_layers(model, mode, calls)
+        picked = resolve_layers(model, mode, trace)
         print(f"{name} layers={mode!r}: {len(picked)} layers: {', '.join(picked)}", flush=True)
 with tempfile.TemporaryDirectory() as d:
     for exp in ("cifar-vgg16", "cifar-resnet18"):

@@ -41,7 +41,7 @@ from ._validation import all_finite, check_samples
 from .distributed import TaskSplit
 from .estimators import Estimator
 from .estimators.base import Estimate, ProbeContext
-from .estimators.estimate import I_XT
+from .estimators.estimate import I_TY, I_XT
 from .estimators.scale import rms_distance, to_unit_variance
 from .inputs import ModelInputs, as_inputs, attention_mask, n_rows
 from .layouts import LayerLayout
@@ -284,9 +284,10 @@ class ProbeMeasurement:
             extra.update(layout.params())
         flags = est.value_flags(results, self.ctx)
         more = more or {}
-        x_as = {"x_representation": self.x_representation} if self.x_representation != "values" else {}
+        per_quantity = {I_XT: {"x_representation": self.x_representation} if self.x_representation != "values" else {},
+                        I_TY: {"y_continuous": True} if self.ctx.continuous_y else {}}
         return [MeasurementRow(self.probe, layer, unit, quantity, est.name,
-                               {**r.params, **extra, **(x_as if quantity == I_XT else {}), **flags[quantity],
+                               {**r.params, **extra, **per_quantity.get(quantity, {}), **flags[quantity],
                                 **more.get(quantity, {})},
                                r.value, per_value)
                 for quantity, r in results.items()]

@@ -140,7 +140,8 @@ class Recorder:
         for p in self.probes:
             x, kind = self._representation(p)
             self.x_representations[p.name] = kind
-            self._contexts[p.name] = ProbeContext.build(x.repeat_interleave(draws, dim=0), p.y.repeat_interleave(draws, dim=0)).to(self.device)
+            self._contexts[p.name] = ProbeContext.build(x.repeat_interleave(draws, dim=0), p.y.repeat_interleave(draws, dim=0),
+                                                        self.options.continuous_y).to(self.device)
         self._check_inputs()
         self._permuted = {name: permuted_labels(ctx, self.options.chance, seed or 0) for name, ctx in self._contexts.items()}
         weight = self.options.sigma_smoothing
@@ -256,7 +257,8 @@ class Recorder:
                 for name in self.layers]
 
     def _config(self, config: dict[str, Any] | None) -> dict[str, Any]:
-        probes = {p.name: {"n": n_rows(p.x), "label_entropy_bits": plugin_entropy(self._contexts[p.name].y.cpu().numpy()),
+        probes = {p.name: {"n": n_rows(p.x), "label_entropy_bits": self._label_entropy(self._contexts[p.name]),
+                           "target": "continuous" if self._contexts[p.name].continuous_y else "classes",
                            "x_representation": self.x_representations[p.name], "padded": p.mask is not None and not bool(p.mask.all())}
                   for p in self.probes}
         layouts = {n: {"layout": v.layout, "reason": v.reason, "units": self.layouts[n].units(self._shapes[n]),
@@ -268,6 +270,11 @@ class Recorder:
                                                        self.seed or 0)
         return {**self.options.as_config(), "layers": self.layers, "layouts": layouts, "units": self.unit_layers,
                 "unit_probes": self.unit_probes, "probes": probes, **extra, **(config or {})}
+
+    @staticmethod
+    def _label_entropy(ctx: ProbeContext) -> float | None:
+        """H(Y) of class labels in bits; None for a continuous target (no such bound)."""
+        return None if ctx.continuous_y else plugin_entropy(ctx.y.cpu().numpy())
 
     @property
     def run_id(self) -> int | None:

@@ -50,7 +50,7 @@ def subsamples(ctx: ProbeContext, count: int, fraction: float, seed_key: tuple) 
     for b in range(count):
         g = torch.Generator().manual_seed(hash((*seed_key, b)) % (2**63))
         idx = torch.randperm(n, generator=g)[:m].sort().values
-        out.append((idx, ProbeContext.build(ctx.x[idx], ctx.y[idx])))
+        out.append((idx, ProbeContext.build(ctx.x[idx], ctx.y[idx], continuous_y=ctx.continuous_y)))
     return out
 
 

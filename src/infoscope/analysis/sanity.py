@@ -37,7 +37,7 @@ def bound_warnings(m: pd.DataFrame, probes: dict, tol: float = 0.01) -> list[tup
             info = {"n": info}
         if q in (H_T, I_XT) and estimator_tags(est).bounded and "n" in info:
             bound, name = math.log2(info["n"] * g.params.iloc[0].get("noise_draws", 1)), "log2 N"
-        elif q == I_TY and "label_entropy_bits" in info:
+        elif q == I_TY and info.get("label_entropy_bits") is not None:  # (None: a continuous target, no H(Y))
             bound, name = info["label_entropy_bits"], "H(Y)"
         else:
             continue

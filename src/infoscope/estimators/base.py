@@ -49,8 +49,8 @@ class ProbeContext:
     x : torch.Tensor, shape (N, ...)
         The network inputs, as the estimators see X: values, or token ids (int32/int64, shape
         (N, L), −1 at padded positions; :attr:`tokens`).
-    y : torch.Tensor, shape (N,), int64
-        Class labels as codes 0..C−1.
+    y : torch.Tensor, shape (N,), int64, or float64 (N,) / (N, K)
+        Class labels as codes 0..C−1, or a continuous target (regression; :attr:`continuous_y`).
     x_ids : torch.Tensor, shape (N,), int64
         One symbol per distinct input (equal inputs share a symbol): X as a discrete variable.
     cache : dict
@@ -63,8 +63,11 @@ class ProbeContext:
     cache: dict[Any, Any] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def build(cls, x: ArrayLike, y: ArrayLike) -> ProbeContext:
-        """Validate a probe (inputs and integer labels) and prepare it.
+    def build(cls, x: ArrayLike, y: ArrayLike, continuous_y: bool | None = None) -> ProbeContext:
+        """Validate a probe (inputs, and integer labels or a continuous target) and prepare it.
+
+        ``continuous_y`` None reads ``y`` as a continuous target when it is floating point with
+        a value that is not a whole number, or has several columns; else as class labels.
 
         Examples
         --------
@@ -76,9 +79,23 @@ class ProbeContext:
         tx = check_samples(x, "probe inputs")
         ty = check_samples(y, "probe labels")
         check_same_length(tx, ty, ("probe inputs", "probe labels"))
-        codes = torch.from_numpy(as_labels(ty, "probe labels")).to(tx.device)
+        if continuous_y is None:
+            continuous_y = ty.ndim > 1 or (torch.is_floating_point(ty) and not bool((ty == ty.round()).all()))
+        if continuous_y:
+            if ty.ndim > 2:
+                raise ValueError(f"a continuous target must have shape (N,) or (N, K), got {tuple(ty.shape)}")
+            target = ty.to(torch.float64)
+        else:
+            target = torch.from_numpy(as_labels(ty, "probe labels")).to(tx.device)
         ids = torch.from_numpy(symbols(flatten_samples(tx).cpu().numpy())).to(tx.device)
-        return cls(x=tx, y=codes, x_ids=ids)
+        return cls(x=tx, y=target, x_ids=ids)
+
+    @property
+    def continuous_y(self) -> bool:
+        """Whether Y is a continuous target (regression) rather than class labels: I(T;Y) then
+        uses Y's values (an RBF kernel on Y for matrix Rényi, KSG's neighbours), and has no
+        H(Y) bound; estimators that need classes refuse it (``tags.continuous_targets``)."""
+        return torch.is_floating_point(self.y)
 
     @property
     def tokens(self) -> bool:
@@ -213,14 +230,20 @@ class Estimator(ABC):
         return self._chunked_layer_information(tt, ctx)
 
     def check_inputs(self, ctx: ProbeContext) -> None:
-        """Refuse a probe whose X this estimator cannot measure: token ids for an estimator that
-        measures distances between input values and has no kernel for sequences (KSG).
+        """Refuse a probe this estimator cannot measure: token ids for an estimator that
+        measures distances between input values and has no kernel for sequences (KSG); a
+        continuous target for one whose I(T;Y) needs classes (binning, KDE, discrete).
 
         Raises
         ------
         ValueError
             Saying what to use instead.
         """
+        if ctx.continuous_y and not self.tags.continuous_targets:
+            raise ValueError(
+                f"{self.name}'s I(T;Y) needs class labels, and this probe's y is a continuous target; measure it with "
+                f"renyi (an RBF kernel on y) or ksg, or bin y into classes first"
+            )
         if ctx.tokens and self.input_mode == "values" and not self.tags.token_inputs:
             raise ValueError(
                 f"{self.name} measures I(X;T) from distances between the inputs' values, and X is token ids, whose "
@@ -362,7 +385,7 @@ class Estimator(ABC):
         if key not in ctx.cache:
             identity = self.input_mode == "identity"
             ctx.cache[key] = {I_XT: plugin_entropy(ctx.x_ids.cpu().numpy()) if identity else None,
-                              I_TY: plugin_entropy(ctx.y.cpu().numpy())}
+                              I_TY: None if ctx.continuous_y else plugin_entropy(ctx.y.cpu().numpy())}
         return ctx.cache[key]
 
     @classmethod
@@ -449,7 +472,7 @@ class Estimator(ABC):
         return {
             H_T: self._entropy_estimate(t),
             I_XT: self._mi_estimate(t, ctx.x_ids if identity else ctx.x, y_labels=identity),
-            I_TY: self._mi_estimate(t, ctx.y, y_labels=True),
+            I_TY: self._mi_estimate(t, ctx.y, y_labels=not ctx.continuous_y),
         }
 
     # -- the shared machinery ------------------------------------------------------------

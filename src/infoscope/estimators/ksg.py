@@ -267,7 +267,7 @@ class KSG(Estimator):
     tags: ClassVar[EstimatorTags] = EstimatorTags(
         bounded=False, saturation="zero", sample_copies=3, input_copies=2, resolution=None,
         resolution_short="k-NN (adaptive)", unit_pooling="mean", batches_units=True,
-        token_inputs=False,
+        token_inputs=False, continuous_targets=True,
     )
 
     k: int = 3
@@ -321,7 +321,8 @@ class KSG(Estimator):
         views = [cols[:, i:i + 1] for i in range(cols.shape[1])]
         self.check_inputs(ctx)
         self._check_k(n)
-        labels = as_labels(ctx.y)
+        labels = None if ctx.continuous_y else as_labels(ctx.y)
+        dy = self._target_distances(ctx) if labels is None else None
         dx = None if _is_constant(ctx.x) else self._input_distances(ctx, views[0])
         out = []
         for view in views:
@@ -334,11 +335,19 @@ class KSG(Estimator):
                 tv = self._continuous(view, np.random.default_rng(self.random_state))
                 dt = np.abs(tv - tv.T)  # standardised, for the MI
                 i_xt = 0.0 if dx is None else _ksg_from_distances(dt, dx, self.k)
-                i_ty = _mixed_from_distances(dt, labels, self.k)
+                i_ty = _mixed_from_distances(dt, labels, self.k) if labels is not None else _ksg_from_distances(dt, dy, self.k)
             mi = {"y_discrete": False, "n_samples": n}
             out.append({H_T: self._result(h, n_samples=n), I_XT: self._result(i_xt, **mi),
-                        I_TY: self._result(i_ty, **{**mi, "y_discrete": True})})
+                        I_TY: self._result(i_ty, **{**mi, "y_discrete": labels is not None})})
         return out
+
+    def _target_distances(self, ctx: ProbeContext) -> np.ndarray:
+        """Max-norm distances of a continuous target, standardised and jittered; cached on the probe."""
+        key = ("ksg target distances", self.jitter, self.random_state)
+        if key not in ctx.cache:
+            y = ctx.y if ctx.y.ndim > 1 else ctx.y[:, None]
+            ctx.cache[key] = max_norm_distances(self._continuous(y, np.random.default_rng(self.random_state + 1)))
+        return ctx.cache[key]
 
     def _input_distances(self, ctx: ProbeContext, unit: torch.Tensor) -> np.ndarray:
         """Max-norm distances of the jittered probe input, as :meth:`_mutual_information` jitters

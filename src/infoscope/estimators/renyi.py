@@ -115,6 +115,7 @@ class MatrixRenyi(Estimator):
     tags: ClassVar[EstimatorTags] = EstimatorTags(
         shannon=False, square_matrices=8, probe_matrices=4, sample_copies=2, input_copies=2,
         resolution="kernel width σ", resolution_short="σ", unit_pooling="map", batches_layers=True, batches_units=True,
+        continuous_targets=True,
     )
 
     alpha: float = 1.01
@@ -273,8 +274,11 @@ class MatrixRenyi(Estimator):
             else:
                 kx, sx, _ = self.gram(ctx.x.to(device), self.sigma_input, labels=False)
             codes = ctx.y.to(device)
-            ky, sy, _ = self.gram(codes, self.sigma_y if self.sigma_y is not None else DEFAULT_LABEL_SIGMA, labels=True)
-            blocks = _is_class_equality(sy)
+            if ctx.continuous_y:  # a regression target: an RBF kernel on its values (σ by its rule)
+                ky, sy, _ = self.gram(codes, self.sigma_y if self.sigma_y is not None else "silverman", labels=False)
+            else:
+                ky, sy, _ = self.gram(codes, self.sigma_y if self.sigma_y is not None else DEFAULT_LABEL_SIGMA, labels=True)
+            blocks = not ctx.continuous_y and _is_class_equality(sy)
             s_y = class_joint_entropy(torch.ones_like(ky), codes, self.alpha) if blocks else self._matrix_entropy(normalize_gram(ky))
             ctx.cache[key] = ProbeGrams(kx, sx, self._matrix_entropy(normalize_gram(kx)), ky, sy, s_y, codes if blocks else None)
         return ctx.cache[key]
@@ -287,6 +291,8 @@ class MatrixRenyi(Estimator):
         if self.chunk_size is None or n <= self.chunk_size:
             pg = self.probe_grams(ctx, ctx.x.device)
             return {I_XT: pg.input_entropy, I_TY: pg.label_entropy}
+        if ctx.continuous_y:
+            return {I_XT: None, I_TY: None}
         shares = torch.bincount(ctx.y).double() / n  # the spectrum of the normalised class-equality Gram
         return {I_XT: None, I_TY: spectrum_entropy(shares[shares > 0], self.alpha) if self.sigma_y is None else None}
 

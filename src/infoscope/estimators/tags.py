@@ -58,6 +58,9 @@ class EstimatorTags:
         It can measure I(X;T) when X is token ids: X as which probe sample, or a kernel for
         sequences (matrix Rényi's Hamming kernel); False for KSG, whose distances between id
         numbers would mean nothing.
+    continuous_targets : bool
+        Its I(T;Y) can take a continuous target y (regression): matrix Rényi (an RBF kernel on
+        y) and KSG; not the estimators whose I(T;Y) counts classes.
     """
 
     shannon: bool = True
@@ -74,6 +77,7 @@ class EstimatorTags:
     batches_layers: bool = False
     batches_units: bool = False
     token_inputs: bool = True
+    continuous_targets: bool = False
 
     def __post_init__(self) -> None:
         if self.saturation not in SATURATION_RULES:
