@@ -32,7 +32,7 @@ def _gaussian_pair(n: int, noise_var: float, seed: int = 0):
 def test_ksg_i_ty_of_a_continuous_target_matches_the_gaussian_truth(noise_var, truth_bits):
     x, y, truth = _gaussian_pair(1500, noise_var)
     assert truth == pytest.approx(truth_bits)
-    with Recorder(_identity_model(), (x, y), estimators=["ksg"], layers=["0"], store=None, units=True) as rec:
+    with Recorder(_identity_model(), (x, y), estimators=["ksg"], layers=["0"], store=None, units=True, target="continuous") as rec:
         rows = rec.measure(0).rows
     ty = [r for r in rows if r.quantity == "I(T;Y)"]
     assert len(ty) == 2  # the layer and its one unit: the same value by both paths
@@ -46,7 +46,8 @@ def test_renyi_i_ty_of_a_continuous_target_follows_the_dependence():
     unrelated = torch.randn(600, generator=torch.Generator().manual_seed(5)).double()
     values = {}
     for name, target in (("dependent", y), ("independent", unrelated)):
-        with Recorder(_identity_model(), (x, target), estimators=["renyi"], layers=["0"], store=None, units=False) as rec:
+        with Recorder(_identity_model(), (x, target), estimators=["renyi"], layers=["0"], store=None, units=False,
+                      target="continuous") as rec:
             row = next(r for r in rec.measure(0).rows if r.quantity == "I(T;Y)")
         values[name] = row.value
         assert row.params["y_continuous"] and row.params["sigma_y"] > 0
@@ -57,9 +58,9 @@ def test_continuous_targets_are_stored_and_refused_where_classes_are_needed(tmp_
     x, y, _ = _gaussian_pair(100, 0.5)
     for method in ("binning", "kde", "discrete"):
         with pytest.raises(ValueError, match=f"{method}'s I\\(T;Y\\) needs class labels"):
-            Recorder(_identity_model(), (x, y), estimators=[method], store=None)
-    with pytest.raises(ValueError, match="non-integer values"):
-        Recorder(_identity_model(), (x, y), estimators=["renyi"], target="classes", store=None)
+            Recorder(_identity_model(), (x, y), estimators=[method], store=None, target="continuous")
+    with pytest.raises(ValueError, match="non-integer values.*target='continuous'"):  # never read as regression unasked
+        Recorder(_identity_model(), (x, y), estimators=["renyi"], store=None)
     whole = torch.arange(100) % 7  # integers, declared a continuous target (counts)
     assert ProbeContext.build(x, whole, continuous_y=True).continuous_y
     db = tmp_path / "r.db"

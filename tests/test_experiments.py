@@ -137,6 +137,13 @@ def test_cli_run_runs_show_export(tmp_path, capsys):
     assert set(pd.read_csv(tmp_path / "m.csv").run) == {"t1"}
 
 
+def test_cli_run_of_no_epochs_says_so(tmp_path, capsys):
+    db = tmp_path / "z.db"
+    assert main(["run", "tishby", "--epochs", "0", "--probe-size", "100", "--out", str(db), "--name", "z", "--no-units"]) == 0
+    err = capsys.readouterr().err
+    assert "0/0" in err and "/200" not in err  # the initial record only, not 200 epochs
+
+
 @pytest.mark.parametrize(
     "args, message",
     [

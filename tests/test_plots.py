@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
+import torch
+
 import infoscope
+from infoscope import Recorder
 from infoscope.cli import main
 from infoscope.experiments import run_experiment
 from infoscope.labels import layer_labels
@@ -53,6 +56,28 @@ def test_units_heatmap_rows_are_units_sorted_by_final_value(db):
     final = image[:, -1]
     assert list(final) == sorted(final, reverse=True)
     assert fig.axes[0].yaxis_inverted()  # the best unit on top
+
+
+def test_units_of_a_probe_without_them_name_the_probes_that_have_them(db):
+    with pytest.raises(ValueError, match=r"no per-unit measurements on the 'test' probe; probes with units: train \(--probe train\)"):
+        plot(db, "tanh", "units", probe="test")
+
+
+def test_units_rows_are_labelled_and_units_at_zero_are_drawn(tmp_path):
+    from infoscope.plots import unit_maps
+
+    path = tmp_path / "z.db"
+    x = torch.randn(200, 6)
+    model = torch.nn.Sequential(torch.nn.Linear(6, 32), torch.nn.ReLU())
+    with torch.no_grad():
+        model[0].bias[:4] = -100.0  # four dead units: zero on every sample, I(unit;Y) = 0
+    with Recorder(model, (x, (x[:, 0] > 0).long()), estimators=["binning"], layers=["1"], store=path, run="z") as rec:
+        rec.record(0)
+        rec.record(1)
+    fig = unit_maps(path, "z")
+    assert len(fig.axes[0].get_yticklabels()) == 32  # every one of the 32 units named
+    bars = fig.axes[-1] if fig.axes[-1].get_xlabel() == "final I(unit;Y) (bits)" else fig.axes[2]
+    assert "4 at 0 bits" in bars.get_legend_handles_labels()[1]
 
 
 def saturated_store(path):
@@ -118,11 +143,29 @@ def test_layer_labels_in_legends_and_the_report(db):
     with infoscope.load(db) as st:
         labels = layer_labels(st.layers("tanh"))
     assert labels["tanh1"] == "tanh1 · Tanh · 10" and labels["softmax"] == "softmax · Softmax · 2"
-    legend = [t.get_text() for ax in information_plane(db, "tanh").axes if ax.get_legend() for t in ax.get_legend().get_texts()]
+    plane = information_plane(db, "tanh")
+    legend = [t.get_text() for lg in plane.legends for t in lg.get_texts()]
     assert "tanh1 · Tanh · 10" in legend
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    canvas = FigureCanvasAgg(plane)
+    canvas.draw()
+    renderer = canvas.get_renderer()
+    box = plane.legends[0].get_window_extent(renderer)
+    assert not any(box.overlaps(ax.get_window_extent(renderer)) for ax in plane.axes[:1])  # below the panel, over no point
     curves = [t.get_text() for ax in mi_curves(db, "tanh").axes if ax.get_legend() for t in ax.get_legend().get_texts()]
     assert any(t.startswith("tanh2 · Tanh · 7") for t in curves)
     assert "tanh3 · Tanh · 5" in build_report(db, ["tanh"])
+
+
+def test_curves_legend_keys_layers_by_colour_and_probes_by_line_style(db):
+    from infoscope.plots import mi_curves
+
+    legend = mi_curves(db, "tanh").axes[0].get_legend()
+    keys = {t.get_text(): h for t, h in zip(legend.get_texts(), legend.legend_handles)}
+    assert keys["train probe"].get_linestyle() == "-" and keys["test probe"].get_linestyle() == "--"
+    assert sum(text.startswith("tanh2 · Tanh · 7") for text in keys) == 1  # once, not once per probe
+    assert legend.handlelength >= 3  # long enough to show the dashes
 
 
 def test_saturated_values_are_crossed_in_the_plane(tmp_path):

@@ -342,3 +342,76 @@ def test_trainer_callback_two_epochs(tmp_path):
     logged = [k for entry in trainer.state.log_history for k in entry if k.startswith("infoscope/")]
     assert "infoscope/train/bert.encoder.layer.1/I(T;Y)/renyi" in logged
     assert math.isfinite(float(values["value"].max()))
+
+
+class _TokenData(torch.utils.data.Dataset):
+    def __init__(self, x, y):
+        self.x, self.y = x, y
+
+    def __len__(self):
+        return len(self.y)
+
+    def __getitem__(self, i):
+        return {"input_ids": self.x["input_ids"][i], "attention_mask": self.x["attention_mask"][i], "labels": self.y[i]}
+
+
+def _trainer_worker(rank: int, world: int, port: int, out: str) -> None:
+    """One rank of a 2-process Trainer launch (as torchrun sets it up: its environment variables)."""
+    import os
+
+    os.environ.update(MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
+                      WORLD_SIZE=str(world), LOCAL_WORLD_SIZE=str(world))
+    torch.set_num_threads(1)
+    transformers.logging.set_verbosity_error()
+    from infoscope.integrations.transformers import InfoscopeCallback
+
+    x, y = _tokens(64, 8)
+    args = transformers.TrainingArguments(output_dir=f"{out}/out", num_train_epochs=2, per_device_train_batch_size=16,
+                                          report_to=[], use_cpu=True, save_strategy="no", disable_tqdm=True, ddp_backend="gloo")
+    trainer = transformers.Trainer(model=_bert(), args=args, train_dataset=_TokenData(x, y))
+    assert torch.distributed.is_initialized() and torch.distributed.get_world_size() == world
+    callback = InfoscopeCallback(({k: v[:33] for k, v in x.items()}, y[:33]), store=f"{out}/r.db", run="ddp", trainer=trainer,
+                                 layers="blocks", estimators=["renyi"], units=True)
+    trainer.add_callback(callback)
+    trainer.train()
+
+
+def test_trainer_callback_under_a_distributed_launch(tmp_path):
+    pytest.importorskip("accelerate")
+    import socket
+
+    import torch.multiprocessing as mp
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    mp.spawn(_trainer_worker, args=(2, port, str(tmp_path)), nprocs=2, join=True)
+    with load(tmp_path / "r.db") as store:
+        assert store.run_names() == ["ddp"]  # rank 0 alone wrote
+        values = store.measurements(run="ddp", units=None)
+        assert store.runs().set_index("name").loc["ddp", "status"] == "finished"
+    assert sorted(set(values["epoch"])) == [0, 1, 2]
+    whole = values[values.unit.isna()]
+    layers = _expected_blocks("bert", _bert())
+    assert set(whole["layer"]) == set(layers) and len(whole) == 3 * len(layers) * 3  # 3 records × layers × 3 quantities
+    units = values[values.unit.notna()]
+    # units dealt out to both ranks and gathered: every unit of every layer, every record
+    assert len(units) == 3 * (HIDDEN * (len(layers) - 1) + 2) * 3
+
+
+@pytest.mark.parametrize("name, units", [("seq-bert", 32), ("mnist-vit", 64)])
+def test_transformer_experiments_record_their_blocks(name, units, tmp_path):
+    from infoscope.experiments import run_experiment
+
+    db = tmp_path / "r.db"
+    res = run_experiment(name, store=db, epochs=1, probe_size=60)
+    with load(db) as store:
+        layers = store.layers(res.run).set_index("name")
+        config = store.run_info(res.run)["config"]
+        values = store.measurements(run=res.run, units=None)
+    blocks = [n for n, v in config["layouts"].items() if v["layout"] == "sequence"]
+    assert len(blocks) >= 3 and all(int(layers.loc[n, "n_units"]) == units for n in blocks)
+    assert config["probes"]["train"]["x_representation"] == ("tokens" if name == "seq-bert" else "values")
+    assert config["probes"]["train"]["padded"] == (name == "seq-bert")
+    assert sorted(set(values.epoch)) == [0, 1] and values.value.notna().all()
+    assert set(values[values.unit.notna()].unit) == set(range(units)) | set(range(values[values.layer == "classifier"].unit.max() + 1))

@@ -86,12 +86,12 @@ class RecordingOptions:
         token ids (int32/int64) as tokens (matrix Rényi's Hamming kernel; KSG refuses them)
         and anything else as values; ``"embedding"`` uses the model's input embedding output,
         captured when recording starts (:func:`~infoscope.inputs.input_representation`).
-    target : {"auto", "classes", "continuous"}
-        What the probes' y is: class labels, or a continuous target (regression) whose I(T;Y)
-        matrix Rényi (an RBF kernel on y, σ by Silverman's rule unless ``sigma_y`` says) and
-        KSG measure, flagged ``y_continuous`` with each value and without an H(Y) bound; the
-        estimators whose I(T;Y) counts classes (binning, KDE, discrete) refuse it. ``"auto"``:
-        continuous when y is floating point with a value that is not whole, or has columns.
+    target : {"classes", "continuous"}
+        What the probes' y is: class labels (non-integer values are refused), or a continuous
+        target (regression, shape (N,) or (N, K)) whose I(T;Y) matrix Rényi (an RBF kernel on
+        y, σ by Silverman's rule unless ``sigma_y`` says) and KSG measure, flagged
+        ``y_continuous`` with each value and without an H(Y) bound; the estimators whose
+        I(T;Y) counts classes (binning, KDE, discrete) refuse it.
     bootstrap : int
         Number of probe subsamples (without replacement, m = ``bootstrap_fraction`` × N) for
         a 90 % ``"bootstrap"`` band of each layer value (0: none).
@@ -157,7 +157,7 @@ class RecordingOptions:
     heads: dict[str, int] | None = None
     token_pooling: str = "all"
     input_representation: str = "auto"
-    target: str = "auto"
+    target: str = "classes"
     bootstrap: int = 0
     bootstrap_fraction: float = 0.8
     band_every: int = 1
@@ -208,7 +208,7 @@ class RecordingOptions:
             self.heads = {str(k): check_whole(v, f"heads[{k!r}]", 1) for k, v in dict(self.heads).items()}
         check_choice(self.token_pooling, "token_pooling", TOKEN_POOLINGS)
         check_choice(self.input_representation, "input_representation", INPUT_REPRESENTATIONS)
-        check_choice(self.target, "target", ("auto", "classes", "continuous"))
+        check_choice(self.target, "target", ("classes", "continuous"))
         self.bootstrap = check_whole(self.bootstrap, "bootstrap", 0)
         self.bootstrap_fraction = check_interval(self.bootstrap_fraction, "bootstrap_fraction", 0.1, 1.0)
         if self.sigma_smoothing is not None:
@@ -218,9 +218,9 @@ class RecordingOptions:
         check_choice(self.on_error, "on_error", ("warn", "raise"))
 
     @property
-    def continuous_y(self) -> bool | None:
-        """:attr:`target` as :meth:`~infoscope.estimators.base.ProbeContext.build` takes it (None: auto)."""
-        return None if self.target == "auto" else self.target == "continuous"
+    def continuous_y(self) -> bool:
+        """Whether the probes' y is a continuous target (:attr:`target`)."""
+        return self.target == "continuous"
 
     @property
     def draws(self) -> int:

@@ -29,7 +29,7 @@ def _run_with_progress(name: str, **kwargs: Any):
     from ..experiments import get_experiment, run_experiment
 
     exp = get_experiment(name)
-    total = kwargs.get("epochs") or exp.epochs
+    total = exp.epochs if kwargs.get("epochs") is None else int(kwargs["epochs"])  # (--epochs 0: none)
     columns = (
         TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TextColumn("{task.fields[info]}"),
         TimeElapsedColumn(), TextColumn("ETA"), TimeRemainingColumn(),

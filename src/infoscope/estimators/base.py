@@ -63,11 +63,9 @@ class ProbeContext:
     cache: dict[Any, Any] = dataclasses.field(default_factory=dict)
 
     @classmethod
-    def build(cls, x: ArrayLike, y: ArrayLike, continuous_y: bool | None = None) -> ProbeContext:
-        """Validate a probe (inputs, and integer labels or a continuous target) and prepare it.
-
-        ``continuous_y`` None reads ``y`` as a continuous target when it is floating point with
-        a value that is not a whole number, or has several columns; else as class labels.
+    def build(cls, x: ArrayLike, y: ArrayLike, continuous_y: bool = False) -> ProbeContext:
+        """Validate a probe (inputs, and integer labels or, with ``continuous_y``, a continuous
+        target of shape (N,) or (N, K)) and prepare it.
 
         Examples
         --------
@@ -79,8 +77,9 @@ class ProbeContext:
         tx = check_samples(x, "probe inputs")
         ty = check_samples(y, "probe labels")
         check_same_length(tx, ty, ("probe inputs", "probe labels"))
-        if continuous_y is None:
-            continuous_y = ty.ndim > 1 or (torch.is_floating_point(ty) and not bool((ty == ty.round()).all()))
+        if not continuous_y and torch.is_floating_point(ty) and not bool((ty == ty.round()).all()):
+            raise ValueError("probe labels hold non-integer values, and class labels are whole numbers; for a continuous "
+                             "target (regression) record with target='continuous'")
         if continuous_y:
             if ty.ndim > 2:
                 raise ValueError(f"a continuous target must have shape (N,) or (N, K), got {tuple(ty.shape)}")

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import matplotlib as mpl
 from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
 
 from ..analysis.series import last_per_epoch
 from ..estimators import I_TY, I_XT
@@ -42,14 +43,14 @@ def mi_curves(store: Store | str | Path, run: str, estimator: str | None = None)
     axes = fig.subplots(4, 1, sharex=True)
     layers = m[["layer_pos", "layer"]].drop_duplicates().sort_values("layer_pos")
     colors = mpl.colormaps["tab10"]
+    labels = dict(zip(m.layer, m["label"]))
     for quantity, ax in zip((I_XT, I_TY), axes[:2]):
         for probe in sorted(m.probe.unique()):
             vals = epoch_values(m[m.probe == probe], quantity)
-            labels = dict(zip(m.layer, m["label"]))
             for i, layer in enumerate(layers.layer):
                 g = vals[vals.layer == layer].sort_values("epoch")
                 ax.plot(g.epoch, g.value, LINESTYLES.get(probe, ":"), color=colors(i % 10),
-                        marker=MARKERS[i % len(MARKERS)], ms=3, label=f"{labels.get(layer, layer)} ({probe})")
+                        marker=MARKERS[i % len(MARKERS)], ms=3)
                 flagged = marked(g.params)
                 if flagged.any():
                     seen = MARKED_LABEL in ax.get_legend_handles_labels()[1]
@@ -63,10 +64,17 @@ def mi_curves(store: Store | str | Path, run: str, estimator: str | None = None)
         ax.set_ylabel(AXIS[quantity])
         ax.grid(alpha=0.3)
         widen(ax)
-    axes[0].legend(fontsize=7, ncol=2, loc="best")
+    # one key per layer (its colour and marker) and one per probe (its line style), drawn long enough
+    # that a dashed line shows its dashes
+    keys = [Line2D([], [], color=colors(i % 10), marker=MARKERS[i % len(MARKERS)], ms=3, label=labels.get(layer, layer))
+            for i, layer in enumerate(layers.layer)]
+    keys += [Line2D([], [], color="0.3", ls=LINESTYLES.get(p, ":"), label=f"{p} probe") for p in sorted(m.probe.unique())]
+    marks = [h for h, text in zip(*axes[0].get_legend_handles_labels()) if text == MARKED_LABEL] + \
+            [h for h, text in zip(*axes[1].get_legend_handles_labels()) if text == MARKED_LABEL]
+    axes[0].legend(handles=keys + marks[:1], fontsize=7, ncol=2, loc="best", handlelength=3.5)
     shaded = [k for k in ("bootstrap", "sensitivity") if any(not bands[(q, k)].empty for q in (I_XT, I_TY))]
     note = f"; shaded: {' and '.join(shaded)} bands" if shaded else ""
-    axes[0].set_title(f"{run}: {estimator}; solid = train probe, dashed = held-out probe{note}", fontsize=9)
+    axes[0].set_title(f"{run}: {estimator}; solid = train probe, dashed = held-out (test) probe{note}", fontsize=9)
     epoch_metrics = last_per_epoch(metrics[metrics.step >= 0], ["name"])
     for ax, kind, label in ((axes[2], "acc", "accuracy"), (axes[3], "loss", "loss (nats)")):
         for name in sorted(n for n in epoch_metrics.name.unique() if n.endswith(kind)):

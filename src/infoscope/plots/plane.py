@@ -84,7 +84,8 @@ def information_plane(
         for est in names:
             pair = [epoch_bands(st, run, q, "bootstrap", est) for q in (I_XT, I_TY)]
             bands[est] = [b[b.probe == probe] for b in pair]
-    fig = new_figure(5.2 * len(names) + 1.0, 4.6)
+    n_layers = m.layer.nunique()
+    fig = new_figure(5.2 * len(names) + 1.0, 4.6 + 0.22 * ((n_layers + 2) // 2))
     axes = np.atleast_1d(fig.subplots(1, len(names), squeeze=False)[0])
     norm = mpl.colors.Normalize(vmin=m.epoch.min(), vmax=max(m.epoch.max(), m.epoch.min() + 1))
     sm = None
@@ -94,7 +95,10 @@ def information_plane(
             raise ValueError(f"run {run!r} has no {est!r} measurements")
         sm = draw_plane(ax, sub, norm, bands=bands[est])
         ax.set_title(f"{est} — {probe} probe" + (" (bars: bootstrap 90%)" if not bands[est][0].empty else ""))
-    axes[0].legend(loc="lower right", fontsize=8, title="○ first, red last", title_fontsize=8)
+    # below the panels, never over a trajectory
+    handles, texts = axes[0].get_legend_handles_labels()
+    fig.legend(handles, texts, loc="outside lower center", ncol=min(len(texts), 2 if len(names) == 1 else 4), fontsize=8,
+               title="○ first, red last", title_fontsize=8)
     integer_epochs(fig.colorbar(sm, ax=list(axes), label="epoch").ax.yaxis)
     fig.suptitle(f"Information plane: {run}")
     return fig

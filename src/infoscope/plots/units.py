@@ -41,7 +41,10 @@ def unit_maps(
         order = layer_order(st, run)
         labels = layer_labels(st.layers(run))
         if m.empty:
-            raise ValueError(f"run {run!r} has no per-unit measurements (record with units=True)")
+            having = sorted(set(st.measurements(run=run, units=True, estimator=estimator).probe))
+            raise ValueError(f"run {run!r} has no per-unit measurements on the {probe!r} probe"
+                             + (f"; probes with units: {', '.join(having)} (--probe {having[0]})" if having else
+                                " (record with units=True)"))
         estimator = estimator or recorded_order(st, run, m.estimator.unique())[0]
     m = m[m.estimator == estimator]
     layers = [l for l in (layers or order) if l in set(m.layer)]
@@ -62,11 +65,10 @@ def unit_maps(
             if not flagged.empty:  # values with a mark: at or past a bound, or at chance (infoscope.marks)
                 ax.scatter(flagged.epoch, [units_sorted.index(u) for u in flagged.unit], marker="X", s=40, c="white",
                            edgecolors="black", linewidths=0.6, label=MARKED_LABEL)  # seen on dark and light cells
+                ax.legend(loc="upper right", fontsize=7, framealpha=0.8)  # the key of ×
             if len(grid_q.columns) <= 20:  # ticks on the measured epochs (units may be measured every k-th)
                 ax.set_xticks(grid_q.columns.to_numpy(dtype=float))
-            ax.set_yticks(range(len(units_sorted)) if len(units_sorted) <= 20 else [])
-            if len(units_sorted) <= 20:
-                ax.set_yticklabels(units_sorted, fontsize=7)
+            _unit_ticks(ax, units_sorted)
             ax.set_ylabel(f"{labels.get(layer, layer)}\nunit (sorted)", fontsize=8)
             ax.set_xlabel("epoch")
             ax.set_title(f"{title}, {estimator}, {probe}", fontsize=9)
@@ -74,13 +76,30 @@ def unit_maps(
         n_weak = max(1, int(round(weakest_fraction * len(final))))
         colors = ["tab:red" if i < n_weak else "tab:blue" for i in range(len(final))]
         row[2].barh(np.arange(len(final)), final.values, color=colors)
-        row[2].set_yticks(range(len(final)) if len(final) <= 20 else [])
-        if len(final) <= 20:
-            row[2].set_yticklabels(final.index, fontsize=7)
+        zero = np.flatnonzero(np.abs(final.values) < 1e-9)
+        if len(zero):  # a bar of width 0 draws nothing: mark dead or uninformative units
+            row[2].scatter(np.zeros(len(zero)), zero, marker="|", s=30, c=[colors[i] for i in zero], zorder=3,
+                           label=f"{len(zero)} at 0 bits")
+            row[2].legend(loc="lower right", fontsize=7)
+        _unit_ticks(row[2], list(final.index))
         row[2].set_xlabel("final I(unit;Y) (bits)")
         row[2].set_title(f"red: weakest {n_weak}", fontsize=9)
     fig.suptitle(f"Per-unit information: {run}")
     return fig
+
+
+#: Up to this many units every row is labelled; above it, every k-th.
+_LABELLED_UNITS = 64
+
+
+def _unit_ticks(ax, units: list) -> None:
+    """Row labels naming the units: every unit up to :data:`_LABELLED_UNITS` (smaller type past
+    20), else every k-th."""
+    n = len(units)
+    step = 1 if n <= _LABELLED_UNITS else int(np.ceil(n / _LABELLED_UNITS))
+    rows = list(range(0, n, step))
+    ax.set_yticks(rows)
+    ax.set_yticklabels([units[i] for i in rows], fontsize=7 if n <= 20 else 5 if n <= 40 else 4)
 
 
 def _cell_edges(epochs: np.ndarray) -> np.ndarray:
