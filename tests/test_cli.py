@@ -94,3 +94,51 @@ def test_installed_console_script(arrays):
     assert json.loads(proc.stdout)["method"] == "renyi"
     bad = subprocess.run([sys.executable, "-m", "infoscope", "mi", "nope.npy", "nope.npy"], capture_output=True, text=True)
     assert bad.returncode == 2 and bad.stderr.startswith("error: ")
+
+
+@pytest.fixture
+def long_named_runs(tmp_path):
+    """A store with two runs whose names are longer than a cut column would show."""
+    import torch
+    from torch import nn
+
+    db = tmp_path / "names.db"
+    x, y = torch.randn(60, 4), (torch.arange(60) % 2)
+    for name in ("a-rather-long-run-name-tishby-tanh-s0", "another-long-run-name-tishby-relu-s1"):
+        model = nn.Sequential(nn.Linear(4, 3), nn.Tanh(), nn.Linear(3, 2))
+        with infoscope.Recorder(model, (x, y), estimators=["binning"], store=db, run=name) as rec:
+            for epoch in range(7):
+                rec.record(epoch)
+    return db
+
+
+def test_tables_keep_every_name_whole_at_80_columns(long_named_runs, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    db = long_named_runs
+    assert main(["runs", str(db)]) == 0
+    out = capsys.readouterr().out
+    assert all(len(line) <= 80 for line in out.splitlines())
+    assert "a-rather-long-run-name-tishby-tanh-s0" in out and "another-long-run-name-tishby-relu-s1" in out
+    assert "…" not in out
+    assert main(["analyze", str(db), "a-rather-long-run-name-tishby-tanh-s0"]) == 0
+    out = capsys.readouterr().out
+    for header in ("peak_epoch", "compression_epochs", "drop_fraction", "rescaled", "tolerance"):
+        assert header in out
+    assert "…" not in out
+
+
+def test_runs_show_and_analyze_for_scripts(long_named_runs, capsys):
+    db = long_named_runs
+    assert main(["runs", str(db), "--json"]) == 0
+    runs = json.loads(capsys.readouterr().out)["runs"]
+    assert [r["run"] for r in runs] == ["a-rather-long-run-name-tishby-tanh-s0", "another-long-run-name-tishby-relu-s1"]
+    assert runs[0]["records"] == 7 and runs[0]["last epoch"] == 6
+    assert main(["runs", str(db), "--csv"]) == 0
+    assert capsys.readouterr().out.splitlines()[0] == "run,experiment,seed,status,records,last epoch,started"
+    assert main(["show", str(db), "a-rather-long-run-name-tishby-tanh-s0", "--json"]) == 0
+    shown = json.loads(capsys.readouterr().out)
+    assert {v["layer"] for v in shown["values"]} == {"1", "2"} and shown["status"] == "finished"
+    assert main(["analyze", str(db), "a-rather-long-run-name-tishby-tanh-s0", "--json"]) == 0
+    analysis = json.loads(capsys.readouterr().out)
+    assert {"convergence", "phases", "candidates", "network", "warnings"} <= set(analysis)
+    assert {p["layer"] for p in analysis["phases"]} == {"1", "2"}

@@ -5,6 +5,7 @@ left out of every value, token ids never under an RBF kernel, and the Trainer ca
 from __future__ import annotations
 
 import math
+import sys
 
 import numpy as np
 import pytest
@@ -415,3 +416,12 @@ def test_transformer_experiments_record_their_blocks(name, units, tmp_path):
     assert config["probes"]["train"]["padded"] == (name == "seq-bert")
     assert sorted(set(values.epoch)) == [0, 1] and values.value.notna().all()
     assert set(values[values.unit.notna()].unit) == set(range(units)) | set(range(values[values.layer == "classifier"].unit.max() + 1))
+
+
+def test_transformer_experiments_say_how_to_install_transformers(monkeypatch, tmp_path, capsys):
+    from infoscope.cli import main
+
+    monkeypatch.setitem(sys.modules, "transformers", None)  # as if it were not installed
+    assert main(["run", "seq-bert", "--epochs", "0", "--out", str(tmp_path / "r.db")]) == 2
+    err = capsys.readouterr().err
+    assert "pip install 'infoscope[transformers]'" in err and "Traceback" not in err

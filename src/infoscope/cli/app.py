@@ -20,7 +20,7 @@ from ..errors import StoreError
 from ..estimators import H_T, I_TY, I_XT
 from ..marks import MARK_LEGEND, marked
 
-__all__ = ["app", "main", "USER_ERRORS", "console", "default_device", "with_options", "frame_table", "last_epoch_table",
+__all__ = ["app", "main", "USER_ERRORS", "console", "default_device", "with_options", "frame_table", "frame_tables", "last_epoch_table",
            "DataOpt", "DeviceOpt"]
 
 app = typer.Typer(
@@ -31,8 +31,9 @@ app = typer.Typer(
     add_completion=False,
 )
 
-#: Exceptions that are the user's to fix: shown as one line, never as a traceback.
-USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, OSError, KeyError, StoreError)
+#: Exceptions that are the user's to fix: shown as one line, never as a traceback (an
+#: ImportError: an optional extra not installed, whose message says what to install).
+USER_ERRORS: tuple[type[BaseException], ...] = (ValueError, TypeError, OSError, KeyError, StoreError, ImportError)
 
 DataOpt = Annotated[str | None, typer.Option(help="CIFAR folder for the CIFAR experiments, or 'synthetic' (default: $INFOSCOPE_DATA, else synthetic).")]
 
@@ -74,12 +75,56 @@ def with_options(table: dict[str, tuple[Any, Any]], *skip: str):
     return decorate
 
 
+def _cell(v: Any, floats: int) -> str:
+    return f"{v:.{floats}f}" if isinstance(v, float) and v == v else "—" if v is None or v != v else str(v)
+
+
 def frame_table(df, title: str, floats: int = 3) -> Table:
     """A DataFrame as a Rich table: floats to ``floats`` decimals, missing values as a dash."""
     table = Table(*[str(c) for c in df.columns], title=title)
     for row in df.itertuples(index=False):
-        table.add_row(*[(f"{v:.{floats}f}" if isinstance(v, float) and v == v else "—" if v is None or v != v else str(v)) for v in row])
+        table.add_row(*[_cell(v, floats) for v in row])
     return table
+
+
+#: Columns that name what a row is about, repeated in every part of a table split to fit.
+KEY_COLUMNS = ("run", "probe", "estimator", "layer", "quantity")
+
+
+def frame_tables(df, title: str, floats: int = 3, width: int | None = None) -> list[Table]:
+    """A DataFrame as Rich tables that fit the terminal with every name and number whole: the
+    columns are split into as many tables as the width needs, each repeating the columns that
+    name the rows (:data:`KEY_COLUMNS`), and no cell or header is cut.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"layer": ["conv1", "conv2"], **{f"quantity_{i}": [1.0, 2.0] for i in range(12)}})
+    >>> [len(t.columns) for t in frame_tables(df, "t", width=80)]
+    [6, 6, 3]
+    """
+    width = width or console().width
+    cells = {c: [_cell(v, floats) for v in df[c]] for c in df.columns}
+    need = {c: max([len(str(c))] + [len(v) for v in cells[c]]) + 3 for c in df.columns}  # with Rich's padding and rule
+    keys = [c for c in df.columns if c in KEY_COLUMNS]
+    rest = [c for c in df.columns if c not in keys]
+    groups: list[list[str]] = [[]]
+    base = sum(need[c] for c in keys) + 1
+    for c in rest:
+        if groups[-1] and base + sum(need[g] for g in groups[-1]) + need[c] > width:
+            groups.append([])
+        groups[-1].append(c)
+    tables = []
+    for i, group in enumerate(groups):
+        cols = keys + group
+        part = f" ({i + 1}/{len(groups)})" if len(groups) > 1 else ""
+        table = Table(title=title + part)
+        for c in cols:
+            table.add_column(str(c), min_width=need[c] - 3, overflow="fold")
+        for r in range(len(df)):
+            table.add_row(*[cells[c][r] for c in cols])
+        tables.append(table)
+    return tables
 
 
 def last_epoch_table(store, run: str, title: str) -> Table:

@@ -9,39 +9,77 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
-
-from .app import app, console, frame_table, last_epoch_table
+from .app import app, console, frame_tables, last_epoch_table
 
 __all__: list[str] = []
 
 
+#: ``--json`` / ``--csv``: the table for scripts instead of for reading.
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print the table(s) as JSON, for scripts.")]
+CsvOpt = Annotated[bool, typer.Option("--csv", help="Print the table as CSV, for scripts.")]
+
+
+def _emit(tables: dict[str, Any], as_json: bool, as_csv: bool, extra: dict[str, Any] | None = None) -> bool:
+    """Print ``tables`` (name → DataFrame) as JSON or CSV if asked; whether it did."""
+    import json
+
+    if as_json and as_csv:
+        raise typer.BadParameter("--json and --csv: give one of them")
+    if as_json:
+        out = {name: json.loads(df.to_json(orient="records")) for name, df in tables.items()}
+        typer.echo(json.dumps({**out, **(extra or {})}, indent=1, default=str))
+    elif as_csv:
+        if len(tables) > 1:
+            raise typer.BadParameter(f"--csv prints one table, and this command has {len(tables)}: use --json")
+        typer.echo(next(iter(tables.values())).to_csv(index=False), nl=False)
+    return as_json or as_csv
+
+
+def _print_tables(df, title: str, floats: int = 3) -> None:
+    for table in frame_tables(df, title, floats):
+        console().print(table)
+
+
 @app.command("runs")
-def runs_command(db: Annotated[Path, typer.Argument(help="An infoscope database.")]) -> None:
-    """List the runs in a database."""
+def runs_command(db: Annotated[Path, typer.Argument(help="An infoscope database.")], as_json: JsonOpt = False,
+                 as_csv: CsvOpt = False) -> None:
+    """List the runs in a database (whole names at any width; --json or --csv for scripts)."""
+    import pandas as pd
+
     from ..store import load
 
     with load(db) as store:
         df = store.runs()
-    table = Table("run", "experiment", "seed", "status", "records", "last epoch", "started")
-    for r in df.itertuples():
-        started = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.started_at))
-        last = "" if r.last_epoch is None or r.last_epoch != r.last_epoch else str(int(r.last_epoch))
-        table.add_row(r.name, str(r.experiment or ""), str(r.seed if r.seed is not None else ""), r.status, str(r.records), last, started)
-    console().print(table)
+    shown = pd.DataFrame({
+        "run": df.name, "experiment": df.experiment.fillna(""), "seed": df.seed, "status": df.status, "records": df.records,
+        "last epoch": [None if v is None or v != v else int(v) for v in df.last_epoch],
+        "started": [time.strftime("%Y-%m-%d %H:%M", time.localtime(t)) for t in df.started_at],
+    })
+    if not _emit({"runs": shown}, as_json, as_csv):
+        _print_tables(shown, "runs")
 
 
 @app.command("show")
 def show_command(
     db: Annotated[Path, typer.Argument(help="An infoscope database.")],
     run: Annotated[str, typer.Argument(help="Run name (see 'infoscope runs').")],
+    as_json: JsonOpt = False,
 ) -> None:
-    """A table of the last recorded epoch of a run, with its metrics and warnings."""
+    """A table of the last recorded epoch of a run, with its metrics and warnings (--json for scripts)."""
+    from ..analysis.series import final_values
     from ..store import load
 
     con = console()
     with load(db) as store:
         info = store.run_info(run)
+        if as_json:
+            metrics = store.metrics(run=run)
+            last = metrics[metrics.epoch == metrics.epoch.max()] if not metrics.empty else metrics
+            _emit({"values": final_values(store.measurements(run=run), store.layers(run).name),
+                   "metrics": last[["epoch", "name", "value"]] if not last.empty else last,
+                   "warnings": store.warnings(run=run)}, True, False,
+                  {"status": info["status"], "seed": info["seed"], "dataset": info["config"].get("dataset")})
+            return
         con.print(last_epoch_table(store, run, run))
         metrics = store.metrics(run=run)
         if not metrics.empty:
@@ -160,8 +198,9 @@ def analyze_command(
     rtol: Annotated[float, typer.Option(help="Relative tolerance of a plateau.")] = 0.05,
     atol: Annotated[float, typer.Option(help="Absolute tolerance of a plateau (bits).")] = 0.05,
     fraction: Annotated[float, typer.Option(help="Share of each layer's units proposed for pruning.")] = 0.25,
+    as_json: JsonOpt = False,
 ) -> None:
-    """Convergence, fitting/compression phases, redundant units and sanity warnings of a run."""
+    """Convergence, fitting/compression phases, redundant units and sanity warnings of a run (--json for scripts)."""
     import pandas as pd
 
     from ..experiments.inspection import analyze_run
@@ -172,13 +211,17 @@ def analyze_command(
     con = console()
     net = a.network
     since = lambda e: "still changing" if e is None else f"since epoch {e}"  # noqa: E731
+    cols = ["probe", "estimator", "layer", "shape", "peak_epoch", "peak", "final", "maximum", "drop", "drop_fraction", "compression_epochs", "compressed", "rescaled"]
+    candidates = pd.DataFrame([c.__dict__ for c in a.candidates])
+    if _emit({"convergence": a.convergence, "phases": a.phases, "candidates": candidates}, as_json, False,
+             {"network": net, "warnings": [msg for *_, msg in a.warnings], "notes": list(a.notes)}):
+        return
     con.print(f"Convergence: {net['verdict']}. Loss plateau: {since(net['loss_since'])}; "
                   f"accuracy plateau: {since(net['accuracy_since'])}.")
-    con.print(frame_table(a.convergence, "Epoch from which each MI series stays on its plateau (— = still changing)"))
-    cols = ["probe", "estimator", "layer", "shape", "peak_epoch", "peak", "final", "maximum", "drop", "drop_fraction", "compression_epochs", "compressed", "rescaled"]
-    con.print(frame_table(a.phases[cols], "Fitting and compression of I(X;T) (bits)"))
+    _print_tables(a.convergence, "Epoch from which each MI series stays on its plateau (— = still changing)")
+    _print_tables(a.phases[cols], "Fitting and compression of I(X;T) (bits)")
     if a.candidates:
-        con.print(frame_table(pd.DataFrame([c.__dict__ for c in a.candidates]), "Prune candidates"))
+        _print_tables(candidates, "Prune candidates")
     for layer, pairs in a.pairs.items():
         if pairs:
             con.print(f"layer {layer}: redundant pairs " + ", ".join(f"({i},{j}) r={r:.2f}" for i, j, r in pairs[:10]))
@@ -203,6 +246,6 @@ def prune_check_command(
 
     with load(db) as store:
         result = prune_check(store, run, fraction=fraction, seeds=seeds, estimator=estimator)
-    console().print(frame_table(result.table, f"Held-out accuracy after masking {fraction:.0%} of units ({run})", floats=4))
+    _print_tables(result.table, f"Held-out accuracy after masking {fraction:.0%} of units ({run})", floats=4)
     console().print("acc: before masking; acc_mi_low / acc_mi_high: after masking the lowest / highest "
                      f"I(unit;Y) units; acc_rand, acc_rand_sd: mean and s.d. over {seeds} random masks.")
