@@ -339,3 +339,28 @@ def test_chance_permutations_are_the_same_in_every_process():
     outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
                            env={**os.environ, "PYTHONHASHSEED": str(h)}).stdout for h in (1, 2)}
     assert len(outs) == 1 and outs.pop().count("[") == 4
+
+
+def test_a_long_record_shows_its_progress_and_can_be_silenced(capsys):
+    from infoscope.progress import WaitProgress
+
+    model = nn.Sequential(nn.Linear(6, 4), nn.Tanh(), nn.Linear(4, 3), nn.ReLU())
+    x, y = _data()
+    seen = []
+    with Recorder(model, (x, y), estimators=["binning"], store=None, progress=lambda d, t, w: seen.append((d, t, w))) as rec:
+        rec.record(0)
+    assert seen[0] == (0, 2, "probe train, layer 1 and its units") and seen[-1] == (2, 2, "done")
+    assert [d for d, *_ in seen] == sorted(d for d, *_ in seen)  # steps only go forward
+    with Recorder(model, (x, y), estimators=["binning"], store=None, progress="off") as rec:
+        rec.record(0)
+    assert capsys.readouterr().err == ""
+    # plain lines once a wait has lasted its delay: what is done and the time left
+    report = WaitProgress("record of epoch 3", 4, mode="plain", delay=0, every=0)
+    report.update(1, "probe train, layer fc1")
+    report.update(4, "done")
+    report.close()
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].startswith("infoscope: record of epoch 3: 1/4 (probe train, layer fc1), ") and lines[0].endswith("s left")
+    assert lines[-1].startswith("infoscope: record of epoch 3: 4/4 (done)")
+    with pytest.raises(ValueError, match="progress must be one of auto, rich, plain, off"):
+        Recorder(model, (x, y), store=None, progress="loud")

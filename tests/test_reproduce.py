@@ -71,7 +71,12 @@ def test_quantized_network_exact_mi_equals_a_direct_count(tmp_path):
 
 
 def test_lorenzen_study_counts_the_exact_plane_over_the_whole_data_set(tmp_path):
-    result = reproduce("lorenzen-quantized", tmp_path, epochs=1, probe_size=120)
+    told = []
+    result = reproduce("lorenzen-quantized", tmp_path, epochs=1, probe_size=120, on_progress=told.append)
+    # every wait is told: the run and epoch under way, a record's layers, then the analysis
+    assert told[0] == "run 1/1 lorenzen-quantized-quant-s0: epoch 0/1"
+    assert any(t.startswith("run 1/1 lorenzen-quantized-quant-s0: recording, ") and "layers (probe all" in t for t in told)
+    assert any("epoch 1/1, test acc" in t for t in told) and told[-1].startswith("analysing 1 run(s)")
     with infoscope.load(result.summary.parent / "runs.db") as st:
         run = "lorenzen-quantized-quant-s0"
         assert list(st.layers(run).name) == [f"quant{i}" for i in range(1, 6)]

@@ -19,6 +19,7 @@ from .estimators import Estimator, make_estimator
 from .estimators.units import POOLINGS
 from .inputs import INPUT_REPRESENTATIONS
 from .layouts import TOKEN_POOLINGS
+from .progress import check_progress
 
 __all__ = ["RecordingOptions", "POOLINGS", "recording_options"]
 
@@ -123,6 +124,10 @@ class RecordingOptions:
         steps apart use w^k (:class:`~infoscope.uncertainty.SigmaSmoother`).
     memory_budget : int, optional
         Bytes one record call may use (default: half the machine's memory).
+    progress : {"auto", "rich", "plain", "off"} or callable
+        How a measurement that lasts more than 2 s shows its progress (layers done, time
+        left): a Rich bar in a terminal and plain lines elsewhere (``"auto"``), either one,
+        nothing (``"off"``), or a callable ``(done, total, what)`` (:mod:`~infoscope.progress`).
     on_error : {"warn", "raise"}
         What a failed estimate (e.g. NaN activations) does: store a warning and go on, or raise.
     device : str, optional
@@ -167,6 +172,7 @@ class RecordingOptions:
     calibrate: bool = False
     sigma_smoothing: float | None = None
     memory_budget: int | None = None
+    progress: Any = "auto"
     on_error: str = "warn"
     device: str | None = None
 
@@ -216,6 +222,7 @@ class RecordingOptions:
         self.sensitivity, self.calibrate, self.scale_check = bool(self.sensitivity), bool(self.calibrate), bool(self.scale_check)
         self.chance = check_whole(self.chance, "chance", 0)
         check_choice(self.on_error, "on_error", ("warn", "raise"))
+        self.progress = check_progress(self.progress)
 
     @property
     def continuous_y(self) -> bool:
@@ -241,7 +248,7 @@ class RecordingOptions:
         config = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
         config["estimators"] = [{"method": e.name, **e.get_params()} for e in self.estimators]
         config["noise_draws"] = self.draws
-        for key in ("forward_batch_size", "memory_budget", "on_error", "device"):  # how, not what: not part of a run's identity
+        for key in ("forward_batch_size", "memory_budget", "on_error", "device", "progress"):  # how, not what: not part of a run's identity
             config.pop(key)
         return config
 

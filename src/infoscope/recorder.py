@@ -33,6 +33,7 @@ from .inputs import input_representation, main_input, n_rows, take
 from .layouts import LayerLayout, infer_layout
 from .measurement import Measurement, Probe, ProbeMeasurement, as_probes, noisy
 from .options import RecordingOptions, recording_options
+from .progress import WaitProgress
 from .store import RunWriter, Store
 from .uncertainty import SigmaSmoother, permuted_labels, subsamples
 from .weights import dump_checkpoint
@@ -355,7 +356,9 @@ class Recorder:
         rows, warnings, bands = [], [], []
         opts = self.options
         with_bands = self.bands_due(epoch, step)
-        for probe_set in self.probes:
+        steps = len(self.probes) * len(self.layers)
+        report = WaitProgress(f"record of epoch {epoch}", steps, opts.progress if self.processes.lead else "off")
+        for pi, probe_set in enumerate(self.probes):
             probe = probe_set.name
             ctx = self._contexts[probe]
             boot = opts.bootstrap if with_bands else 0
@@ -369,10 +372,13 @@ class Recorder:
             for li, layer in enumerate(self.layers):
                 t = noisy(acts[layer], opts.noise_variance, opts.draws, (self.seed or 0, epoch, step, li))
                 where = f"layer {layer!r}, epoch {epoch}, step {step}, probe {probe!r}"
+                report.update(pi * len(self.layers) + li, f"probe {probe}, layer {layer}" + (" and its units" if with_units else ""))
                 part.layer(layer, t, where, note_skipped_units=epoch == 0 and probe_set is self.probes[0])
             rows += part.rows
             warnings += part.warnings
             bands += part.bands
+        report.update(steps, "done")
+        report.close()
         rows, warnings, bands = self.processes.gather_results(rows, warnings, bands)
         in_order = lambda tagged: [r for _, part in sorted(tagged, key=lambda p: p[0]) for r in part]  # noqa: E731
         return Measurement(in_order(rows), warnings, in_order(bands))

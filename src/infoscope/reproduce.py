@@ -343,6 +343,7 @@ def _parts_table(parts: list[Part]) -> str:
 def reproduce(
     name: str, out_dir: str | Path = "reproduce", full: bool = False, seed: int = 0, seeds: int | None = None,
     epochs: int | None = None, probe_size: int | None = None, device: str | None = None, data: str | None = None,
+    on_progress: Callable[[str], None] | None = None,
 ) -> ReproduceResult:
     """Run a study and write ``<out_dir>/<name>/``: ``runs.db``, figures and ``summary.md``.
 
@@ -351,6 +352,8 @@ def reproduce(
     ``epochs`` and ``probe_size`` override the study's settings (for smoke tests; the summary
     says so); ``device`` is where the networks train and are measured (default: the CPU);
     ``data`` is the CIFAR folder (or "synthetic") for studies whose full version runs on CIFAR.
+    ``on_progress`` is told, in one line each time, which run and epoch is under way and how
+    far its record has got (the command line shows it; nothing is printed here).
     """
     if name not in STUDIES:
         raise ValueError(f"unknown study {name!r}; choose one of: {', '.join(STUDIES)}")
@@ -367,20 +370,29 @@ def reproduce(
     seed_list = [seed + i for i in range(n_seeds)]
     runs: dict[int, dict[str, str]] = {}
     lines = []
+    tell = on_progress or (lambda line: None)
+    total_runs = len(seed_list) * len(study.runs)
     for s in seed_list:
         runs[s] = {}
         for r in study.runs:
             n_epochs = epochs if epochs is not None else (r.full_epochs if full else r.quick_epochs)
             experiment = r.full_experiment if full and r.full_experiment else r.experiment
-            options = dataclasses.replace(r.options, band_every=max(1, math.ceil(n_epochs / STUDY_BAND_RECORDS)))
-            res = run_experiment(experiment, store=db, run=f"{name}-{r.name}-s{s}", epochs=n_epochs, activation=r.activation,
+            run_name = f"{name}-{r.name}-s{s}"
+            where = f"run {len(lines) + 1}/{total_runs} {run_name}"
+            options = dataclasses.replace(r.options, band_every=max(1, math.ceil(n_epochs / STUDY_BAND_RECORDS)),
+                                          progress=lambda done, steps, what, where=where: tell(
+                                              f"{where}: recording, {done}/{steps} layers ({what})"))
+            tell(f"{where}: epoch 0/{n_epochs}")
+            res = run_experiment(experiment, store=db, run=run_name, epochs=n_epochs, activation=r.activation,
                                  probe_size=probe_size or r.probe_size, seed=s, device=device, data=data, options=options,
-                                 whole_probe=r.whole_probe)
+                                 whole_probe=r.whole_probe,
+                                 on_epoch=lambda e, n, m, where=where: tell(f"{where}: epoch {e}/{n}, test acc {m['test_acc']:.3f}"))
             runs[s][r.name] = res.run
             lines.append(f"| {res.run} | {experiment} ({r.activation}) | {n_epochs} | {res.metrics['train_acc']:.3f} | "
                          f"{res.metrics['test_acc']:.3f} | {res.seconds:.0f} |")
     parts: dict[int, list[Part]] = {}
     tables = []
+    tell(f"analysing {total_runs} run(s) and drawing the figures")
     with Store(db) as st:
         for s in seed_list:
             analyses = {key: analyze_run(st, run) for key, run in runs[s].items()}  # once per run, warnings stored

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -36,19 +37,24 @@ def _run_with_progress(name: str, **kwargs: Any):
     )
     with Progress(*columns, console=Console(stderr=True)) as progress:
         task = progress.add_task(name, total=total, info="measuring epoch 0…")
+        last = {"info": "measuring epoch 0…"}
 
         def on_epoch(epoch: int, epochs: int, m: dict[str, float]) -> None:
-            info = f"loss {m['train_loss']:.3f}  acc {m['train_acc']:.3f}  test acc {m['test_acc']:.3f}"
-            progress.update(task, completed=epoch, info=info)
+            last["info"] = f"loss {m['train_loss']:.3f}  acc {m['train_acc']:.3f}  test acc {m['test_acc']:.3f}"
+            progress.update(task, completed=epoch, info=last["info"])
 
-        result = run_experiment(name, on_epoch=on_epoch, **kwargs)
+        def on_record(done: int, total_steps: int, what: str) -> None:  # a record's layers, in the same bar
+            info = last["info"] if done >= total_steps else f"measuring: {done}/{total_steps} layers ({what})"
+            progress.update(task, info=info)
+
+        result = run_experiment(name, on_epoch=on_epoch, **{"progress": on_record, **kwargs})
         progress.update(task, completed=total)
     return result
 
 
 #: Options of the recorder that say how, not what: left to the experiment and the machine
 #: (``--device`` is ``run``'s own: where the network trains as well).
-_NOT_OPTIONS = ("forward_batch_size", "on_error", "device")
+_NOT_OPTIONS = ("forward_batch_size", "on_error", "device", "progress")
 
 
 def _comma_list(value: str) -> list[str]:
@@ -239,7 +245,21 @@ def reproduce_command(
     """Reproduce a published result: run it, analyse it, draw it, and say part by part whether the claim held."""
     from ..reproduce import reproduce
 
-    result = reproduce(study, out, full=full, seed=seed, seeds=seeds, device=device or default_device(), data=data)
+    err = Console(stderr=True)
+    if err.is_terminal:  # a live status line in a terminal
+        with err.status(f"reproduce {study}: starting") as status:
+            result = reproduce(study, out, full=full, seed=seed, seeds=seeds, device=device or default_device(), data=data,
+                               on_progress=lambda line: status.update(f"reproduce {study}: {line}"))
+    else:  # plain lines elsewhere (CI logs, notebooks), at most one each 10 s
+        last = [-float("inf")]
+
+        def line(text: str) -> None:
+            if time.perf_counter() - last[0] >= 10:
+                typer.echo(f"reproduce {study}: {text}", err=True)
+                last[0] = time.perf_counter()
+
+        result = reproduce(study, out, full=full, seed=seed, seeds=seeds, device=device or default_device(), data=data,
+                           on_progress=line)
     con = console()
     for s, parts in result.parts.items():
         for part in parts:
