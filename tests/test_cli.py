@@ -142,3 +142,18 @@ def test_runs_show_and_analyze_for_scripts(long_named_runs, capsys):
     analysis = json.loads(capsys.readouterr().out)
     assert {"convergence", "phases", "candidates", "network", "warnings"} <= set(analysis)
     assert {p["layer"] for p in analysis["phases"]} == {"1", "2"}
+
+
+def test_help_and_reading_commands_start_without_torch(long_named_runs):
+    """`infoscope --help`, `runs` and `show` import neither torch nor matplotlib (they load when
+    a command needs them), which is what makes the command line answer at once."""
+    code = (
+        "import contextlib, io, sys\n"
+        "from infoscope.cli import main\n"
+        "for args in (['--help'], ['runs', sys.argv[1]], ['show', sys.argv[1], 'a-rather-long-run-name-tishby-tanh-s0']):\n"
+        "    with contextlib.redirect_stdout(io.StringIO()):\n"
+        "        assert main(args) == 0, args\n"
+        "print(sorted(m for m in ('torch', 'matplotlib', 'sklearn') if m in sys.modules))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, str(long_named_runs)], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stdout + out.stderr

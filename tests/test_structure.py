@@ -231,7 +231,7 @@ def test_run_takes_every_recording_option_from_the_dataclass(capsys, tmp_path, m
     from infoscope.cli.recording import RECORDING_OPTIONS, recording_overrides
 
     fields = {f.name for f in dataclasses.fields(RecordingOptions)}
-    assert set(RECORDING_OPTIONS) == fields - {"forward_batch_size", "on_error", "device"}
+    assert set(RECORDING_OPTIONS) == fields - {"forward_batch_size", "on_error", "device", "progress"}  # (the command shows its own)
     assert main(["run", "--help"]) == 0
     text = " ".join(capsys.readouterr().out.split())
     for option in ("--bootstrap-fraction", "--sigma-smoothing", "--noise-draws", "--unit-pooling", "--early-every", "--chance"):

@@ -23,6 +23,7 @@ import torch
 from torch import nn
 
 from ._validation import is_token_ids
+from .choices import INPUT_REPRESENTATIONS
 
 __all__ = [
     "ModelInputs", "as_inputs", "n_rows", "take", "to_model", "call", "main_input", "attention_mask", "MAIN_INPUT_KEYS",
@@ -174,12 +175,6 @@ def attention_mask(x: torch.Tensor | ModelInputs) -> torch.Tensor | None:
     return mask
 
 
-#: How X enters the estimators that use its values (matrix Rényi, KSG):
-#: ``"auto"``: token ids (int32/int64) as tokens, anything else as values;
-#: ``"values"``: the input's own values (refused for token ids);
-#: ``"tokens"``: token ids, padding left out (matrix Rényi's Hamming kernel);
-#: ``"embedding"``: the output of the model's input embedding, captured once when recording starts.
-INPUT_REPRESENTATIONS = ("auto", "values", "tokens", "embedding")
 
 
 def input_representation(

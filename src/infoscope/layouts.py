@@ -36,10 +36,11 @@ from typing import Any
 import torch
 from torch import nn
 
+from .choices import TOKEN_POOLINGS
+
 __all__ = ["LAYOUTS", "TOKEN_POOLINGS", "LayerLayout", "infer_layout", "compact_tokens"]
 
 LAYOUTS = ("vector", "channels", "sequence")
-TOKEN_POOLINGS = ("all", "mean", "first")
 
 #: Modules whose output has its units (channels) on axis 1.
 _CHANNEL_TYPES: tuple[type[nn.Module], ...] = (

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ._validation import check_choice, check_interval, check_positive, check_whole
-from .estimators import Estimator, make_estimator
-from .estimators.units import POOLINGS
-from .inputs import INPUT_REPRESENTATIONS
-from .layouts import TOKEN_POOLINGS
+from ._checks import check_choice, check_interval, check_positive, check_whole
+from .choices import INPUT_REPRESENTATIONS, POOLINGS, TOKEN_POOLINGS
 from .progress import check_progress
+
+if TYPE_CHECKING:
+    from .estimators import Estimator
 
 __all__ = ["RecordingOptions", "POOLINGS", "recording_options"]
 
@@ -177,6 +177,8 @@ class RecordingOptions:
     device: str | None = None
 
     def __post_init__(self) -> None:
+        from .estimators import Estimator, make_estimator  # (the estimators load torch: only when options are made)
+
         if isinstance(self.estimators, (str, Estimator)):
             self.estimators = [self.estimators]
         self.estimators = [make_estimator(e) if isinstance(e, str) else e for e in self.estimators]

@@ -10,7 +10,8 @@ import numpy as np
 import typer
 from rich.table import Table
 
-from ..estimators import ESTIMATORS, make_estimator
+from .. import estimators as _estimators  # (its classes load torch when first used)
+from ..estimators import METHODS
 from ..marks import MARK_LEGEND, value_mark
 from .app import app, console, frame_table, with_options
 
@@ -44,7 +45,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Print the estimate and ev
 
 #: Options of ``infoscope mi`` and ``infoscope entropy``: name → (annotation, default).
 ESTIMATOR_OPTIONS: dict[str, tuple[Any, Any]] = {
-    "method": (Annotated[str, typer.Option("--method", "-m", help=f"Estimator: {', '.join(ESTIMATORS)}.")], "renyi"),
+    "method": (Annotated[str, typer.Option("--method", "-m", help=f"Estimator: {', '.join(METHODS)}.")], "renyi"),
     "alpha": (Annotated[float | None, typer.Option(help="Rényi order α (renyi).")], None),
     "sigma_x": (Annotated[str | None, typer.Option("--sigma-x", help="Kernel width for X, or a rule: silverman, knn, alignment (renyi).")], None),
     "sigma_y": (Annotated[str | None, typer.Option("--sigma-y", help="Kernel width for Y, or a rule (renyi).")], None),
@@ -62,7 +63,7 @@ def _estimator(method: str, **options: Any):
     """The estimator the command line asks for: only the options the user gave are passed."""
     for name in ("sigma_x", "sigma_y"):
         options[name] = parse_sigma(options.get(name))
-    return make_estimator(method, **{k: v for k, v in options.items() if v is not None})
+    return _estimators.make_estimator(method, **{k: v for k, v in options.items() if v is not None})
 
 
 def _print_estimate(label: str, estimate, as_json: bool) -> None:
@@ -129,7 +130,7 @@ def calibrate_command(
     """Each estimator against the known MI of Gaussian pairs (dense, sparse, sinh-transformed) at N samples of D+D dimensions."""
     from ..calibration import calibrate
 
-    table = calibrate(estimator or [name for name, cls in ESTIMATORS.items() if cls.tags.continuous], n, d, target_bits=bits, seed=seed)
+    table = calibrate(estimator or [name for name, cls in _estimators.ESTIMATORS.items() if cls.tags.continuous], n, d, target_bits=bits, seed=seed)
     shown = table.drop(columns=["shannon"]).assign(error_bits=table.error_bits.map(lambda v: "— (not Shannon)" if v != v else f"{v:+.3f}"))
     console().print(frame_table(shown, f"Estimates of a known I(X;Y) = {bits:g} bits at N={n}, D={d}+{d}"))
 
@@ -138,7 +139,7 @@ def calibrate_command(
 def estimators_command() -> None:
     """List the estimators and their parameters with defaults."""
     table = Table("method", "class", "parameters (defaults)")
-    for name, cls in ESTIMATORS.items():
+    for name, cls in _estimators.ESTIMATORS.items():
         params = ", ".join(f"{k}={v!r}" for k, v in cls().get_params().items())
         table.add_row(name, cls.__name__, params)
     console().print(table)

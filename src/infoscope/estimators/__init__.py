@@ -10,16 +10,16 @@ configured estimator can be handed around and recorded, and each class carries i
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+import functools
+import importlib
+from typing import TYPE_CHECKING, Any
 
-from .._validation import ArrayLike
-from .base import Estimator
-from .binning import Binning, Discrete
 from .estimate import H_T, I_TY, I_XT, QUANTITIES, Estimate
-from .kde import KDE
-from .ksg import KSG
-from .renyi import MatrixRenyi
 from .tags import UNKNOWN, EstimatorTags
+
+if TYPE_CHECKING:
+    from .._validation import ArrayLike
+    from .base import Estimator
 
 __all__ = [
     "ESTIMATORS",
@@ -40,10 +40,38 @@ __all__ = [
     "make_estimator",
     "entropy",
     "mutual_information",
+    "METHODS",
 ]
 
-#: Estimator classes by method name.
-ESTIMATORS: dict[str, type[Estimator]] = {cls.name: cls for cls in (MatrixRenyi, Binning, Discrete, KDE, KSG)}
+#: The estimators' method names, in the order they are listed (known without importing them).
+METHODS = ("renyi", "binning", "discrete", "kde", "ksg")
+
+#: Where each estimator class lives: imported when first asked for (``import infoscope``, and
+#: the command line's ``--help``, need no torch).
+_CLASSES = {"Estimator": ".base", "MatrixRenyi": ".renyi", "Binning": ".binning", "Discrete": ".binning", "KDE": ".kde",
+            "KSG": ".ksg"}
+
+
+@functools.cache
+def _estimators() -> dict[str, type[Estimator]]:
+    """Estimator classes by method name."""
+    from .binning import Binning, Discrete
+    from .kde import KDE
+    from .ksg import KSG
+    from .renyi import MatrixRenyi
+
+    classes = {cls.name: cls for cls in (MatrixRenyi, Binning, Discrete, KDE, KSG)}
+    assert tuple(classes) == METHODS, (tuple(classes), METHODS)
+    return classes
+
+
+def __getattr__(name: str) -> Any:
+    """The estimator classes and :data:`ESTIMATORS` (estimator classes by method name), loaded on first use."""
+    if name in _CLASSES:
+        return getattr(importlib.import_module(_CLASSES[name], __name__), name)
+    if name == "ESTIMATORS":
+        return _estimators()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def estimator_tags(method: str) -> EstimatorTags:
@@ -55,7 +83,7 @@ def estimator_tags(method: str) -> EstimatorTags:
     >>> estimator_tags("ksg").bounded, estimator_tags("binning").bounded
     (False, True)
     """
-    cls = ESTIMATORS.get(method)
+    cls = _estimators().get(method)
     return cls.tags if cls is not None else UNKNOWN
 
 
@@ -68,7 +96,7 @@ def resolution_value(method: str, params: dict[str, Any]) -> float | None:
     >>> resolution_value("binning", {"value_range_x": [-1.0, 1.0], "n_bins": 20})
     0.1
     """
-    cls = ESTIMATORS.get(method)
+    cls = _estimators().get(method)
     return cls.resolution_value(params) if cls is not None else None
 
 
@@ -91,9 +119,9 @@ def make_estimator(method: str = "renyi", **params: Any) -> Estimator:
     Binning(n_bins=10, value_range=None)
     """
     try:
-        cls = ESTIMATORS[method]
+        cls = _estimators()[method]
     except (KeyError, TypeError):
-        raise ValueError(f"unknown method {method!r}; choose one of: {', '.join(ESTIMATORS)}") from None
+        raise ValueError(f"unknown method {method!r}; choose one of: {', '.join(METHODS)}") from None
     try:
         return cls(**params)
     except TypeError:

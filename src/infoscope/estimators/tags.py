@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 
-__all__ = ["EstimatorTags", "SATURATION_RULES", "UNKNOWN"]
+__all__ = ["EstimatorTags", "SATURATION_RULES", "UNKNOWN", "POOLINGS"]
+
+#: How a conv unit's H×W map is presented (:func:`~.units.unit_view`; ``EstimatorTags.unit_pooling``).
+POOLINGS = ("map", "mean", "max")
 
 #: How an estimator's saturated values are found: ``"bounds"``: T is judged by H(T) at log2 n
 #: or 0, and all three values of T carry that flag; ``"zero"``: each value at 0 is flagged;

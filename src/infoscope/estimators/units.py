@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import torch
 
-__all__ = ["POOLINGS", "unit_view", "unit_stack", "unit_columns"]
+from .tags import POOLINGS
 
-POOLINGS = ("map", "mean", "max")
+__all__ = ["POOLINGS", "unit_view", "unit_stack", "unit_columns"]
 
 
 def unit_view(t: torch.Tensor, unit: int, pooling: str = "map") -> torch.Tensor:
