@@ -28,6 +28,11 @@ Cases (N is the probe size; "ours" runs on --device, default cuda when available
   vgg16-units       all 4,224 conv units, unit_solver="bisection" (no reference: absolute time)
   vgg16-units-exact all 4,224 conv units with the eigensolver (absolute time)
   vgg16-overhead    a 50,000-sample training epoch with and without one record of the layers
+  contention        `infoscope run digits-mlp` idle, then beside one single-threaded busy loop with the
+                    command's own thread choice (the idle cores), and with every core (--threads =
+                    cores, torch's default); printed as busy / idle
+  startup           `infoscope --help` against `python -c "import torch"` (medians of 3); printed as
+                    help / import torch
 
 Memory: each side runs in a fresh process; "+MB" is the peak resident memory during the timed
 call above the resident memory just before it (Linux: the kernel's high-water mark, reset
@@ -432,7 +437,48 @@ CASES = {
     "vgg16-units": lambda n: case_vgg16_units(n, None, "bisection", None),
     "vgg16-overhead": case_vgg16_overhead,
     "vgg16-units-exact": lambda n: case_vgg16_units(n, None, "eigh", None),
+    "contention": None,  # whole commands: command_cases
+    "startup": None,
 }
+def _timed(cmd: list[str], repeat: int = 1, env: dict[str, str] | None = None) -> float:
+    """Median wall seconds of a command, run ``repeat`` times (in ``env``, default this process's)."""
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        subprocess.run(cmd, check=True, capture_output=True, env=env)
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def command_cases(name: str, size: int) -> None:
+    """The cases that time whole commands (start-up, a neighbour's load) and print their own row."""
+    import os
+    import tempfile
+
+    cli = [sys.executable, "-m", "infoscope"]
+    unset = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")}
+    if name == "startup":
+        torch_s = _timed([sys.executable, "-c", "import torch"], 3)
+        help_s = _timed(cli + ["--help"], 3)
+        what = 'infoscope --help vs python -c "import torch"'
+        print(f"{name:<17} {what:<46} {torch_s:>8.2f} {help_s:>8.2f} "
+              f"{help_s / torch_s:>6.2f}×  (help / import torch)", flush=True)
+        return
+    with tempfile.TemporaryDirectory() as d:
+        run = lambda *extra: cli + list(extra) + ["run", "digits-mlp", "--epochs", str(size), "-o", f"{d}/r{time.time_ns()}.db"]  # noqa: E731
+        subprocess.run(run(), check=True, capture_output=True, env=unset)  # warm-up (file caches)
+        idle = statistics.median(_timed(run(), 1, unset) for _ in range(2))  # (each run its own database)
+        busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+        try:
+            time.sleep(1.0)
+            loaded = statistics.median(_timed(run(), 1, unset) for _ in range(2))
+            every_core = _timed(run("--threads", str(os.cpu_count() or 1)), 1, unset)
+        finally:
+            busy.kill()
+    print(f"{name:<17} {f'digits-mlp, {size} epochs, a busy neighbour':<46} {idle:>8.2f} {loaded:>8.2f} {loaded / idle:>6.2f}×  "
+          f"(busy / idle; with every core's thread beside the neighbour {every_core:.2f} s, {every_core / idle:.2f}×)", flush=True)
+
+
 VGG = ("vgg16-layers", "vgg16-units64", "vgg16-fast4", "vgg16-units", "vgg16-units-exact", "vgg16-overhead")
 #: Cases whose reference is the eigenvalue floor of ours: printed as ours / floor.
 FLOOR = ("conv64-units-floor",)
@@ -456,11 +502,12 @@ def main() -> None:
         return
     sizes = {"cnn-layers": 1000, "cnn-layers-align": 1000, "cnn-layers-b100": 1000, "conv64-units": 500, "conv64-units-b100": 1000,
              "conv64-units-floor": 500, "conv64-units-binning": 1000, "conv64-units-ksg": 500, "overhead": 10, "overhead-layers": 10, "slq-large": 10_000, "vgg16-layers": 1000, "vgg16-units64": 1000,
-             "vgg16-units": 1000, "vgg16-units-exact": 1000, "vgg16-fast4": 1000, "vgg16-overhead": 50_000}
+             "vgg16-units": 1000, "vgg16-units-exact": 1000, "vgg16-fast4": 1000, "vgg16-overhead": 50_000, "contention": 5,
+             "startup": 0}
     if args.quick:
         sizes.update({"cnn-layers": 300, "cnn-layers-align": 300, "cnn-layers-b100": 300, "conv64-units": 200, "conv64-units-b100": 300,
                       "conv64-units-floor": 200, "conv64-units-binning": 300, "conv64-units-ksg": 200, "overhead": 2, "overhead-layers": 2, "vgg16-layers": 300, "vgg16-units64": 300, "vgg16-units": 300, "vgg16-units-exact": 300, "vgg16-fast4": 300,
-                      "vgg16-overhead": 5_000})
+                      "vgg16-overhead": 5_000, "contention": 2})
     vgg = args.vgg or DEVICE.type == "cuda"
     names = [n for n in CASES if (args.only and n in args.only)
              or (not args.only and (n != "slq-large" or args.full) and (n not in VGG or vgg))]
@@ -470,6 +517,9 @@ def main() -> None:
     print(f"{'case':<17} {'what':<46} {'ref s':>8} {'ours s':>8} {'ratio':>7} {'max|Δ| bits':>11} {'max rel':>8} "
           f"{'data MB':>7} {'ref +MB':>7} {'ours +MB':>8}", flush=True)
     for name in names:
+        if CASES[name] is None:
+            command_cases(name, sizes[name])
+            continue
         if "overhead" in name:  # one process alternates plain and recorded training
             _, (plain, recorded, *spread), _, _, what = measure(name, "ours", sizes[name])
             detail = ("; plain {:.2f}–{:.2f} s, recorded: training {:.2f}–{:.2f} s + record {:.3f}–{:.3f} s".format(*spread)

@@ -157,3 +157,17 @@ def test_help_and_reading_commands_start_without_torch(long_named_runs):
     )
     out = subprocess.run([sys.executable, "-c", code, str(long_named_runs)], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]", out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("args, env, expected", [(["--threads", "1"], {}, 1), ([], {"OMP_NUM_THREADS": "2"}, 2)])
+def test_the_command_line_sets_threads_before_torch_loads(args, env, expected):
+    """`--threads N` (or the user's own OMP_NUM_THREADS) decides torch's threads; without either,
+    the cores idle at the start (infoscope.threads)."""
+    import os
+
+    code = ("import contextlib, io\nfrom infoscope.cli import main\n"
+            f"with contextlib.redirect_stdout(io.StringIO()):\n    assert main({args + ['estimators']!r}) == 0\n"
+            "import torch\nprint(torch.get_num_threads())\n")
+    environ = {k: v for k, v in os.environ.items() if k not in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")} | env
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, env=environ)
+    assert int(out.stdout.strip()) == expected

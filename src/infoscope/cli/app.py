@@ -43,8 +43,31 @@ DeviceOpt = Annotated[str | None, typer.Option(help="Where to train and measure:
 @app.callback()
 def _root(
     debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks for errors.")] = False,
+    threads: Annotated[int | None, typer.Option(min=1, help="Threads for torch and NumPy (default: the cores idle when "
+                                                            "the command starts; $OMP_NUM_THREADS wins).")] = None,
 ) -> None:
     """infoscope: mutual information of layers and units, in bits."""
+    set_threads(threads)
+
+
+def set_threads(threads: int | None) -> None:
+    """Give the numerical libraries ``threads`` threads, or the idle cores (:mod:`~infoscope.threads`),
+    before they load; a thread count the user set in the environment is kept. Where torch is
+    loaded already (the command line called from Python), only an explicit ``threads`` changes it."""
+    import os
+
+    if "torch" in sys.modules:
+        if threads is not None:
+            sys.modules["torch"].set_num_threads(threads)
+        return
+    if threads is None:
+        if "OMP_NUM_THREADS" in os.environ:
+            return
+        from ..threads import chosen_threads
+
+        threads = chosen_threads()
+    for name in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS"):
+        os.environ[name] = str(threads)
 
 
 def console() -> Console:
