@@ -20,6 +20,7 @@ except ImportError as exc:  # pragma: no cover - depends on the optional extra
 
 from ..options import RecordingOptions, recording_options
 from ..recorder import Recorder
+from . import logged_values
 
 __all__ = ["InfoscopeCallback"]
 
@@ -106,6 +107,6 @@ class InfoscopeCallback(Callback):
         metrics = {k: float(v) for k, v in trainer.callback_metrics.items() if getattr(v, "numel", lambda: 1)() == 1}
         summary = self.recorder.record(epoch=epoch, step=trainer.global_step, metrics=metrics, force=force)
         if self.log and summary and trainer.loggers:
-            values = {f"infoscope/{p}/{layer}/{q}/{e}": v for (p, layer, q, e), v in summary.items()}
+            values = logged_values(summary)
             for logger in trainer.loggers:
                 logger.log_metrics(values, step=trainer.global_step)

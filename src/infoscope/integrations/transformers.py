@@ -25,6 +25,7 @@ except ImportError as exc:  # pragma: no cover - depends on the optional extra
 
 from ..options import RecordingOptions, recording_options
 from ..recorder import Recorder
+from . import logged_values
 
 __all__ = ["InfoscopeCallback"]
 
@@ -114,4 +115,4 @@ class InfoscopeCallback(TrainerCallback):
                    if isinstance(v, (int, float)) and not isinstance(v, bool) and k not in ("epoch", "step")}
         summary = self.recorder.record(epoch=epoch, step=state.global_step, metrics=metrics, force=True)
         if self.log and summary and self.trainer is not None:
-            self.trainer.log({f"infoscope/{p}/{layer}/{q}/{e}": v for (p, layer, q, e), v in summary.items()})
+            self.trainer.log(logged_values(summary))
