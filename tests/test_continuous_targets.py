@@ -30,15 +30,20 @@ def _gaussian_pair(n: int, noise_var: float, seed: int = 0):
 
 @pytest.mark.parametrize("noise_var, truth_bits", [(1 / 3, 1.0), (1.0, 0.5)])
 def test_ksg_i_ty_of_a_continuous_target_matches_the_gaussian_truth(noise_var, truth_bits):
-    x, y, truth = _gaussian_pair(1500, noise_var)
-    assert truth == pytest.approx(truth_bits)
-    with Recorder(_identity_model(), (x, y), estimators=["ksg"], layers=["0"], store=None, units=True, target="continuous") as rec:
-        rows = rec.measure(0).rows
-    ty = [r for r in rows if r.quantity == "I(T;Y)"]
-    assert len(ty) == 2  # the layer and its one unit: the same value by both paths
-    assert ty[0].value == pytest.approx(ty[1].value, abs=1e-12)
-    assert abs(ty[0].value - truth) < 0.1
-    assert all(r.params["y_continuous"] and r.params["saturated"] is None for r in ty)
+    estimates = []
+    for seed in range(6):  # KSG's spread at N = 1,500 is about 0.05 bits per draw: the mean of 6
+        x, y, truth = _gaussian_pair(1500, noise_var, seed)
+        assert truth == pytest.approx(truth_bits)
+        with Recorder(_identity_model(), (x, y), estimators=["ksg"], layers=["0"], store=None, units=seed == 0,
+                      target="continuous") as rec:
+            rows = rec.measure(0).rows
+        ty = [r for r in rows if r.quantity == "I(T;Y)"]
+        if seed == 0:
+            assert len(ty) == 2  # the layer and its one unit: the same value by both paths
+            assert ty[0].value == pytest.approx(ty[1].value, abs=1e-12)
+        assert all(r.params["y_continuous"] and r.params["saturated"] is None for r in ty)
+        estimates.append(ty[0].value)
+    assert abs(sum(estimates) / len(estimates) - truth_bits) < 0.06
 
 
 def test_renyi_i_ty_of_a_continuous_target_follows_the_dependence():
