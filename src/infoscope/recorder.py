@@ -64,7 +64,9 @@ class Recorder:
     model : torch.nn.Module
         A ``DistributedDataParallel`` model is unwrapped to its module.
     probes : (x, y), Probe, list of Probe, or dict name -> (x, y)
-        Fixed probe set(s), e.g. ``{"train": (x_tr, y_tr), "test": (x_te, y_te)}``. (Elsewhere
+        Fixed probe set(s), e.g. ``{"train": (x_tr, y_tr), "test": (x_te, y_te)}``; x is one
+        tensor fed as ``model(x)``, or a mapping of tensors (``input_ids``, ``attention_mask``
+        …) fed as ``model(**x)``, whose padding is left out of every value. (Elsewhere
         ``probe`` is a probe's name, as in ``Store.measurements(probe="train")``.)
     options : RecordingOptions, optional
         What to measure and how (layers, estimators, units, cadence, bands …).
