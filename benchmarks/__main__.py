@@ -28,6 +28,10 @@ Cases (N is the probe size; "ours" runs on --device, default cuda when available
   vgg16-units       all 4,224 conv units, unit_solver="bisection" (no reference: absolute time)
   vgg16-units-exact all 4,224 conv units with the eigensolver (absolute time)
   vgg16-overhead    a 50,000-sample training epoch with and without one record of the layers
+  readme-overhead   the README's "Watching a network learn" example: a 64-64-32-10 MLP on digits,
+                    probes of 400 (train and test), MatrixRenyi(sigma_x="alignment") and Binning,
+                    units on the train probe: one training epoch against the same epoch plus one
+                    record (medians of 3)
   contention        `infoscope run digits-mlp` idle, then beside one single-threaded busy loop with the
                     command's own thread choice (the idle cores), and with every core (--threads =
                     cores, torch's default); printed as busy / idle
@@ -419,6 +423,42 @@ def case_vgg16_overhead(samples: int):
     return interleaved, interleaved, f"VGG16, {samples}-sample epoch + one record of 16 layers (5 pairs)", 0
 
 
+def case_readme_overhead(n: int):
+    """One training epoch of the README example's network, plain and with one record."""
+    from infoscope import Binning, Recorder
+    from infoscope.datasets import load_digits
+
+    data = load_digits()
+    x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
+    probes = {"train": (x[:n], y[:n]), "test": (torch.from_numpy(data.x_test[:n]), torch.from_numpy(data.y_test[:n]))}
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 32), torch.nn.ReLU(),
+                                torch.nn.Linear(32, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+
+    def epoch() -> float:
+        t0 = time.perf_counter()
+        for idx in torch.randperm(len(x)).split(32):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+            opt.step()
+        return time.perf_counter() - t0
+
+    def both():
+        epoch()  # warm-up
+        rec = Recorder(model, probes, estimators=[MatrixRenyi(sigma_x="alignment"), Binning(n_bins=30)], units=True,
+                       unit_probes=["train"], store=None, progress="off")
+        plain, recorded = [], []
+        for e in range(3):
+            plain.append(epoch())
+            t0 = time.perf_counter()
+            rec.record(epoch=e + 1)
+            recorded.append(plain[-1] + time.perf_counter() - t0)
+        return [statistics.median(plain), statistics.median(recorded)]
+
+    return both, both, f"README example, N={n}, units on train", 0
+
+
 CASES = {
     "cnn-layers": lambda n: case_layers(n, "silverman"),
     "cnn-layers-align": lambda n: case_layers(n, "alignment"),
@@ -437,6 +477,7 @@ CASES = {
     "vgg16-units": lambda n: case_vgg16_units(n, None, "bisection", None),
     "vgg16-overhead": case_vgg16_overhead,
     "vgg16-units-exact": lambda n: case_vgg16_units(n, None, "eigh", None),
+    "readme-overhead": case_readme_overhead,
     "contention": None,  # whole commands: command_cases
     "startup": None,
 }
@@ -502,12 +543,12 @@ def main() -> None:
         return
     sizes = {"cnn-layers": 1000, "cnn-layers-align": 1000, "cnn-layers-b100": 1000, "conv64-units": 500, "conv64-units-b100": 1000,
              "conv64-units-floor": 500, "conv64-units-binning": 1000, "conv64-units-ksg": 500, "overhead": 10, "overhead-layers": 10, "slq-large": 10_000, "vgg16-layers": 1000, "vgg16-units64": 1000,
-             "vgg16-units": 1000, "vgg16-units-exact": 1000, "vgg16-fast4": 1000, "vgg16-overhead": 50_000, "contention": 5,
+             "vgg16-units": 1000, "vgg16-units-exact": 1000, "vgg16-fast4": 1000, "vgg16-overhead": 50_000, "readme-overhead": 400, "contention": 5,
              "startup": 0}
     if args.quick:
         sizes.update({"cnn-layers": 300, "cnn-layers-align": 300, "cnn-layers-b100": 300, "conv64-units": 200, "conv64-units-b100": 300,
                       "conv64-units-floor": 200, "conv64-units-binning": 300, "conv64-units-ksg": 200, "overhead": 2, "overhead-layers": 2, "vgg16-layers": 300, "vgg16-units64": 300, "vgg16-units": 300, "vgg16-units-exact": 300, "vgg16-fast4": 300,
-                      "vgg16-overhead": 5_000, "contention": 2})
+                      "vgg16-overhead": 5_000, "readme-overhead": 200, "contention": 2})
     vgg = args.vgg or DEVICE.type == "cuda"
     names = [n for n in CASES if (args.only and n in args.only)
              or (not args.only and (n != "slq-large" or args.full) and (n not in VGG or vgg))]
