@@ -186,7 +186,7 @@ def test_constructor_validation(tmp_path):
         Recorder(model, (x, y), every=0, store=tmp_path / "r.db")
     with pytest.raises(ValueError, match="probe 'train' inputs has 1 sample"):
         Recorder(model, (x[:1], y[:1]), store=tmp_path / "r.db")
-    with pytest.raises(ValueError, match="have 120 samples but its labels have 3"):
+    with pytest.raises(ValueError, match="has 120 samples but its labels has 3"):
         Recorder(model, (x, y[:3]), store=tmp_path / "r.db")
     with pytest.raises(ValueError, match="probe labels.*non-integer"):
         Recorder(model, (x, torch.rand(120)), store=tmp_path / "r.db")

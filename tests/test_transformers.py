@@ -268,7 +268,7 @@ def test_bad_dict_inputs_are_refused_with_names():
     mask[3] = 0
     with pytest.raises(ValueError, match=r"all zero for probe sample\(s\) \[3\]"):
         Recorder(_bert(), ({"input_ids": x["input_ids"], "attention_mask": mask}, y), store=None)
-    with pytest.raises(ValueError, match="have 20 samples but its labels have 5"):
+    with pytest.raises(ValueError, match="has 20 samples but its labels has 5"):
         Recorder(_bert(), (x, y[:5]), store=None)
 
 

@@ -53,6 +53,10 @@ WEIGHT_TYPES: tuple[type[nn.Module], ...] = (nn.Linear, nn.Conv1d, nn.Conv2d, nn
 _ACTIVATION_NAME = re.compile(r"GELU|ReLU|SiLU|Swish|Mish|Tanh|Sigmoid|Softplus|ELU|GLU|Activation$", re.IGNORECASE)
 
 
+def _is_container(module: nn.Module) -> bool:
+    return any(True for _ in module.children())
+
+
 def is_activation(module: nn.Module) -> bool:
     """Whether a module is an activation function: a ``torch.nn`` activation, a class of
     Hugging Face's ``ACT2CLS`` (when ``transformers`` is loaded), or a module without children
@@ -67,7 +71,7 @@ def is_activation(module: nn.Module) -> bool:
     """
     if isinstance(module, ACTIVATION_TYPES):
         return True
-    if any(True for _ in module.children()):
+    if _is_container(module):
         return False
     hf = sys.modules.get("transformers.activations")  # only where the model's library is loaded already
     classes = tuple(c for c in getattr(hf, "ACT2CLS", {}).values() if isinstance(c, type))
@@ -87,7 +91,7 @@ def auto_layers(model: nn.Module) -> list[str]:
     >>> auto_layers(m)
     ['1', '2']
     """
-    leaves = [(n, m) for n, m in model.named_modules() if n and not any(True for _ in m.children())]
+    leaves = [(n, m) for n, m in model.named_modules() if n and not _is_container(m)]
     acts = [n for n, m in leaves if is_activation(m)]
     weights = [n for n, m in leaves if isinstance(m, WEIGHT_TYPES)]
     if not acts:
@@ -99,10 +103,6 @@ def auto_layers(model: nn.Module) -> list[str]:
         if order.index(last) > order.index(acts[-1]):  # output layer without an activation module
             chosen.append(last)
     return chosen
-
-
-def _is_container(module: nn.Module) -> bool:
-    return any(True for _ in module.children())
 
 
 def _repeated_blocks(model: nn.Module) -> list[str]:

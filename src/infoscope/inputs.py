@@ -175,8 +175,6 @@ def attention_mask(x: torch.Tensor | ModelInputs) -> torch.Tensor | None:
     return mask
 
 
-
-
 def input_representation(
     x: torch.Tensor | ModelInputs, how: str = "auto", embedded: torch.Tensor | None = None
 ) -> tuple[torch.Tensor, str]:
@@ -228,14 +226,10 @@ def input_representation(
         )
     if kind == "tokens" and not tokens:
         raise ValueError(f"input_representation='tokens' needs token ids (int32/int64, shape (N, L)); the probe's X is {main.dtype}")
-    if main.ndim < 2 or mask is None or main.shape[1] != mask.shape[1]:
-        if kind == "tokens" and bool((main < 0).any()):
-            raise ValueError("token ids must be >= 0 (infoscope marks padding with -1)")
+    if main.ndim < 2 or (mask is not None and main.shape[1] != mask.shape[1]):
+        mask = None  # not a sequence of the mask's tokens: every value is real
+    if kind == "tokens" and bool((main[mask] if mask is not None else main).lt(0).any()):
+        raise ValueError("token ids must be >= 0 (infoscope marks padding with -1)")
+    if mask is None:
         return main, kind
-    if kind == "tokens":
-        if bool((main[mask] < 0).any()):
-            raise ValueError("token ids must be >= 0 (infoscope marks padding with -1)")
-        ids, real = compact_tokens(main, mask)
-        return torch.where(real, ids, torch.full_like(ids, -1)), kind
-    seq, real = compact_tokens(main, mask)
-    return seq * real.reshape(real.shape + (1,) * (seq.ndim - 2)).to(seq.dtype), kind
+    return compact_tokens(main, mask, fill=-1 if kind == "tokens" else 0)[0], kind

@@ -129,22 +129,17 @@ class LayerLayout:
                 raise ValueError(f"the layer has {seq.shape[1]} token positions but the attention mask has {mask.shape[1]}, "
                                  f"so its padding cannot be left out; record layers of the input's length, or pass "
                                  f"token_pooling for another layer")
-        seq, real = compact_tokens(seq, mask)
-        if self.heads:
-            d = seq.shape[-1]
-            if d % self.heads:
-                raise ValueError(f"{d} features do not split into {self.heads} heads")
-            seq = seq.reshape(seq.shape[0], seq.shape[1], self.heads, d // self.heads)  # (N, L, H, d)
+        seq, real = compact_tokens(seq, mask, fill=0)
+        if self.heads:  # (infer_layout has checked that D splits into the heads)
+            seq = seq.reshape(seq.shape[0], seq.shape[1], self.heads, seq.shape[-1] // self.heads)  # (N, L, H, d)
         if self.token_pooling == "first":
             return seq[:, 0]
-        weights = real.to(seq.dtype).reshape(real.shape + (1,) * (seq.ndim - 2))
         if self.token_pooling == "mean":
-            return (seq * weights).sum(dim=1) / weights.sum(dim=1)
-        zeroed = seq * weights
-        return zeroed.movedim(1, -1) if not self.heads else zeroed.movedim(1, 2)  # (N, D, L*) or (N, H, L*, d)
+            return seq.sum(dim=1) / real.sum(dim=1).to(seq.dtype).reshape((-1,) + (1,) * (seq.ndim - 2))
+        return seq.movedim(1, -1) if not self.heads else seq.movedim(1, 2)  # (N, D, L*) or (N, H, L*, d)
 
 
-def compact_tokens(seq: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
+def compact_tokens(seq: torch.Tensor, mask: torch.Tensor | None, fill: float | None = None) -> tuple[torch.Tensor, torch.Tensor]:
     """Every sample's real tokens moved to the front, in order, and the positions only padding
     fills cut off.
 
@@ -152,6 +147,8 @@ def compact_tokens(seq: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.
     ----------
     seq : torch.Tensor, shape (N, L, ...)
     mask : torch.Tensor of bool, shape (N, L), or None (every token real)
+    fill : number, optional
+        What the padded positions left behind real tokens hold (None: whatever the padding held).
 
     Returns
     -------
@@ -162,9 +159,9 @@ def compact_tokens(seq: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.
     Examples
     --------
     >>> ids = torch.tensor([[0, 0, 5, 6], [7, 0, 0, 0]])       # left- and right-padded
-    >>> out, real = compact_tokens(ids, ids != 0)
+    >>> out, real = compact_tokens(ids, ids != 0, fill=-1)
     >>> out.tolist(), real.tolist()
-    ([[5, 6], [7, 0]], [[True, True], [True, False]])
+    ([[5, 6], [7, -1]], [[True, True], [True, False]])
     """
     if mask is None:
         return seq, torch.ones(seq.shape[:2], dtype=torch.bool, device=seq.device)
@@ -173,7 +170,14 @@ def compact_tokens(seq: torch.Tensor, mask: torch.Tensor | None) -> tuple[torch.
     length = int(mask.sum(dim=1).max())
     order = order[:, :length]
     index = order.reshape(order.shape + (1,) * (seq.ndim - 2)).expand((-1, -1) + tuple(seq.shape[2:]))
-    return torch.gather(seq, 1, index), torch.gather(mask, 1, order)
+    out, real = torch.gather(seq, 1, index), torch.gather(mask, 1, order)
+    if fill is not None:
+        out = out.masked_fill(~real.reshape(real.shape + (1,) * (seq.ndim - 2)), fill)
+    return out, real
+
+
+def _has_children(module: nn.Module) -> bool:
+    return any(True for _ in module.children())
 
 
 def _module_layout(module: nn.Module) -> str | None:
@@ -182,7 +186,7 @@ def _module_layout(module: nn.Module) -> str | None:
         return "channels"
     if isinstance(module, _LAST_AXIS_TYPES) or _SEQUENCE_NAMES.search(type(module).__name__):
         return "sequence"
-    if any(True for _ in module.children()):
+    if _has_children(module):
         if any(isinstance(m, nn.MultiheadAttention) or "attention" in type(m).__name__.lower() for m in module.modules()):
             return "sequence"
     return None
@@ -244,7 +248,7 @@ def infer_layout(
     if own is not None:
         return _made(own, type(module).__name__, token_pooling, heads, shape, layer)
     for earlier, earlier_shape in before:
-        found = _module_layout(earlier) if tuple(earlier_shape) == shape and not any(True for _ in earlier.children()) else None
+        found = _module_layout(earlier) if tuple(earlier_shape) == shape and not _has_children(earlier) else None
         if found is not None:
             return _made(found, f"{type(module).__name__} after {type(earlier).__name__}", token_pooling, heads, shape, layer)
     if len(shape) >= 3 and heads is None:  # (N, C, H, W) and deeper: maps, as conv layers give them

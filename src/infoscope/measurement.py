@@ -37,13 +37,13 @@ from typing import Any, NamedTuple
 import numpy as np
 import torch
 
-from ._validation import all_finite, check_samples
+from ._validation import all_finite, check_same_length, check_samples
 from .distributed import TaskSplit
 from .estimators import Estimator
 from .estimators.base import Estimate, ProbeContext
 from .estimators.estimate import I_TY, I_XT
 from .estimators.scale import rms_distance, to_unit_variance
-from .inputs import ModelInputs, as_inputs, attention_mask, n_rows
+from .inputs import ModelInputs, as_inputs, attention_mask, main_input
 from .layouts import LayerLayout
 from .options import RecordingOptions
 from .records import BandRow, MeasurementRow, MeasurementWarning
@@ -73,9 +73,8 @@ class Probe:
         else:
             self.x = check_samples(x, f"probe {self.name!r} inputs")
         self.y = check_samples(self.y, f"probe {self.name!r} labels")
-        if n_rows(self.x) != self.y.shape[0]:
-            raise ValueError(f"probe {self.name!r} inputs have {n_rows(self.x)} samples but its labels have {self.y.shape[0]}; "
-                             f"both must hold the same samples on axis 0")
+        # (a mapping's tensors share their N: ModelInputs checks it)
+        check_same_length(main_input(self.x), self.y, (f"probe {self.name!r} inputs", "its labels"))
         self.mask = attention_mask(self.x)
 
 

@@ -7,6 +7,7 @@ names and documents it, so a new recording option is written once.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import re
 import sys
@@ -246,20 +247,17 @@ def reproduce_command(
     from ..reproduce import reproduce
 
     err = Console(stderr=True)
-    if err.is_terminal:  # a live status line in a terminal
-        with err.status(f"reproduce {study}: starting") as status:
-            result = reproduce(study, out, full=full, seed=seed, seeds=seeds, device=device or default_device(), data=data,
-                               on_progress=lambda line: status.update(f"reproduce {study}: {line}"))
-    else:  # plain lines elsewhere (CI logs, notebooks), at most one each 10 s
-        last = [-float("inf")]
+    last = [-float("inf")]
 
-        def line(text: str) -> None:
-            if time.perf_counter() - last[0] >= 10:
-                typer.echo(f"reproduce {study}: {text}", err=True)
-                last[0] = time.perf_counter()
+    def line(text: str) -> None:  # plain lines outside a terminal (CI logs, notebooks), at most one each 10 s
+        if time.perf_counter() - last[0] >= 10:
+            typer.echo(f"reproduce {study}: {text}", err=True)
+            last[0] = time.perf_counter()
 
+    with err.status(f"reproduce {study}: starting") if err.is_terminal else contextlib.nullcontext() as status:
+        tell = (lambda text: status.update(f"reproduce {study}: {text}")) if status is not None else line  # a live line in a terminal
         result = reproduce(study, out, full=full, seed=seed, seeds=seeds, device=device or default_device(), data=data,
-                           on_progress=line)
+                           on_progress=tell)
     con = console()
     for s, parts in result.parts.items():
         for part in parts:
