@@ -76,7 +76,7 @@ def test_the_check_itself_finds_a_name_keyed_table():
 
 
 def test_every_estimator_is_registered_with_its_own_tags():
-    assert set(ESTIMATORS) == {"renyi", "binning", "discrete", "kde", "ksg"}
+    assert set(ESTIMATORS) == {"renyi", "binning", "discrete", "kde", "ksg", "gaussian", "neural"}
     for name, cls in ESTIMATORS.items():
         assert cls.name == name and estimator_tags(name) is cls.tags
         # batching layers is a fact only where the class computes layers its own way
@@ -85,9 +85,9 @@ def test_every_estimator_is_registered_with_its_own_tags():
     assert estimator_tags("no-such-estimator") is UNKNOWN and not UNKNOWN.bounded
     # the facts the old name-keyed tables held, now asked of the classes
     assert [n for n, c in ESTIMATORS.items() if c.tags.bounded] == ["renyi", "binning", "discrete", "kde"]
-    assert [n for n, c in ESTIMATORS.items() if c.tags.shannon] == ["binning", "discrete", "kde", "ksg"]
+    assert [n for n, c in ESTIMATORS.items() if c.tags.shannon] == ["binning", "discrete", "kde", "ksg", "gaussian", "neural"]
     assert {n: c.tags.unit_pooling for n, c in ESTIMATORS.items()} == {
-        "renyi": "map", "binning": "mean", "discrete": "mean", "kde": "map", "ksg": "mean"}
+        "renyi": "map", "binning": "mean", "discrete": "mean", "kde": "map", "ksg": "mean", "gaussian": "mean", "neural": "mean"}
 
 
 def test_resolution_of_stored_values():

@@ -148,6 +148,10 @@ class ProbeMeasurement:
     x_representation : str
         How X entered (:func:`~infoscope.inputs.input_representation`); stored with I(X;T)
         values where it is not the input's own values.
+    critics : dict
+        (layer, estimator index) → the trained critics of an estimator that warm-starts
+        (``warm_layer_information``) from the previous record: kept by the recorder per probe
+        across records, updated here.
     """
 
     options: RecordingOptions
@@ -163,6 +167,7 @@ class ProbeMeasurement:
     permuted: list[ProbeContext] = dataclasses.field(default_factory=list)
     layouts: dict[str, LayerLayout] = dataclasses.field(default_factory=dict)
     x_representation: str = "values"
+    critics: dict[tuple[str, int], Any] = dataclasses.field(default_factory=dict)
     rows: list[tuple[int, list[MeasurementRow]]] = dataclasses.field(default_factory=list)
     bands: list[tuple[int, list[BandRow]]] = dataclasses.field(default_factory=list)
     warnings: list[MeasurementWarning] = dataclasses.field(default_factory=list)
@@ -223,7 +228,7 @@ class ProbeMeasurement:
             try:
                 if self.tasks.mine():
                     self._whole_layer(est, index, layer, t)
-                if do_units:
+                if do_units and self.options.measures_units(est):
                     dealt = [(j, self.tasks.task) for j in range(n_units) if self.tasks.mine()]  # (unit, task number)
                     self._units(est, layer, t, dealt)
             except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
@@ -234,7 +239,7 @@ class ProbeMeasurement:
 
     def _whole_layer(self, est: Estimator, index: int, layer: str, t: torch.Tensor) -> None:
         start = time.perf_counter()
-        results, ahead = self.ready.pop((index, layer), None) or (est.layer_information(t, self.ctx), 0.0)
+        results, ahead = self.ready.pop((index, layer), None) or (self._layer_values(est, index, layer, t), 0.0)
         if self.smoother is not None and self.smoother.applies(est):
             results = self.smoother.smooth(est, (self.probe, layer, index), t, self.ctx, results, self.step)
         seconds = time.perf_counter() - start + ahead
@@ -252,6 +257,17 @@ class ProbeMeasurement:
             bands += sensitivity_bands(est, t, self.ctx, results, self.probe, layer)
         self.rows.append((self.tasks.task, rows))
         self.bands.append((self.tasks.task, bands))
+
+    def _layer_values(self, est: Estimator, index: int, layer: str, t: torch.Tensor) -> dict[str, Estimate]:
+        """One layer's values; an estimator that warm-starts trains from its critics of the
+        previous record (``warm_start``) and leaves its new ones for the next."""
+        warm = getattr(est, "warm_layer_information", None)
+        if warm is None or not self.options.warm_start:
+            return est.layer_information(t, self.ctx)
+        est.check_inputs(self.ctx)
+        results, self.critics[(layer, index)] = warm(check_samples(t, "layer activations"), self.ctx,
+                                                     self.critics.get((layer, index), {}))
+        return results
 
     def _units(self, est: Estimator, layer: str, t: torch.Tensor, dealt: list[tuple[int, int]]) -> None:
         """This rank's units of the layer, (unit, task number) pairs, in one call (batched where

@@ -53,6 +53,13 @@ class RecordingOptions:
         others measure whole layers only. ``record(..., units=True)`` forces them.
     unit_probes : sequence of str, optional
         Probes on which per-unit values are measured (default: all).
+    unit_estimators : sequence of str, optional
+        Names of the estimators that measure units (default: those cheap enough per unit, all
+        but the neural one, whose ``tags.per_unit`` is False: a neural estimator then measures
+        whole layers and the others their units).
+    warm_start : bool
+        Start each record's neural critics from the previous record's of the same probe,
+        layer and quantity (default True; :class:`~infoscope.estimators.NeuralMI`).
     probe_estimators : mapping of str to sequence of str, optional
         Probe name → the names of the estimators that measure it (probes not named: every
         estimator). For example ``{"all": ["discrete"]}``: exact counts over a whole data set,
@@ -153,6 +160,8 @@ class RecordingOptions:
     early_epochs: int = 1
     unit_every: int = 1
     unit_probes: Sequence[str] | None = None
+    unit_estimators: Sequence[str] | None = None
+    warm_start: bool = True
     probe_estimators: dict[str, Sequence[str]] | None = None
     forward_batch_size: int = 256
     noise_variance: float | None = None
@@ -194,6 +203,13 @@ class RecordingOptions:
                 if unknown or not chosen:
                     raise ValueError(f"probe_estimators[{probe!r}] names {unknown or 'no estimator'}; the recorded estimators are: "
                                      f"{', '.join(names)}")
+        names = [e.name for e in self.estimators]
+        if self.unit_estimators is not None:
+            self.unit_estimators = [self.unit_estimators] if isinstance(self.unit_estimators, str) else list(self.unit_estimators)
+            unknown = sorted(set(self.unit_estimators) - set(names))
+            if unknown:
+                raise ValueError(f"unit_estimators names {unknown}; the recorded estimators are: {', '.join(names)}")
+        self.warm_start = bool(self.warm_start)
         if self.every != "epoch" and (isinstance(self.every, bool) or not isinstance(self.every, int) or self.every < 1):
             raise ValueError(f"every must be 'epoch' or a whole number of steps >= 1, got {self.every!r}")
         self.unit_every = check_whole(self.unit_every, "unit_every", 1)
@@ -240,6 +256,11 @@ class RecordingOptions:
         """Whether ``estimator`` measures the probe named ``probe`` (:attr:`probe_estimators`)."""
         chosen = self.probe_estimators
         return chosen is None or probe not in chosen or estimator.name in chosen[probe]
+
+    def measures_units(self, estimator: Estimator) -> bool:
+        """Whether ``estimator`` measures units (:attr:`unit_estimators`, else its ``tags.per_unit``)."""
+        chosen = self.unit_estimators
+        return estimator.tags.per_unit if chosen is None else estimator.name in chosen
 
     def pooling(self, estimator: Estimator) -> str:
         """How conv units are presented to ``estimator``."""

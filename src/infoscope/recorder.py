@@ -149,6 +149,7 @@ class Recorder:
         self._permuted = {name: permuted_labels(ctx, self.options.chance, seed or 0) for name, ctx in self._contexts.items()}
         weight = self.options.sigma_smoothing
         self._smoother = SigmaSmoother(weight) if weight is not None else None
+        self._critics: dict[str, dict] = {p.name: {} for p in self.probes}  # warm starts, per probe
         lead = self.processes.lead
         self._owns_store = store is not None and not isinstance(store, Store) and lead
         self.store: Store | None = (Store(store) if self._owns_store else store) if lead else None
@@ -367,7 +368,8 @@ class Recorder:
             subs = subsamples(ctx, boot, opts.bootstrap_fraction, (self.seed or 0, epoch, step)) if boot else []
             part = ProbeMeasurement(opts, probe, ctx, tasks, with_units and probe in self.unit_probes,
                                     self.unit_layers, subs, self._smoother, device_budget(self.device, opts.memory_budget), step,
-                                    self._permuted[probe] if with_bands else [], self.layouts, self.x_representations[probe])
+                                    self._permuted[probe] if with_bands else [], self.layouts, self.x_representations[probe],
+                                    self._critics[probe])
             acts = self._capture(probe_set)
             if opts.noise_variance is None:  # (noisy copies of every layer at once would cost their draws in memory)
                 part.prefetch({layer: acts[layer] for layer in self.layers})

@@ -15,7 +15,7 @@ from ..estimators import METHODS
 from ..marks import MARK_LEGEND, value_mark
 from .app import app, console, frame_table, with_options
 
-__all__ = ["load_array", "parse_sigma", "ESTIMATOR_OPTIONS"]
+__all__ = ["load_array", "parse_sigma", "parse_estimator_spec", "ESTIMATOR_OPTIONS"]
 
 
 def load_array(path: Path, name: str) -> np.ndarray:
@@ -54,7 +54,8 @@ ESTIMATOR_OPTIONS: dict[str, tuple[Any, Any]] = {
     "chunk_size": (Annotated[int | None, typer.Option("--chunk-size", help="Average estimates over chunks of this many samples (renyi).")], None),
     "n_bins": (Annotated[int | None, typer.Option("--n-bins", help="Bins per value (binning).")], None),
     "noise_variance": (Annotated[float | None, typer.Option("--noise-variance", help="Noise variance σ_n² (kde).")], None),
-    "bound": (Annotated[str | None, typer.Option(help="upper or lower (kde).")], None),
+    "bound": (Annotated[str | None, typer.Option(help="upper or lower (kde); infonce, nwj, mine or smile (neural).")], None),
+    "copula": (Annotated[bool | None, typer.Option("--copula/--no-copula", help="Rank each coordinate to a normal first (gaussian, neural).")], None),
     "k": (Annotated[int | None, typer.Option("--k", help="Neighbour rank (ksg).")], None),
 }
 
@@ -119,20 +120,83 @@ def entropy_command(
     _print_estimate("H(X)", _estimator(**options).estimate_entropy(load_array(x_path, "X")), as_json)
 
 
+def parse_estimator_spec(spec: str):
+    """An estimator from ``name`` or ``name:param=value,param=value`` (values read as JSON where
+    they can be: numbers, true/false, null; else as text).
+
+    Examples
+    --------
+    >>> parse_estimator_spec("gaussian:copula=true,max_components=8")
+    Gaussian(copula=True, shrinkage='auto', bias_correction=True, max_components=8)
+    """
+    name, _, rest = spec.partition(":")
+    params: dict[str, Any] = {}
+    for item in filter(None, rest.split(",")):
+        key, eq, value = item.partition("=")
+        if not eq:
+            raise ValueError(f"estimator {spec!r}: {item!r} is not param=value")
+        try:
+            params[key.strip()] = json.loads(value)
+        except json.JSONDecodeError:
+            params[key.strip()] = value
+    return _estimators.make_estimator(name.strip(), **params)
+
+
+#: The estimators ``calibrate --suite beyond-normal`` runs unless told: KSG, both Gaussian
+#: baselines and the neural estimator, each at its defaults.
+BEYOND_NORMAL_DEFAULT = ("ksg", "gaussian", "gaussian:copula=true", "neural")
+
+
 @app.command("calibrate")
 def calibrate_command(
-    n: Annotated[int, typer.Option("--n", min=2, help="Samples.")] = 1000,
-    d: Annotated[int, typer.Option("--d", min=1, help="Dimensions of each of X and Y.")] = 5,
-    estimator: Annotated[list[str] | None, typer.Option("--estimator", "-e", help="Estimator(s); default every one for continuous values.")] = None,
-    bits: Annotated[float, typer.Option("--bits", min=0.0, help="The true I(X;Y) of every case, in bits.")] = 2.0,
+    suite: Annotated[str, typer.Option(help="gaussian: pairs of known MI at N and D; beyond-normal: the 40 tasks of "
+                                            "Czyz et al. (2023).")] = "gaussian",
+    n: Annotated[int | None, typer.Option("--n", min=4, help="Samples (default 1000; 2000 for beyond-normal).")] = None,
+    d: Annotated[int, typer.Option("--d", min=1, help="Dimensions of each of X and Y (gaussian suite).")] = 5,
+    estimator: Annotated[list[str] | None, typer.Option(
+        "--estimator", "-e", help="Estimator, as name or name:param=value,...; repeat for several. Default: every "
+                                  "estimator for continuous values (gaussian), or ksg, gaussian, gaussian:copula=true "
+                                  "and neural (beyond-normal).")] = None,
+    task: Annotated[list[str] | None, typer.Option("--task", help="Only these tasks (beyond-normal; repeat).")] = None,
+    bits: Annotated[float, typer.Option("--bits", min=0.0, help="The true I(X;Y) of every case, in bits (gaussian suite).")] = 2.0,
     seed: Annotated[int, typer.Option(help="Seed of the samples.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the table as JSON records.")] = False,
 ) -> None:
-    """Each estimator against the known MI of Gaussian pairs (dense, sparse, sinh-transformed) at N samples of D+D dimensions."""
-    from ..calibration import calibrate
+    """Each estimator against a known MI: Gaussian pairs (dense, sparse, sinh-transformed) at N samples of D+D dimensions,
+    or the 40 tasks of the Beyond Normal benchmark."""
+    from ..calibration import SUITES, calibrate, calibrate_beyond_normal, suite_summary
 
-    table = calibrate(estimator or [name for name, cls in _estimators.ESTIMATORS.items() if cls.tags.continuous], n, d, target_bits=bits, seed=seed)
-    shown = table.drop(columns=["shannon"]).assign(error_bits=table.error_bits.map(lambda v: "— (not Shannon)" if v != v else f"{v:+.3f}"))
-    console().print(frame_table(shown, f"Estimates of a known I(X;Y) = {bits:g} bits at N={n}, D={d}+{d}"))
+    if suite not in SUITES:
+        raise ValueError(f"unknown suite {suite!r}; choose one of: {', '.join(SUITES)}")
+    if suite == "gaussian":
+        table = calibrate([parse_estimator_spec(e) for e in estimator] if estimator else
+                          [name for name, cls in _estimators.ESTIMATORS.items() if cls.tags.continuous and cls.tags.per_unit],
+                          n or 1000, d, target_bits=bits, seed=seed)
+        if as_json:
+            typer.echo(table.to_json(orient="records"))
+            return
+        shown = table.drop(columns=["shannon"]).assign(error_bits=table.error_bits.map(lambda v: "— (not Shannon)" if v != v else f"{v:+.3f}"))
+        console().print(frame_table(shown, f"Estimates of a known I(X;Y) = {bits:g} bits at N={n or 1000}, D={d}+{d}"))
+        return
+    from ..progress import WaitProgress
+
+    ests = [parse_estimator_spec(e) for e in (estimator or BEYOND_NORMAL_DEFAULT)]
+    size = n or 2000
+    with WaitProgress(f"Beyond Normal at N={size}", len(task or []) or 40, "off" if as_json else "auto") as progress:
+        table = calibrate_beyond_normal(ests, size, seed, task, on_task=lambda done, total, name: progress.update(done, name))
+    if as_json:
+        typer.echo(table.to_json(orient="records"))
+        return
+    wide = table.pivot_table(index=["task", "true_nats"], columns="estimator", values="value_nats", sort=False)
+    shown = wide.reset_index()
+    for label in wide.columns:
+        hit = table[table.estimator == label].set_index("task").within
+        shown[label] = [f"{v:.3f}" + (" ✓" if hit[t] else "") for t, v in zip(shown.task, shown[label])]
+    shown["true_nats"] = shown.true_nats.map(lambda v: f"{v:.3f}")
+    con = console()
+    con.print(frame_table(shown, f"Beyond Normal: estimates in nats at N={size}, seed {seed} (✓: within 0.1 nats or 10 %)"))
+    summary = suite_summary(table)
+    con.print(frame_table(summary.round(3), "Tasks within 0.1 nats or 10 % of the truth, and time per task"))
 
 
 @app.command("estimators")

@@ -121,6 +121,7 @@ _SPECIAL: dict[str, tuple[Any, tuple[str, ...], str | None, Any]] = {
     "layers": (str, (), "Layers to record: auto, blocks, or names from model.named_modules(), comma-separated.", _layers),
     "units": (bool, ("--units/--no-units",), "Record per-unit information (default: the experiment's).", None),
     "unit_probes": (str, (), "Probes with per-unit values, comma-separated: train, test.", _comma_list),
+    "unit_estimators": (str, (), "Estimators that measure units, comma-separated (default: all but neural).", _comma_list),
     "every": (str, (), "'epoch' or a number of steps between measurements.", _every),
     "probe_estimators": (str, (), "Which estimators measure a probe: PROBE=EST[+EST], comma-separated (e.g. test=binning); "
                                   "probes not named get every estimator.", _probe_estimators),

@@ -2,7 +2,8 @@
 
 ``entropy(x, method=...)`` and ``mutual_information(x, y, method=...)`` build the named
 estimator from keyword parameters and apply it; the classes (:class:`MatrixRenyi`,
-:class:`Binning`, :class:`Discrete`, :class:`KDE`, :class:`KSG`) hold those parameters so a
+:class:`Binning`, :class:`Discrete`, :class:`KDE`, :class:`KSG`, the Gaussian baseline
+:class:`Gaussian` and the neural variational bounds :class:`NeuralMI`) hold those parameters so a
 configured estimator can be handed around and recorded, and each class carries its facts
 (:class:`~.tags.EstimatorTags`), which :func:`estimator_tags` finds for a stored name.
 """
@@ -34,6 +35,8 @@ __all__ = [
     "Discrete",
     "KDE",
     "KSG",
+    "Gaussian",
+    "NeuralMI",
     "EstimatorTags",
     "estimator_tags",
     "resolution_value",
@@ -44,23 +47,25 @@ __all__ = [
 ]
 
 #: The estimators' method names, in the order they are listed (known without importing them).
-METHODS = ("renyi", "binning", "discrete", "kde", "ksg")
+METHODS = ("renyi", "binning", "discrete", "kde", "ksg", "gaussian", "neural")
 
 #: Where each estimator class lives: imported when first asked for (``import infoscope``, and
 #: the command line's ``--help``, need no torch).
 _CLASSES = {"Estimator": ".base", "MatrixRenyi": ".renyi", "Binning": ".binning", "Discrete": ".binning", "KDE": ".kde",
-            "KSG": ".ksg"}
+            "KSG": ".ksg", "Gaussian": ".gaussian", "NeuralMI": ".neural"}
 
 
 @functools.cache
 def _estimators() -> dict[str, type[Estimator]]:
     """Estimator classes by method name."""
     from .binning import Binning, Discrete
+    from .gaussian import Gaussian
     from .kde import KDE
     from .ksg import KSG
+    from .neural import NeuralMI
     from .renyi import MatrixRenyi
 
-    classes = {cls.name: cls for cls in (MatrixRenyi, Binning, Discrete, KDE, KSG)}
+    classes = {cls.name: cls for cls in (MatrixRenyi, Binning, Discrete, KDE, KSG, Gaussian, NeuralMI)}
     assert tuple(classes) == METHODS, (tuple(classes), METHODS)
     return classes
 
@@ -105,7 +110,7 @@ def make_estimator(method: str = "renyi", **params: Any) -> Estimator:
 
     Parameters
     ----------
-    method : {"renyi", "binning", "discrete", "kde", "ksg"}
+    method : {"renyi", "binning", "discrete", "kde", "ksg", "gaussian", "neural"}
     **params
         Constructor parameters of that estimator.
 
@@ -142,7 +147,7 @@ def entropy(x: ArrayLike, method: str = "renyi", **params: Any) -> float:
     ----------
     x : array_like or torch.Tensor, shape (N, ...) or integer labels (N,)
         Samples on axis 0; a conv activation (N, C, H, W) is one sample per row.
-    method : {"renyi", "binning", "discrete", "kde", "ksg"}, default "renyi"
+    method : {"renyi", "binning", "discrete", "kde", "ksg", "gaussian", "neural"}, default "renyi"
     **params
         Parameters of the estimator (see its class).
 
@@ -170,7 +175,7 @@ def mutual_information(
     ----------
     x : array_like or torch.Tensor, shape (N, ...)
     y : array_like or torch.Tensor, shape (N, ...), or integer class labels (N,)
-    method : {"renyi", "binning", "discrete", "kde", "ksg"}, default "renyi"
+    method : {"renyi", "binning", "discrete", "kde", "ksg", "gaussian", "neural"}, default "renyi"
     discrete_y : bool, optional
         None reads 1-D integer ``y`` as labels; True requires labels; False treats ``y`` as
         continuous values.

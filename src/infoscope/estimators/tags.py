@@ -64,6 +64,13 @@ class EstimatorTags:
     continuous_targets : bool
         Its I(T;Y) can take a continuous target y (regression): matrix Rényi (an RBF kernel on
         y) and KSG; not the estimators whose I(T;Y) counts classes.
+    per_unit : bool
+        Cheap enough to measure every unit of a layer by default; False for the neural
+        estimator (a critic trained per value), which then measures whole layers only unless
+        ``unit_estimators`` names it.
+    entropy : bool
+        It estimates H(T) as well as MI; False for variational bounds, whose layer values are
+        I(X;T) and I(T;Y) only.
     """
 
     shannon: bool = True
@@ -81,6 +88,8 @@ class EstimatorTags:
     batches_units: bool = False
     token_inputs: bool = True
     continuous_targets: bool = False
+    per_unit: bool = True
+    entropy: bool = True
 
     def __post_init__(self) -> None:
         if self.saturation not in SATURATION_RULES:
