@@ -120,8 +120,9 @@ def gaussian_mutual_information(x: np.ndarray, y: np.ndarray, shrinkage: float |
     joint = np.hstack([zx, zy])
     n, d = joint.shape
     dx = zx.shape[1]
-    if shrinkage == "auto":
-        shrinkage = "ledoit-wolf" if d >= n - 1 else 0.0
+    if shrinkage == "auto":  # shrink only a singular covariance (too few samples, or collinear columns)
+        singular = d >= n - 1 or np.linalg.eigvalsh(joint.T @ joint / n).min() < 1e-10
+        shrinkage = "ledoit-wolf" if singular else 0.0
     s = float(ledoit_wolf_shrinkage(joint, assume_centered=True)) if shrinkage == "ledoit-wolf" else float(shrinkage)
     cov = (1.0 - s) * (joint.T @ joint) / n + s * np.eye(d)
     logdet = lambda m: np.linalg.slogdet(m)[1]  # noqa: E731

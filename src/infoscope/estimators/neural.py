@@ -34,13 +34,29 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from .._validation import check_choice, check_interval, check_positive, check_whole, flatten_samples
+from .._validation import (
+    as_labels,
+    check_choice,
+    check_interval,
+    check_positive,
+    check_whole,
+    flatten_samples,
+)
 from .base import SATURATION_TOLERANCE, Estimate, Estimator, ProbeContext
 from .critics import CRITICS, canonical_covariance, make_critic
+from .discrete import plugin_entropy
 from .estimate import I_TY, I_XT
 from .gaussian import copula_normal
 from .tags import EstimatorTags
-from .variational_bounds import BOUNDS, bound_value, ceiling_nats, donsker_varadhan, infonce, jensen_shannon, nwj, smile
+from .variational_bounds import (
+    BOUNDS,
+    bound_value,
+    ceiling_nats,
+    donsker_varadhan,
+    infonce,
+    jensen_shannon,
+    nwj,
+)
 
 __all__ = ["NeuralMI", "CriticState", "CEILING_FLAG"]
 
@@ -165,13 +181,10 @@ class NeuralMI(Estimator):
         return flags
 
     def _entropy(self, t):
+        if t.ndim == 1 and bool((t == t.round()).all()):  # class labels given as whole floats: the H(Y) bound
+            return plugin_entropy(as_labels(t)), {}
         raise ValueError("the neural estimator's variational bounds measure mutual information, not entropy; "
                          "estimate H(T) with renyi, binning, kde, ksg or gaussian")
-
-    def _entropy_estimate(self, t: torch.Tensor) -> Estimate:
-        if t.ndim == 1 and not torch.is_floating_point(t):
-            return super()._entropy_estimate(t)  # labels: the plug-in entropy, for the H(Y) bound
-        return self._entropy(t)
 
     # -- the maths -----------------------------------------------------------------------------
     def _prepared(self, t: torch.Tensor, labels: bool) -> np.ndarray:
