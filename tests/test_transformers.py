@@ -334,7 +334,11 @@ def test_trainer_callback_two_epochs(tmp_path):
     callback = InfoscopeCallback(({k: v[:32] for k, v in x.items()}, y[:32]), store=db, run="hf", trainer=trainer,
                                  layers="blocks", estimators=["renyi"], units=False)
     trainer.add_callback(callback)
-    trainer.train()
+    try:
+        trainer.train()
+    finally:  # an undestroyed gloo group can abort a rank at interpreter exit ("terminate called ...")
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
     with load(db) as store:
         values = store.measurements(run="hf")
         status = store.runs().set_index("name").loc["hf", "status"]
@@ -374,7 +378,11 @@ def _trainer_worker(rank: int, world: int, port: int, out: str) -> None:
     callback = InfoscopeCallback(({k: v[:33] for k, v in x.items()}, y[:33]), store=f"{out}/r.db", run="ddp", trainer=trainer,
                                  layers="blocks", estimators=["renyi"], units=True)
     trainer.add_callback(callback)
-    trainer.train()
+    try:
+        trainer.train()
+    finally:  # an undestroyed gloo group can abort a rank at interpreter exit ("terminate called ...")
+        torch.distributed.barrier()
+        torch.distributed.destroy_process_group()
 
 
 def test_trainer_callback_under_a_distributed_launch(tmp_path):
