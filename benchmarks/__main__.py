@@ -32,6 +32,9 @@ Cases (N is the probe size; "ours" runs on --device, default cuda when available
                     probes of 400 (train and test), MatrixRenyi(sigma_x="alignment") and Binning,
                     units on the train probe: one training epoch against the same epoch plus one
                     record (medians of 3)
+  neural-warm       the same network's 3 layers measured by NeuralMI (I(X;T), I(T;Y), InfoNCE) after a
+                    second epoch: critics warm-started from the first record's (ours) against critics
+                    from the Gaussian start (ref), N=1000
   contention        `infoscope run digits-mlp` idle, then beside one single-threaded busy loop with the
                     command's own thread choice (the idle cores), and with every core (--threads =
                     cores, torch's default); printed as busy / idle
@@ -459,6 +462,41 @@ def case_readme_overhead(n: int):
     return both, both, f"README example, N={n}, units on train", 0
 
 
+def case_neural_warm(n: int):
+    """One record of the README example's layers with the neural estimator, its critics
+    started from the previous record's (ours) and from scratch (ref)."""
+    from infoscope import NeuralMI, Recorder
+    from infoscope.datasets import load_digits
+
+    data = load_digits()
+    x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
+    torch.manual_seed(0)
+    model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 32), torch.nn.ReLU(),
+                                torch.nn.Linear(32, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+
+    def epoch() -> None:
+        for idx in torch.randperm(len(x)).split(32):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+            opt.step()
+
+    def recorder(warm: bool) -> Recorder:
+        return Recorder(model, {"train": (x[:n], y[:n])}, estimators=[NeuralMI(device=DEVICE.type)], units=False,
+                        warm_start=warm, store=None, progress="off")
+
+    def second_record(rec: Recorder):
+        def timed():
+            return [r.value for r in rec.measure(epoch=2).rows]
+        return timed
+
+    warm, cold = recorder(True), recorder(False)
+    epoch()
+    warm.measure(epoch=1)  # the first record, from the Gaussian start; its critics are kept
+    epoch()
+    return second_record(warm), second_record(cold), f"README MLP, N={n}: neural record, warm vs cold", 0
+
+
 CASES = {
     "cnn-layers": lambda n: case_layers(n, "silverman"),
     "cnn-layers-align": lambda n: case_layers(n, "alignment"),
@@ -478,6 +516,7 @@ CASES = {
     "vgg16-overhead": case_vgg16_overhead,
     "vgg16-units-exact": lambda n: case_vgg16_units(n, None, "eigh", None),
     "readme-overhead": case_readme_overhead,
+    "neural-warm": case_neural_warm,
     "contention": None,  # whole commands: command_cases
     "startup": None,
 }
@@ -543,12 +582,12 @@ def main() -> None:
         return
     sizes = {"cnn-layers": 1000, "cnn-layers-align": 1000, "cnn-layers-b100": 1000, "conv64-units": 500, "conv64-units-b100": 1000,
              "conv64-units-floor": 500, "conv64-units-binning": 1000, "conv64-units-ksg": 500, "overhead": 10, "overhead-layers": 10, "slq-large": 10_000, "vgg16-layers": 1000, "vgg16-units64": 1000,
-             "vgg16-units": 1000, "vgg16-units-exact": 1000, "vgg16-fast4": 1000, "vgg16-overhead": 50_000, "readme-overhead": 400, "contention": 5,
+             "vgg16-units": 1000, "vgg16-units-exact": 1000, "vgg16-fast4": 1000, "vgg16-overhead": 50_000, "readme-overhead": 400, "neural-warm": 1000, "contention": 5,
              "startup": 0}
     if args.quick:
         sizes.update({"cnn-layers": 300, "cnn-layers-align": 300, "cnn-layers-b100": 300, "conv64-units": 200, "conv64-units-b100": 300,
                       "conv64-units-floor": 200, "conv64-units-binning": 300, "conv64-units-ksg": 200, "overhead": 2, "overhead-layers": 2, "vgg16-layers": 300, "vgg16-units64": 300, "vgg16-units": 300, "vgg16-units-exact": 300, "vgg16-fast4": 300,
-                      "vgg16-overhead": 5_000, "readme-overhead": 200, "contention": 2})
+                      "vgg16-overhead": 5_000, "readme-overhead": 200, "neural-warm": 400, "contention": 2})
     vgg = args.vgg or DEVICE.type == "cuda"
     names = [n for n in CASES if (args.only and n in args.only)
              or (not args.only and (n != "slq-large" or args.full) and (n not in VGG or vgg))]

@@ -83,6 +83,11 @@ def test_warm_start_matches_a_cold_start_in_fewer_steps():
     # a critic of other shapes is not used
     other, _ = est.fit(torch.cat([tx, tx], 1), ty, warm=state)
     assert not other.params["warm_started"]
+    # nor one that scores the new samples below the fresh start: the dependence reversed its sign
+    flipped, _ = est.fit(tx, -ty, warm=state)
+    fresh, _ = est.fit(tx, -ty)
+    assert flipped.params["warm_rejected"] and not flipped.params["warm_started"]
+    assert flipped.value == pytest.approx(fresh.value, abs=1e-9) and flipped.params["steps"] == fresh.params["steps"]
 
 
 def test_bad_input_is_refused_like_the_other_estimators():
@@ -119,7 +124,10 @@ def test_the_recorder_measures_whole_layers_with_it_and_units_with_the_cheap_est
     assert all(r.unit is None for r in neural_rows)  # whole layers only
     assert any(r.unit is not None for r in first if r.estimator == "binning")  # units stay with binning
     assert not any(r.params["warm_started"] for r in neural_rows)
-    assert all(r.params["warm_started"] for r in second if r.estimator == "neural")  # from the previous record
+    again = [r for r in second if r.estimator == "neural"]
+    # from the previous record's critic, unless it scored the new samples below the fresh start (then said so)
+    assert any(r.params["warm_started"] for r in again)
+    assert all(r.params["warm_started"] != r.params["warm_rejected"] for r in again)
     ty = [r for r in neural_rows if r.quantity == "I(T;Y)"]
     assert all(0.0 <= r.value <= 1.6 for r in ty)  # H(Y) of three classes ≤ log2 3
     with pytest.raises(ValueError, match="unit_estimators names"):

@@ -15,8 +15,8 @@ from .errors import MemoryBudgetError, StoreError
 
 #: Public name → the module that defines it.
 _LAZY = {
-    **{name: ".estimators" for name in ("ESTIMATORS", "KDE", "KSG", "Binning", "Discrete", "Estimate", "Estimator", "MatrixRenyi",
-                                        "entropy", "make_estimator", "mutual_information")},
+    **{name: ".estimators" for name in ("ESTIMATORS", "KDE", "KSG", "Binning", "Discrete", "Estimate", "Estimator", "Gaussian",
+                                        "MatrixRenyi", "NeuralMI", "entropy", "make_estimator", "mutual_information")},
     "RecordingOptions": ".options",
     "Probe": ".recorder",
     "Recorder": ".recorder",
@@ -30,9 +30,11 @@ __all__ = [
     "Discrete",
     "Estimate",
     "Estimator",
+    "Gaussian",
     "KDE",
     "KSG",
     "MatrixRenyi",
+    "NeuralMI",
     "entropy",
     "make_estimator",
     "mutual_information",

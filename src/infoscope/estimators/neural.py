@@ -103,6 +103,11 @@ class NeuralMI(Estimator):
         Steps between held-out evaluations.
     patience : int, default 8
         Evaluations without improvement before training stops.
+    min_improvement : float, default 0.01
+        Bits by which a held-out value must exceed the one that last reset the patience to
+        count as an improvement (the best value is kept either way): a warm-started critic,
+        already near its optimum, then stops after ``patience`` evaluations instead of
+        creeping on by thousandths of a bit.
     test_fraction : float, default 0.3
         Share of the samples held out for stopping and for the estimate.
     copula : bool, default True
@@ -144,6 +149,7 @@ class NeuralMI(Estimator):
     max_steps: int = 4000
     eval_every: int = 100
     patience: int = 8
+    min_improvement: float = 0.01
     test_fraction: float = 0.3
     copula: bool = True
     ema: float = 0.01
@@ -160,6 +166,7 @@ class NeuralMI(Estimator):
         for name in ("embedding", "batch_size", "max_steps", "eval_every", "patience"):
             setattr(self, name, check_whole(getattr(self, name), name, 2 if name == "batch_size" else 1))
         self.learning_rate = check_positive(self.learning_rate, "learning_rate")
+        self.min_improvement = check_interval(self.min_improvement, "min_improvement", 0.0, 1.0, closed_high=True)
         self.test_fraction = check_interval(self.test_fraction, "test_fraction", 0.05, 0.95, closed_high=True)
         self.ema = check_interval(self.ema, "ema", 1e-6, 1.0, closed_high=True)
 
@@ -229,7 +236,9 @@ class NeuralMI(Estimator):
         -------
         Estimate, CriticState
             The estimate (parameters: ``bound``, ``ceiling_bits``, ``curve`` [[step, held-out
-            bits], …], ``steps``, ``warm_started``, ``n_train``, ``n_heldout``) and the critic
+            bits], …], ``steps``, ``warm_started``, ``warm_rejected`` (a warm critic that scores
+            the held-out samples below the fresh start is not used), ``n_train``, ``n_heldout``)
+            and the critic
             (None where a side is constant: nothing to learn, the value is 0).
         """
         n = tx.shape[0]
@@ -253,16 +262,25 @@ class NeuralMI(Estimator):
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(self.random_state)
             critic = make_critic(self.critic, *dims, self.hidden, self.embedding, cov).to(device)
-        started_warm = warm is not None and warm.dims == dims and warm.settings == self._settings()
-        if started_warm:
-            critic.load_state_dict(warm.weights)
         batch = min(self.batch_size, len(train))
         # held-out score matrices of batch_size pairs or a little more (InfoNCE's ceiling: log of the smallest)
         edges = np.linspace(0, n_test, max(1, n_test // self.batch_size) + 1).round().astype(int).tolist()
         opt = torch.optim.Adam(critic.parameters(), lr=self.learning_rate)
         avg = torch.ones((), device=device)  # MINE's moving average of E_q[e^f]
         best = self._held_out(critic, xs[test], ys[test], edges)
+        started_warm = rejected = False
+        if warm is not None and warm.dims == dims and warm.settings == self._settings():
+            # the previous record's critic, unless it scores these samples below the fresh start
+            fresh = copy.deepcopy(critic.state_dict())
+            critic.load_state_dict(warm.weights)
+            value = self._held_out(critic, xs[test], ys[test], edges)
+            started_warm, rejected = value >= best, value < best
+            if started_warm:
+                best = value
+            else:
+                critic.load_state_dict(fresh)
         best_weights, curve, bad, step = copy.deepcopy(critic.state_dict()), [[0, best / _LN2]], 0, 0
+        mark = best  # the value that last reset the patience
         for step in range(1, self.max_steps + 1):
             idx = train[torch.randperm(len(train), generator=g)[:batch]].to(device)
             scores = critic(xs[idx], ys[idx])
@@ -274,14 +292,16 @@ class NeuralMI(Estimator):
                 value = self._held_out(critic, xs[test], ys[test], edges)
                 curve.append([step, value / _LN2])
                 if value > best:
-                    best, best_weights, bad = value, copy.deepcopy(critic.state_dict()), 0
+                    best, best_weights = value, copy.deepcopy(critic.state_dict())
+                if value > mark + self.min_improvement * _LN2:
+                    mark, bad = value, 0
                 else:
                     bad += 1
                     if bad >= self.patience:
                         break
         ceiling = ceiling_nats(self.bound, int(np.diff(edges).min()))
         est = self._result(best / _LN2, bound=self.bound, ceiling_bits=None if ceiling is None else ceiling / _LN2,
-                           curve=[[s, round(v, 5)] for s, v in curve], steps=step, warm_started=started_warm,
+                           curve=[[s, round(v, 5)] for s, v in curve], steps=step, warm_started=started_warm, warm_rejected=rejected,
                            n_train=len(train), n_heldout=n_test, device=device.type)
         state = CriticState({k: v.detach().clone() for k, v in best_weights.items()}, dims, self._settings())
         return est, state
