@@ -376,8 +376,8 @@ def _trainer_worker(rank: int, world: int, port: int, out: str) -> None:
     trainer.add_callback(callback)
     try:
         trainer.train()
+        torch.distributed.barrier()  # on success only: a rank that failed must not wait for the other
     finally:  # an undestroyed gloo group can abort a rank at interpreter exit ("terminate called ...")
-        torch.distributed.barrier()
         torch.distributed.destroy_process_group()
 
 

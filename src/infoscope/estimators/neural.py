@@ -247,7 +247,7 @@ class NeuralMI(Estimator):
         x = self._prepared(tx, x_labels)
         y = self._prepared(ty, y_labels)
         if not x.std(axis=0).any() or not y.std(axis=0).any():
-            return self._result(0.0, bound=self.bound, ceiling_bits=None, curve=[], steps=0, warm_started=False,
+            return self._result(0.0, bound=self.bound, ceiling_bits=None, curve=[], steps=0, warm_started=False, warm_rejected=False,
                                 n_train=0, n_heldout=0, constant=True), None
         device = self._device(tx, ty)
         g = torch.Generator().manual_seed(self.random_state)
@@ -274,7 +274,8 @@ class NeuralMI(Estimator):
             fresh = copy.deepcopy(critic.state_dict())
             critic.load_state_dict(warm.weights)
             value = self._held_out(critic, xs[test], ys[test], edges)
-            started_warm, rejected = value >= best, value < best
+            started_warm = value >= best
+            rejected = not started_warm
             if started_warm:
                 best = value
             else:
