@@ -32,6 +32,12 @@ Cases (N is the probe size; "ours" runs on --device, default cuda when available
                     probes of 400 (train and test), MatrixRenyi(sigma_x="alignment") and Binning,
                     units on the train probe: one training epoch against the same epoch plus one
                     record (medians of 3)
+  readme-units      its 106 units on the train probe after one epoch, Rényi by alignment: the default
+                    (low-rank S(T) and S(T,Y) within 0.01 bits, bounded alignment search) against
+                    unit_solver="eigh" (every spectrum exact), N=400
+  readme-units-plain the same default against the plain reference, unit by unit
+  readme-units-floor the same default against its floor: the exact S(X,T) spectra alone, on matrices
+                    built before the clock starts; printed as ours / floor
   neural-warm       the same network's 3 layers measured by NeuralMI (I(X;T), I(T;Y), InfoNCE) after a
                     second epoch: critics warm-started from the first record's (ours) against critics
                     from the Gaussian start (ref), N=1000
@@ -426,9 +432,9 @@ def case_vgg16_overhead(samples: int):
     return interleaved, interleaved, f"VGG16, {samples}-sample epoch + one record of 16 layers (5 pairs)", 0
 
 
-def case_readme_overhead(n: int):
-    """One training epoch of the README example's network, plain and with one record."""
-    from infoscope import Binning, Recorder
+def _readme_example(n: int):
+    """The README's "Watching a network learn" network (64-64-32-10 MLP on digits, untrained), its
+    optimiser, the training data and probes of ``n`` samples."""
     from infoscope.datasets import load_digits
 
     data = load_digits()
@@ -437,23 +443,32 @@ def case_readme_overhead(n: int):
     torch.manual_seed(0)
     model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 32), torch.nn.ReLU(),
                                 torch.nn.Linear(32, 10))
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
+    return model, torch.optim.Adam(model.parameters(), lr=2e-3), x, y, probes
 
-    def epoch() -> float:
-        t0 = time.perf_counter()
-        for idx in torch.randperm(len(x)).split(32):
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
-            opt.step()
-        return time.perf_counter() - t0
+
+def _train_epoch(model, opt, x, y) -> float:
+    """One epoch of minibatches of 32; its seconds."""
+    t0 = time.perf_counter()
+    for idx in torch.randperm(len(x)).split(32):
+        opt.zero_grad()
+        torch.nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
+        opt.step()
+    return time.perf_counter() - t0
+
+
+def case_readme_overhead(n: int):
+    """One training epoch of the README example's network, plain and with one record."""
+    from infoscope import Binning, Recorder
+
+    model, opt, x, y, probes = _readme_example(n)
 
     def both():
-        epoch()  # warm-up
+        _train_epoch(model, opt, x, y)  # warm-up
         rec = Recorder(model, probes, estimators=[MatrixRenyi(sigma_x="alignment"), Binning(n_bins=30)], units=True,
                        unit_probes=["train"], store=None, progress="off")
         plain, recorded = [], []
         for e in range(3):
-            plain.append(epoch())
+            plain.append(_train_epoch(model, opt, x, y))
             t0 = time.perf_counter()
             rec.record(epoch=e + 1)
             recorded.append(plain[-1] + time.perf_counter() - t0)
@@ -462,24 +477,58 @@ def case_readme_overhead(n: int):
     return both, both, f"README example, N={n}, units on train", 0
 
 
+def case_readme_units(n: int, against: str):
+    """The README example's 106 units on its train probe after one epoch, Rényi by alignment:
+    the default (low-rank S(T) and S(T,Y), bounded alignment search) against ``against``:
+    "exact" (unit_solver="eigh", every spectrum exact), "plain" (the reference's loop over units)
+    or "floor" (the S(X,T) spectra alone, the exact part of the default, on matrices built before
+    the clock starts; the values returned are the exact ones)."""
+    from infoscope.estimators.bandwidth import alignment_sigmas
+    from infoscope.estimators.kernels import batched_squared_distances
+    from infoscope.estimators.matrix_entropy import matrix_entropies
+
+    model, opt, x, y, probes = _readme_example(n)
+    _train_epoch(model, opt, x, y)
+    xp, yp = probes["train"]
+    acts = [a.double() for a in probe_activations(model, xp, "auto").values()]
+    units = sum(a.shape[1] for a in acts)
+
+    def measured(est: MatrixRenyi):
+        def run():
+            ctx = ProbeContext.build(xp, yp)
+            return [r.value for a in acts for unit in est.units_information(a, ctx, list(range(a.shape[1]))) for r in unit.values()]
+        return run
+
+    ours = measured(MatrixRenyi(sigma_x="alignment"))
+    what = f"README MLP, {units} units, N={n}: default vs {against}"
+    if against == "exact":
+        return ours, measured(MatrixRenyi(sigma_x="alignment", unit_solver="eigh")), what, 0
+    exact = MatrixRenyi(sigma_x="alignment", unit_solver="eigh")
+    pg = exact.probe_grams(ProbeContext.build(xp, yp), torch.device("cpu"))
+    if against == "plain":
+        def plain():
+            return [v for a in acts for u in range(a.shape[1])
+                    for v in reference.layer_values(xp, a[:, u:u + 1], yp, ALPHA, float(pg.input_sigma), "alignment").values()]
+        return ours, plain, what, 0
+    stack = torch.cat([a.T for a in acts])[:, :, None]  # (units, N, 1)
+    sqd = batched_squared_distances(stack)
+    sigma, _ = alignment_sigmas(sqd, pg.label_gram)
+    kxt = torch.exp(sqd / (-2.0 * sigma[:, None, None] ** 2)) * pg.input_gram
+    values = measured(exact)()
+
+    def floor():
+        matrix_entropies(kxt, ALPHA, "auto")
+        return values
+
+    return ours, floor, what, 0
+
+
 def case_neural_warm(n: int):
     """One record of the README example's layers with the neural estimator, its critics
     started from the previous record's (ours) and from scratch (ref)."""
     from infoscope import NeuralMI, Recorder
-    from infoscope.datasets import load_digits
 
-    data = load_digits()
-    x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 32), torch.nn.ReLU(),
-                                torch.nn.Linear(32, 10))
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
-
-    def epoch() -> None:
-        for idx in torch.randperm(len(x)).split(32):
-            opt.zero_grad()
-            torch.nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
-            opt.step()
+    model, opt, x, y, _ = _readme_example(n)
 
     def recorder(warm: bool) -> Recorder:
         return Recorder(model, {"train": (x[:n], y[:n])}, estimators=[NeuralMI(device=DEVICE.type)], units=False,
@@ -491,9 +540,9 @@ def case_neural_warm(n: int):
         return timed
 
     warm, cold = recorder(True), recorder(False)
-    epoch()
+    _train_epoch(model, opt, x, y)
     warm.measure(epoch=1)  # the first record, from the Gaussian start; its critics are kept
-    epoch()
+    _train_epoch(model, opt, x, y)
     return second_record(warm), second_record(cold), f"README MLP, N={n}: neural record, warm vs cold", 0
 
 
@@ -516,6 +565,9 @@ CASES = {
     "vgg16-overhead": case_vgg16_overhead,
     "vgg16-units-exact": lambda n: case_vgg16_units(n, None, "eigh", None),
     "readme-overhead": case_readme_overhead,
+    "readme-units": lambda n: case_readme_units(n, "exact"),
+    "readme-units-plain": lambda n: case_readme_units(n, "plain"),
+    "readme-units-floor": lambda n: case_readme_units(n, "floor"),
     "neural-warm": case_neural_warm,
     "contention": None,  # whole commands: command_cases
     "startup": None,
@@ -561,7 +613,7 @@ def command_cases(name: str, size: int) -> None:
 
 VGG = ("vgg16-layers", "vgg16-units64", "vgg16-fast4", "vgg16-units", "vgg16-units-exact", "vgg16-overhead")
 #: Cases whose reference is the eigenvalue floor of ours: printed as ours / floor.
-FLOOR = ("conv64-units-floor",)
+FLOOR = ("conv64-units-floor", "readme-units-floor")
 #: Cases without a reference (absolute times).
 NO_REFERENCE = ("vgg16-units", "vgg16-units-exact")
 
@@ -582,12 +634,14 @@ def main() -> None:
         return
     sizes = {"cnn-layers": 1000, "cnn-layers-align": 1000, "cnn-layers-b100": 1000, "conv64-units": 500, "conv64-units-b100": 1000,
              "conv64-units-floor": 500, "conv64-units-binning": 1000, "conv64-units-ksg": 500, "overhead": 10, "overhead-layers": 10, "slq-large": 10_000, "vgg16-layers": 1000, "vgg16-units64": 1000,
-             "vgg16-units": 1000, "vgg16-units-exact": 1000, "vgg16-fast4": 1000, "vgg16-overhead": 50_000, "readme-overhead": 400, "neural-warm": 1000, "contention": 5,
+             "vgg16-units": 1000, "vgg16-units-exact": 1000, "vgg16-fast4": 1000, "vgg16-overhead": 50_000, "readme-overhead": 400, "readme-units": 400, "readme-units-plain": 400,
+             "readme-units-floor": 400, "neural-warm": 1000, "contention": 5,
              "startup": 0}
     if args.quick:
         sizes.update({"cnn-layers": 300, "cnn-layers-align": 300, "cnn-layers-b100": 300, "conv64-units": 200, "conv64-units-b100": 300,
                       "conv64-units-floor": 200, "conv64-units-binning": 300, "conv64-units-ksg": 200, "overhead": 2, "overhead-layers": 2, "vgg16-layers": 300, "vgg16-units64": 300, "vgg16-units": 300, "vgg16-units-exact": 300, "vgg16-fast4": 300,
-                      "vgg16-overhead": 5_000, "readme-overhead": 200, "neural-warm": 400, "contention": 2})
+                      "vgg16-overhead": 5_000, "readme-overhead": 200, "readme-units": 200, "readme-units-plain": 200,
+                      "readme-units-floor": 200, "neural-warm": 400, "contention": 2})
     vgg = args.vgg or DEVICE.type == "cuda"
     names = [n for n in CASES if (args.only and n in args.only)
              or (not args.only and (n != "slq-large" or args.full) and (n not in VGG or vgg))]

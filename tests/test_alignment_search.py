@@ -9,17 +9,20 @@ from __future__ import annotations
 import pytest
 import torch
 
-from infoscope.estimators.bandwidth import _alignment_bounds, _exact_alignments, alignment_sigmas, sigma_grids
+from infoscope.estimators.bandwidth import _alignment_bounds, _Pairs, alignment_sigmas, sigma_grids
 from infoscope.estimators.kernels import batched_squared_distances, label_gram, rbf_gram
 
 
-def _full_grid(sqd: torch.Tensor, target: torch.Tensor, n_grid: int = 50) -> torch.Tensor:
+def _full_scores(sqd: torch.Tensor, target: torch.Tensor, n_grid: int = 50) -> torch.Tensor:
+    """The alignment at every grid σ, each over all N² pairs: (M, n_grid)."""
     grids = sigma_grids(sqd, n_grid)
     t = target.expand_as(sqd)
-    scores = torch.stack([(torch.exp(sqd / (-2 * grids[:, g, None, None] ** 2)) * t).sum((-2, -1))
-                          / (torch.linalg.matrix_norm(torch.exp(sqd / (-2 * grids[:, g, None, None] ** 2))) * torch.linalg.matrix_norm(t))
-                          for g in range(n_grid)], dim=1)
-    return grids.gather(1, scores.argmax(1, keepdim=True))[:, 0]
+    kernels = [torch.exp(sqd / (-2 * grids[:, g, None, None] ** 2)) for g in range(n_grid)]
+    return torch.stack([(k * t).sum((-2, -1)) / (torch.linalg.matrix_norm(k) * torch.linalg.matrix_norm(t)) for k in kernels], dim=1)
+
+
+def _full_grid(sqd: torch.Tensor, target: torch.Tensor, n_grid: int = 50) -> torch.Tensor:
+    return sigma_grids(sqd, n_grid).gather(1, _full_scores(sqd, target, n_grid).argmax(1, keepdim=True))[:, 0]
 
 
 def _sets(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -48,8 +51,10 @@ def test_the_bounds_hold_every_exact_score_and_are_tight():
     sqd, y = _sets(120, 7)
     target = label_gram(y).to(torch.float64)
     grids = sigma_grids(sqd, 50)
-    low, high = _alignment_bounds(sqd, target, grids)
-    exact = _exact_alignments(sqd, target.expand_as(sqd), grids, torch.ones_like(grids, dtype=torch.bool)).view_as(grids)
+    pairs = _Pairs(sqd, target)
+    low, high = _alignment_bounds(pairs.summaries()[2], pairs, grids)
+    exact = pairs.exact_alignments(grids, torch.ones_like(grids, dtype=torch.bool)).view_as(grids)
+    assert torch.allclose(exact, _full_scores(sqd, target), rtol=1e-12, atol=0)
     assert bool((low <= exact * (1 + 1e-12)).all()) and bool((exact <= high * (1 + 1e-12)).all())
     assert float(((high - low) / exact).max()) < 1e-3  # tight enough to leave a few candidates of 50
 
@@ -67,6 +72,13 @@ def test_a_target_with_negative_entries_is_scored_on_the_whole_grid():
     sqd, y = _sets(80, 4)
     signed = label_gram(y).double() * 2 - 1
     assert torch.equal(alignment_sigmas(sqd, signed)[0], _full_grid(sqd, signed))
+
+
+def test_distances_with_a_non_zero_diagonal_are_refused():
+    sqd, y = _sets(30, 6)
+    sqd[1, 3, 3] = 0.5
+    with pytest.raises(ValueError, match="0 on the diagonal"):
+        alignment_sigmas(sqd, label_gram(y).double())
 
 
 def test_constant_sets_get_sigma_one_and_no_edge():

@@ -23,6 +23,7 @@ A constant array has all distances zero; any σ gives the all-ones Gram, so rule
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import torch
@@ -157,13 +158,26 @@ def sigma_grids(sqdist: torch.Tensor, n: int = 50, low: float = 0.1, high: float
     Parameters
     ----------
     sqdist : torch.Tensor, shape (M, N, N)
+        Squared distances (symmetric, zero diagonal).
 
     Returns
     -------
     torch.Tensor, shape (M, n), float64
     """
+    return _log_grids(torch.cat([_root_sums(d) for _, d, _ in _Pairs(sqdist, None).blocks()]), sqdist, n, low, high)
+
+
+def _root_sums(d: torch.Tensor) -> torch.Tensor:
+    """Σ √D over the pairs i < j of each set, from their squared distances (k, P)."""
+    return torch.sqrt(d).sum(dim=1)
+
+
+def _log_grids(root_sums: torch.Tensor, sqdist: torch.Tensor, n: int, low: float, high: float) -> torch.Tensor:
+    """The σ grids (M, n) from each set's Σ √D over pairs i < j (:func:`sigma_grids`)."""
     m = sqdist.shape[-1]
-    mean_dist = _fallback_if_degenerate(torch.sqrt(sqdist).sum(dim=(-2, -1)) / (m * (m - 1)), sqdist).to(torch.float64)
+    mean_dist = 2.0 * root_sums.to(torch.float64) / (m * (m - 1))
+    constant = mean_dist == 0  # all distances zero: any grid serves
+    mean_dist = _fallback_if_degenerate(torch.where(constant, _CONSTANT_DATA_SIGMA, mean_dist), sqdist)
     steps = torch.linspace(0.0, 1.0, n, dtype=torch.float64, device=sqdist.device)
     lo, hi = torch.log10(low * mean_dist), torch.log10(high * mean_dist)
     return 10.0 ** (lo[:, None] + (hi - lo)[:, None] * steps[None, :])
@@ -186,16 +200,19 @@ def sigma_grid(sqdist: torch.Tensor, n: int = 50, low: float = 0.1, high: float 
     return sigma_grids(sqdist[None], n, low, high)[0]
 
 
-#: Numbers one block of the alignment search may hold (matrices × N², or matrices × grid values ×
-#: bins): small on the CPU, where a block that stays in cache is fastest, large on a GPU.
+#: Numbers one block of the alignment search may hold (matrices × pairs, or matrices × grid
+#: values × bins): small on the CPU, where a block that stays in cache is fastest, large on a GPU.
 ALIGNMENT_BLOCK_ELEMENTS = {"cpu": 2**18, "cuda": 2**25}
 
 #: Distance bins per octave of the squared distance in the bounded alignment search
 #: (:func:`alignment_sigmas`): a power of two, so that a bin is read off a float's bits.
-ALIGNMENT_BINS_PER_OCTAVE = 32
+ALIGNMENT_BINS_PER_OCTAVE = 16
 
 #: Octaves of squared distance binned below a set's largest; smaller ones share one bin from 0.
 ALIGNMENT_OCTAVES = 20
+
+#: A target whose entries are all exactly 1 or at most this is binned as two classes of pairs.
+_BINARY_TARGET_LOW = 1e-12
 
 
 def alignment_sigmas(sqdist: torch.Tensor, target: torch.Tensor, n_grid: int = 50) -> tuple[torch.Tensor, torch.Tensor]:
@@ -208,17 +225,18 @@ def alignment_sigmas(sqdist: torch.Tensor, target: torch.Tensor, n_grid: int = 5
     moments. Both summands are convex and falling in D, so within a bin each sum lies between
     the tangent at the bin's mean (Jensen) and the chord between its edges: every grid score
     gets a rigorous lower and upper bound at O(bins) cost. Only the grid values whose upper
-    bound reaches the best lower bound (typically 1 to 4 of 50) are then scored exactly over
+    bound reaches the best lower bound (typically 1 or 2 of 50) are then scored exactly over
     all pairs. The σ returned is therefore the exact argmax over the grid, as a full
-    evaluation finds it, at the cost of a few N² passes instead of ``n_grid``. A target with
-    negative entries is scored exactly on the whole grid. Ties go to the smallest σ.
+    evaluation finds it, at the cost of two passes over the pairs instead of ``n_grid``. A
+    target with negative entries is scored exactly on the whole grid. Ties go to the smallest σ.
 
     Parameters
     ----------
     sqdist : torch.Tensor, shape (M, N, N)
-        Squared distances (symmetric, non-negative).
-    target : torch.Tensor, shape (M, N, N) or (N, N)
-        Symmetric target Gram(s).
+        Squared distances (symmetric, non-negative, zero diagonal).
+    target : torch.Tensor, shape (N, N), (M, N, N) or (C, N, N)
+        Symmetric target Gram(s): one for all sets, one per set, or C of them with M a
+        multiple of C, set m taking target m mod C (sets ordered (set, chunk)).
     n_grid : int
 
     Returns
@@ -229,16 +247,22 @@ def alignment_sigmas(sqdist: torch.Tensor, target: torch.Tensor, n_grid: int = 5
         Whether it is the smallest or largest grid value (False for constant data).
     """
     target = target.to(sqdist.dtype)
-    grids = sigma_grids(sqdist, n_grid)
-    constant = ~(sqdist > 0).flatten(1).any(dim=1)
-    if bool((target < 0).any()):
+    if target.ndim == 3 and sqdist.shape[0] % target.shape[0]:
+        raise ValueError(f"{sqdist.shape[0]} sets cannot share {target.shape[0]} targets: give one per set, or a number that divides it")
+    if bool(torch.diagonal(sqdist, dim1=-2, dim2=-1).any()):
+        raise ValueError("squared distances must be 0 on the diagonal (each sample's distance to itself)")
+    pairs = _Pairs(sqdist, target)
+    root_sums, d_max, binned = pairs.summaries()
+    grids = _log_grids(root_sums, sqdist, n_grid, 0.1, 10.0)
+    constant = ~(d_max > 0)
+    if binned is None:  # a target with negative entries: no bounds
         candidates = torch.ones_like(grids, dtype=torch.bool)
     else:
-        low, high = _alignment_bounds(sqdist, target, grids)
+        low, high = _alignment_bounds(binned, pairs, grids)
         candidates = high >= low.max(dim=1, keepdim=True).values
     candidates &= ~constant[:, None]  # constant data: every σ gives the same Gram
     scores = torch.full_like(grids, -math.inf)
-    scores[candidates] = _exact_alignments(sqdist, target.expand_as(sqdist), grids, candidates)
+    scores[candidates] = pairs.exact_alignments(grids, candidates)
     best = torch.argmax(scores, dim=1)
     sigma = grids.gather(1, best[:, None])[:, 0]
     sigma = torch.where(constant, torch.full_like(sigma, _CONSTANT_DATA_SIGMA), sigma)
@@ -252,53 +276,123 @@ def _block_rows(per_row: int, device: torch.device) -> int:
     return max(1, block // max(1, per_row))
 
 
-def _exact_alignments(sqdist: torch.Tensor, target: torch.Tensor, grids: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
-    """Alignment scores over all N² pairs at the (set, grid value) pairs where ``chosen`` (M, G),
-    in the order of ``chosen.nonzero()``."""
-    sets, steps = chosen.nonzero(as_tuple=True)
-    n = sqdist.shape[-1]
-    t_norm = torch.linalg.matrix_norm(target)
-    out = torch.empty(sets.shape[0], dtype=sqdist.dtype, device=sqdist.device)
-    rows = _block_rows(n * n, sqdist.device)
-    for r0 in range(0, sets.shape[0], rows):
-        m, s = sets[r0 : r0 + rows], grids[sets[r0 : r0 + rows], steps[r0 : r0 + rows]]
-        k = torch.exp(sqdist[m] / (-2.0 * s[:, None, None] ** 2))
-        num = (k * target[m]).sum(dim=(-2, -1))
-        out[r0 : r0 + rows] = num / (torch.linalg.matrix_norm(k) * t_norm[m])
-    return out
+def _upper_pairs(n: int, device: torch.device) -> torch.Tensor:
+    """Flat positions i·n + j of the pairs i < j of an n × n matrix."""
+    rows, cols = torch.triu_indices(n, n, offset=1, device=device)
+    return rows * n + cols
 
 
-def _binned_pairs(sqdist: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """The pairs i ≤ j of each set (an off-diagonal pair standing for two) in log-spaced bins of D.
+def _binary_target(target: torch.Tensor) -> float | None:
+    """For a target whose entries are exactly 1 or at most :data:`_BINARY_TARGET_LOW` (a
+    class-equality Gram), the largest of the small ones; None for any other target."""
+    ones = target >= 0.5
+    if not bool(torch.where(ones, target == 1.0, target <= _BINARY_TARGET_LOW).all()):
+        return None
+    return float(torch.where(ones, torch.zeros_like(target), target).max())
 
-    Returns the bins' lower and upper edges in D (M, B each; bin 0 starts at 0) and their sums
-    (4, M, B): pair counts, Σ D, Σ T and Σ T·D.
+
+@dataclasses.dataclass
+class _Binned:
+    """The pairs i < j of each set in log-spaced bins of D: bin edges (M, B) and sums (M, B)."""
+
+    lower: torch.Tensor
+    upper: torch.Tensor
+    count: torch.Tensor
+    d_sum: torch.Tensor
+    weight: torch.Tensor  # Σ T
+    wd_sum: torch.Tensor  # Σ T·D
+    outside: float  # the most a pair left out of the target's sums adds to Σ T (a binary target's small entries)
+
+
+class _Pairs:
+    """The pairs i < j of M sets of squared distances, with their targets, read in blocks of sets.
+
+    The diagonal (D = 0, kernel 1) enters every sum exactly: n to the squared norm, Σ T_ii to
+    the target's sum.
     """
-    m, n, device = sqdist.shape[0], sqdist.shape[-1], sqdist.device
-    shift = 52 - int(math.log2(ALIGNMENT_BINS_PER_OCTAVE))  # float64: 52 mantissa bits
-    bins = ALIGNMENT_OCTAVES * ALIGNMENT_BINS_PER_OCTAVE + 2
-    d_max = sqdist.flatten(1).amax(dim=1).clamp(min=torch.finfo(torch.float64).tiny)
-    base = (d_max * 2.0**-ALIGNMENT_OCTAVES).view(torch.int64) >> shift  # (M,): key of bin 1
-    keys = base[:, None] + torch.arange(bins, device=device)[None, :]
-    upper = (keys << shift).view(torch.float64)  # (M, B): bin j holds upper[j - 1] ≤ D < upper[j]
-    lower = torch.cat((torch.zeros(m, 1, dtype=torch.float64, device=device), upper[:, :-1]), dim=1)
-    rows, cols = torch.triu_indices(n, n, device=device)
-    pairs = rows * n + cols
-    twice = torch.where(rows == cols, 1.0, 2.0).to(torch.float64)
-    t_pairs = target.flatten(-2)[..., pairs] * twice  # (P,) or (M, P)
-    sums = torch.empty(4, m, bins, dtype=torch.float64, device=device)
-    block = _block_rows(pairs.shape[0], device)
-    for r0 in range(0, m, block):
-        r = slice(r0, r0 + block)
-        d = sqdist[r].flatten(1)[:, pairs]  # (k, P)
-        k = d.shape[0]
-        key = (d.view(torch.int64) >> shift) - base[r, None] + 1
-        key = torch.where(d < upper[r, :1], 0, key)  # below the first edge (zeros included): bin 0
-        flat = (key + torch.arange(k, device=device)[:, None] * bins).flatten()
-        t = (t_pairs if t_pairs.ndim == 1 else t_pairs[r]).expand(k, -1)
-        for q, w in enumerate((twice.expand(k, -1), twice * d, t, t * d)):
-            sums[q, r] = torch.bincount(flat, weights=w.flatten(), minlength=k * bins).view(k, bins)
-    return lower, upper, sums
+
+    def __init__(self, sqdist: torch.Tensor, target: torch.Tensor | None) -> None:
+        self.sqdist = sqdist
+        n, device = sqdist.shape[-1], sqdist.device
+        self.index = _upper_pairs(n, device)
+        self.block = _block_rows(self.index.shape[0], device)
+        self._offsets = torch.arange(self.block, device=device)[:, None] * (n * n) + self.index  # (block, P)
+        target = torch.ones((), dtype=sqdist.dtype, device=device).expand(n, n) if target is None else target  # no target: distances only
+        self.target = target
+        self.t_pairs = target.reshape(*target.shape[:-2], n * n)[..., self.index]  # (P,) or (C, P)
+        self.t_diag = torch.diagonal(target, dim1=-2, dim2=-1).sum(-1)  # () or (C,)
+        self.t_norm = torch.linalg.matrix_norm(target)  # () or (C,)
+
+    def of(self, values: torch.Tensor, sets: torch.Tensor) -> torch.Tensor:
+        """Per-target values (scalar or (C, ...)) of the given sets (set m takes target m mod C)."""
+        return values if values.ndim == 0 or (values.ndim == 1 and self.t_pairs.ndim == 1) else values[sets % values.shape[0]]
+
+    def blocks(self):
+        """(sets, squared distances (k, P), targets (k, P) or (P,)) of each block of sets."""
+        m, n = self.sqdist.shape[0], self.sqdist.shape[-1]
+        flat = self.sqdist.reshape(m, n * n)  # (take reads the storage: fastest way to gather pairs)
+        for r0 in range(0, m, self.block):
+            sets = torch.arange(r0, min(m, r0 + self.block), device=self.sqdist.device)
+            yield sets, torch.take(flat[r0 : r0 + self.block], self._offsets[: sets.shape[0]]), self.of(self.t_pairs, sets)
+
+    def summaries(self) -> tuple[torch.Tensor, torch.Tensor, _Binned | None]:
+        """Σ √D (M,), the largest D (M,) and the binned sums (None for a target with negative
+        entries), in one pass over the pairs."""
+        m, device = self.sqdist.shape[0], self.sqdist.device
+        binary = _binary_target(self.target)
+        signed = bool((self.target < 0).any())
+        shift = 52 - int(math.log2(ALIGNMENT_BINS_PER_OCTAVE))  # float64: 52 mantissa bits
+        bins = ALIGNMENT_OCTAVES * ALIGNMENT_BINS_PER_OCTAVE + 2
+        width = 2 * bins  # each set's bins twice: a binary target's different-class pairs, then its same-class ones
+        roots, d_max = torch.empty(m, dtype=torch.float64, device=device), torch.empty(m, dtype=torch.float64, device=device)
+        sums = torch.zeros(4, m, bins, dtype=torch.float64, device=device)
+        base = torch.empty(m, dtype=torch.int64, device=device)
+        same = (self.t_pairs >= 0.5) * bins if binary is not None else None
+        for sets, d, t in self.blocks():
+            k = d.shape[0]
+            roots[sets], top = _root_sums(d), d.amax(dim=1)
+            d_max[sets] = top
+            if signed:
+                continue
+            b = (top.clamp(min=torch.finfo(torch.float64).tiny) * 2.0**-ALIGNMENT_OCTAVES).view(torch.int64) >> shift
+            base[sets] = b  # the key of bin 1; bin j holds keys b + j - 1
+            offset = torch.arange(k, device=device)[:, None] * width
+            first_edge = (b << shift).view(torch.float64)[:, None]
+            key = (d.view(torch.int64) >> shift).sub_(b[:, None] - 1 - offset)
+            key = torch.where(d < first_edge, offset, key)  # below the first edge (zeros too): bin 0
+            if binary is not None:
+                flat = key.add_(self.of(same, sets)).flatten()
+                count = torch.bincount(flat, minlength=k * width).view(k, 2, bins).to(torch.float64)
+                d_sum = torch.bincount(flat, weights=d.flatten(), minlength=k * width).view(k, 2, bins)
+                sums[:, sets] = torch.stack((count.sum(1), d_sum.sum(1), count[:, 1], d_sum[:, 1]))
+            else:
+                flat = key.flatten()
+                for q, w in enumerate((None, d, t.expand(k, -1), t * d)):
+                    got = torch.bincount(flat, weights=None if w is None else w.flatten(), minlength=k * width)
+                    sums[q, sets] = got.view(k, width)[:, :bins].to(torch.float64)
+        if signed:
+            return roots, d_max, None
+        keys = base[:, None] + torch.arange(bins, device=device)[None, :]
+        upper = (keys << shift).view(torch.float64)  # (M, B): bin j holds upper[j - 1] ≤ D < upper[j]
+        lower = torch.cat((torch.zeros(m, 1, dtype=torch.float64, device=device), upper[:, :-1]), dim=1)
+        return roots, d_max, _Binned(lower, upper, *sums, outside=0.0 if binary is None else binary)
+
+    def exact_alignments(self, grids: torch.Tensor, chosen: torch.Tensor) -> torch.Tensor:
+        """Alignment scores over all pairs at the (set, grid value) pairs where ``chosen`` (M, G),
+        in the order of ``chosen.nonzero()``."""
+        n = self.sqdist.shape[-1]
+        out = []
+        for sets, d, t in self.blocks():
+            picked = chosen[sets]
+            rows, steps = picked.nonzero(as_tuple=True)
+            if not rows.numel():
+                continue
+            k = torch.exp_(d[rows] * (-0.5 / grids[sets[rows], steps] ** 2)[:, None])  # (c, P)
+            tk = (k * (t if t.ndim == 1 else t[rows])).sum(dim=1)
+            num = 2.0 * tk + self.of(self.t_diag, sets[rows])
+            norm = torch.sqrt(2.0 * (k * k).sum(dim=1) + n)
+            out.append(num / (norm * self.of(self.t_norm, sets[rows])))
+        return torch.cat(out) if out else grids.new_zeros(0)
 
 
 def _convex_sum_bounds(
@@ -311,25 +405,30 @@ def _convex_sum_bounds(
     return (weight * f_mean).sum(-1), (weight * f_lo + (moment - weight * lo) * slope).sum(-1)
 
 
-def _alignment_bounds(sqdist: torch.Tensor, target: torch.Tensor, grids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+def _alignment_bounds(binned: _Binned, pairs: _Pairs, grids: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
     """Lower and upper bounds (M, G) of the alignment at every grid σ (see :func:`alignment_sigmas`)."""
-    lo, hi, (count, d_sum, weight, wd_sum) = _binned_pairs(sqdist, target)
-    t_norm = torch.linalg.matrix_norm(target).expand(sqdist.shape[0])
+    m, n = grids.shape[0], pairs.sqdist.shape[-1]
+    sets = torch.arange(m, device=grids.device)
+    t_norm = pairs.of(pairs.t_norm, sets).expand(m)
+    t_diag = pairs.of(pairs.t_diag, sets).expand(m)
     tiny = torch.finfo(torch.float64).tiny
-    mean_c, mean_w = d_sum / count.clamp(min=tiny), wd_sum / weight.clamp(min=tiny)
-    lo, hi, count, d_sum, weight, wd_sum = (v[:, None] for v in (lo, hi, count, d_sum, weight, wd_sum))
-    mean_c, mean_w = mean_c[:, None], mean_w[:, None]
+    b = binned
+    mean_c, mean_w = b.d_sum / b.count.clamp(min=tiny), b.wd_sum / b.weight.clamp(min=tiny)
+    lo, hi, count, d_sum, weight, wd_sum, mean_c, mean_w = (
+        v[:, None] for v in (b.lower, b.upper, b.count, b.d_sum, b.weight, b.wd_sum, mean_c, mean_w))
     low, high = torch.empty_like(grids), torch.empty_like(grids)
-    rows = _block_rows(grids.shape[1] * lo.shape[-1] * 4, sqdist.device)
-    for r0 in range(0, grids.shape[0], rows):
+    rows = _block_rows(grids.shape[1] * lo.shape[-1] * 4, grids.device)
+    for r0 in range(0, m, rows):
         r = slice(r0, r0 + rows)
         scale = -0.5 / grids[r, :, None] ** 2  # (m', G, 1): f(D) = exp(D · scale), its square the norm's summand
         f_lo, f_hi = torch.exp(lo[r] * scale), torch.exp(hi[r] * scale)
         f_w, f_c = torch.exp(mean_w[r] * scale), torch.exp(mean_c[r] * scale)
         num_low, num_high = _convex_sum_bounds(weight[r], wd_sum[r], lo[r], hi[r], f_lo, f_hi, f_w)
         sq_low, sq_high = _convex_sum_bounds(count[r], d_sum[r], lo[r], hi[r], f_lo**2, f_hi**2, f_c**2)
-        high[r] = num_high / (torch.sqrt(sq_low) * t_norm[r, None])
-        low[r] = num_low / (torch.sqrt(sq_high) * t_norm[r, None])
+        diag = t_diag[r, None]
+        num_low, num_high = 2.0 * num_low + diag, 2.0 * num_high + diag + b.outside * n * n  # f ≤ 1 on the small entries
+        high[r] = num_high / (torch.sqrt(2.0 * sq_low + n) * t_norm[r, None])
+        low[r] = num_low / (torch.sqrt(2.0 * sq_high + n) * t_norm[r, None])
     return low, high
 
 

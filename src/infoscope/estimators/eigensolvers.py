@@ -32,6 +32,10 @@ from .tridiagonal import eigenvalues_by_bisection
 
 __all__ = ["symmetric_eigenvalues", "AUTO_BISECTION_MIN", "SOLVERS"]
 
+#: Matrices from this size on are shared among single-threaded calls on a CPU (smaller ones cost
+#: less than starting the threads).
+POOL_MIN_SIZE = 64
+
 #: The solvers :func:`symmetric_eigenvalues` knows.
 SOLVERS = ("auto", "eigh", "bisection")
 
@@ -67,7 +71,7 @@ def symmetric_eigenvalues(a: torch.Tensor, solver: str = "eigh") -> torch.Tensor
     count = a.numel() // max(1, n * n)
     if solver == "bisection" or (solver == "auto" and a.is_cuda and count >= AUTO_BISECTION_MIN):
         return eigenvalues_by_bisection(a.reshape(-1, n, n)).reshape(a.shape[:-1])
-    if a.device.type == "cpu" and count >= 2 and torch.get_num_threads() > 1:
+    if a.device.type == "cpu" and count >= 2 and n >= POOL_MIN_SIZE and torch.get_num_threads() > 1:
         return _pooled_eigvalsh(a.reshape(-1, n, n)).reshape(a.shape[:-1])
     return torch.linalg.eigvalsh(a)
 

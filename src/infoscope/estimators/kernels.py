@@ -109,8 +109,12 @@ def batched_squared_distances(x: torch.Tensor) -> torch.Tensor:
     -------
     torch.Tensor, shape (M, n, n), float64, 0 on the diagonal and never negative
         As :func:`squared_distances` of each set: centred, the product in the precision
-        :func:`product_dtype` picks.
+        :func:`product_dtype` picks; for one value per sample (d = 1) the squared differences
+        in float64.
     """
+    if x.shape[-1] == 1:  # one value per sample (a neuron): the differences themselves, exact to rounding
+        v = x[..., 0].to(torch.float64)
+        return (v[:, :, None] - v[:, None, :]).square_()
     xb = x.to(product_dtype(x[0]))
     xb = xb - xb.mean(dim=1, keepdim=True)
     g = torch.bmm(xb, xb.transpose(1, 2)).to(torch.float64)

@@ -71,15 +71,23 @@ def _above_round_off(lam: torch.Tensor, size: int | torch.Tensor) -> torch.Tenso
 def matrix_entropies(a: torch.Tensor, alpha: float = 1.01, solver: str = "eigh") -> torch.Tensor:
     """Matrix-based Rényi entropies in bits of M unit-trace matrices (M, n, n) → (M,).
 
-    ``solver`` is ``"eigh"``, ``"bisection"`` or ``"auto"`` (:mod:`.eigensolvers`).
+    ``solver`` is ``"eigh"``, ``"bisection"`` or ``"auto"`` (:mod:`.eigensolvers`). For a
+    non-integer α the spectrum is normalised to sum to one, so any positive multiple of a
+    unit-trace matrix gives the same entropy.
     """
     if _integer_alpha(alpha):
         return _power_entropies(_power_sums(a, int(alpha)), alpha)
-    lam = symmetric_eigenvalues((a + a.transpose(-2, -1)) / 2, solver)
+    lam = symmetric_eigenvalues(_symmetric(a, solver), solver)
     return spectrum_entropies(lam, _above_round_off(lam, a.shape[-1]), alpha)
 
 
-def _class_blocks(codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+def _symmetric(a: torch.Tensor, solver: str) -> torch.Tensor:
+    """The matrices as the solver reads them: LAPACK's reads one triangle only, so they go as
+    they are (no pass over them); bisection's reduction reads both, so they are symmetrised."""
+    return (a + a.transpose(-2, -1)) / 2 if solver == "bisection" or (solver == "auto" and a.is_cuda) else a
+
+
+def class_blocks(codes: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Positions of each class's samples in every chunk, padded to one shape.
 
     ``codes`` (C, n) → index (C, B, m), validity (C, B, m) and block sizes (C, B) (0 for padding).
@@ -121,14 +129,16 @@ def class_joint_entropies(k: torch.Tensor, codes: torch.Tensor, alpha: float = 1
     -------
     torch.Tensor, shape (G, C)
     """
-    index, valid, sizes = _class_blocks(codes)
+    index, valid, sizes = class_blocks(codes)
     chunk = torch.arange(codes.shape[0], device=k.device)[:, None, None, None]
     blocks = k[:, chunk, index[:, :, :, None], index[:, :, None, :]]  # (G, C, B, m, m)
     blocks = blocks * (valid[:, :, :, None] & valid[:, :, None, :]).to(k.dtype)
     total = torch.diagonal(k, dim1=-2, dim2=-1).sum(-1)  # (G, C): the blocks hold the whole diagonal
+    blocks = blocks / total[:, :, None, None, None]  # unit trace, as normalize_gram gives it (one class: the same matrix, bit for bit)
     if _integer_alpha(alpha):
-        return _power_entropies(_power_sums(blocks / total[:, :, None, None, None], int(alpha)).sum(dim=-1), alpha)
-    lam = symmetric_eigenvalues((blocks + blocks.transpose(-2, -1)) / 2, solver if blocks.shape[-1] > SMALL_BLOCK else "eigh")
+        return _power_entropies(_power_sums(blocks, int(alpha)).sum(dim=-1), alpha)
+    chosen = solver if blocks.shape[-1] > SMALL_BLOCK else "eigh"
+    lam = symmetric_eigenvalues(_symmetric(blocks, chosen), chosen)
     keep = _above_round_off(lam, sizes[None, :, :, None].to(lam.dtype))
     return spectrum_entropies(lam.flatten(-2), keep.flatten(-2), alpha)
 

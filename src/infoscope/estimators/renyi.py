@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from .._validation import as_labels, check_choice, check_positive, check_same_length, check_samples, check_whole
+from .._validation import as_labels, check_choice, check_interval, check_positive, check_same_length, check_samples, check_whole
 from .base import H_T, I_TY, I_XT, Estimate, Estimator, ProbeContext
 from .discrete import zero_if_round_off
 from .eigensolvers import SOLVERS
@@ -81,7 +81,16 @@ class MatrixRenyi(Estimator):
         of small matrices at once. Within 1e-9 bits of each other (bound in that module).
         "auto": bisection for large batches of spectra on a GPU (the units of a layer), the
         eigensolver on a CPU, where it is faster, and for few matrices (a layer's chunks), where
-        the reduction's many small steps cost more than they save.
+        the reduction's many small steps cost more than they save. Under "auto" each unit's
+        S(T) and S(T,Y) also come from a pivoted Cholesky factor of its Gram, within
+        ``unit_tolerance`` bits (:mod:`.low_rank_entropy`); "eigh" and "bisection" take every
+        spectrum exactly.
+    unit_tolerance : float, default 0.01
+        Bits: the largest error a per-unit value may have under ``unit_solver="auto"``. Each
+        per-unit value stores its ``spectrum`` ("low-rank" or "exact") and
+        ``error_bound_bits``, a rigorous bound of its distance from the exact value. A unit
+        whose Gram needs a rank above N/4 for it, α < 1, and integer α ≥ 2 get exact spectra.
+        0: exact everywhere.
 
     Notes
     -----
@@ -133,6 +142,7 @@ class MatrixRenyi(Estimator):
     random_state: int = 0
     chunk_size: int | None = None
     unit_solver: str = "auto"
+    unit_tolerance: float = 0.01
 
     def __post_init__(self) -> None:
         self.alpha = check_alpha(self.alpha)
@@ -150,6 +160,7 @@ class MatrixRenyi(Estimator):
         if self.approx is not None:
             check_choice(self.approx, "approx", ("slq",))
         check_choice(self.unit_solver, "unit_solver", SOLVERS)
+        self.unit_tolerance = check_interval(self.unit_tolerance, "unit_tolerance", 0.0, 1.0, closed_high=True)
         self.approx_probes = check_whole(self.approx_probes, "approx_probes", 1)
         self.approx_steps = check_whole(self.approx_steps, "approx_steps", 2)
         self.approx_deflate = check_whole(self.approx_deflate, "approx_deflate", 0)
@@ -260,9 +271,9 @@ class MatrixRenyi(Estimator):
         (:mod:`.renyi_batched`); otherwise chunk by chunk."""
         n = tt.shape[0]
         if self._batches() and self.chunk_size is not None and n > self.chunk_size:
-            flat = tt.reshape(n, 1, -1)
-            if self.memory_bytes(n, flat.shape[-1], with_probe=False) <= _DEFAULT_UNIT_MEMORY:
-                return units_information(self, flat, ctx, [0], "map", _DEFAULT_UNIT_MEMORY)[0]
+            done = layers_information(self, [tt], ctx, _DEFAULT_UNIT_MEMORY)[0]
+            if done is not None:
+                return done
         return super()._chunked_layer_information(tt, ctx)
 
     def probe_grams(self, ctx: ProbeContext, device: torch.device) -> ProbeGrams:
