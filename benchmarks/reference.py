@@ -45,6 +45,8 @@ def alignment(t: torch.Tensor, ky: torch.Tensor, n_grid: int = 50) -> float:
     flat = t.reshape(t.shape[0], -1).to(torch.float64)
     m = flat.shape[0]
     mean_dist = float(torch.cdist(flat, flat).sum()) / (m * (m - 1))
+    if mean_dist == 0:
+        return 1.0  # constant data: every σ gives the all-ones Gram
     best, best_s = -math.inf, 1.0
     for s in torch.logspace(math.log10(0.1 * mean_dist), math.log10(10 * mean_dist), n_grid, dtype=torch.float64).tolist():
         k = gram(t, s)  # distances rebuilt for every grid value

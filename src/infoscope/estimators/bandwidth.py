@@ -202,7 +202,7 @@ def sigma_grid(sqdist: torch.Tensor, n: int = 50, low: float = 0.1, high: float 
 
 #: Numbers one block of the alignment search may hold (matrices × pairs, or matrices × grid
 #: values × bins): small on the CPU, where a block that stays in cache is fastest, large on a GPU.
-ALIGNMENT_BLOCK_ELEMENTS = {"cpu": 2**18, "cuda": 2**25}
+ALIGNMENT_BLOCK_ELEMENTS = {"cpu": 2**17, "cuda": 2**25}
 
 #: Distance bins per octave of the squared distance in the bounded alignment search
 #: (:func:`alignment_sigmas`): a power of two, so that a bin is read off a float's bits.
@@ -225,9 +225,10 @@ def alignment_sigmas(sqdist: torch.Tensor, target: torch.Tensor, n_grid: int = 5
     moments. Both summands are convex and falling in D, so within a bin each sum lies between
     the tangent at the bin's mean (Jensen) and the chord between its edges: every grid score
     gets a rigorous lower and upper bound at O(bins) cost. Only the grid values whose upper
-    bound reaches the best lower bound (typically 1 or 2 of 50) are then scored exactly over
-    all pairs. The σ returned is therefore the exact argmax over the grid, as a full
-    evaluation finds it, at the cost of two passes over the pairs instead of ``n_grid``. A
+    bound reaches the best lower bound remain; where more than one does (a few sets in ten),
+    they are scored exactly over all pairs. The σ returned is therefore the exact argmax over
+    the grid, as a full evaluation finds it, at the cost of one or two passes over the pairs
+    instead of ``n_grid``. A
     target with negative entries is scored exactly on the whole grid. Ties go to the smallest σ.
 
     Parameters
@@ -261,8 +262,11 @@ def alignment_sigmas(sqdist: torch.Tensor, target: torch.Tensor, n_grid: int = 5
         low, high = _alignment_bounds(binned, pairs, grids)
         candidates = high >= low.max(dim=1, keepdim=True).values
     candidates &= ~constant[:, None]  # constant data: every σ gives the same Gram
-    scores = torch.full_like(grids, -math.inf)
-    scores[candidates] = pairs.exact_alignments(grids, candidates)
+    # one candidate is the argmax already (its lower bound beats every other upper bound);
+    # only sets with several are scored exactly, at those
+    several = candidates & (candidates.sum(dim=1, keepdim=True) > 1)
+    scores = torch.where(candidates, 0.0, -math.inf).to(grids.dtype)
+    scores[several] = pairs.exact_alignments(grids, several)
     best = torch.argmax(scores, dim=1)
     sigma = grids.gather(1, best[:, None])[:, 0]
     sigma = torch.where(constant, torch.full_like(sigma, _CONSTANT_DATA_SIGMA), sigma)
@@ -327,11 +331,14 @@ class _Pairs:
         """Per-target values (scalar or (C, ...)) of the given sets (set m takes target m mod C)."""
         return values if values.ndim == 0 or (values.ndim == 1 and self.t_pairs.ndim == 1) else values[sets % values.shape[0]]
 
-    def blocks(self):
-        """(sets, squared distances (k, P), targets (k, P) or (P,)) of each block of sets."""
+    def blocks(self, wanted: torch.Tensor | None = None):
+        """(sets, squared distances (k, P), targets (k, P) or (P,)) of each block of sets (of the
+        blocks holding a ``wanted`` set, (M,) bool, if given)."""
         m, n = self.sqdist.shape[0], self.sqdist.shape[-1]
         flat = self.sqdist.reshape(m, n * n)  # (take reads the storage: fastest way to gather pairs)
         for r0 in range(0, m, self.block):
+            if wanted is not None and not bool(wanted[r0 : r0 + self.block].any()):
+                continue
             sets = torch.arange(r0, min(m, r0 + self.block), device=self.sqdist.device)
             yield sets, torch.take(flat[r0 : r0 + self.block], self._offsets[: sets.shape[0]]), self.of(self.t_pairs, sets)
 
@@ -356,10 +363,9 @@ class _Pairs:
                 continue
             b = (top.clamp(min=torch.finfo(torch.float64).tiny) * 2.0**-ALIGNMENT_OCTAVES).view(torch.int64) >> shift
             base[sets] = b  # the key of bin 1; bin j holds keys b + j - 1
-            offset = torch.arange(k, device=device)[:, None] * width
-            first_edge = (b << shift).view(torch.float64)[:, None]
-            key = (d.view(torch.int64) >> shift).sub_(b[:, None] - 1 - offset)
-            key = torch.where(d < first_edge, offset, key)  # below the first edge (zeros too): bin 0
+            # bin j ≥ 1 holds the keys b + j − 1; keys below b (zeros too) go to bin 0
+            key = (d.view(torch.int64) >> shift).sub_(b[:, None] - 1).clamp_(min=0)
+            key += torch.arange(k, device=device)[:, None] * width
             if binary is not None:
                 flat = key.add_(self.of(same, sets)).flatten()
                 count = torch.bincount(flat, minlength=k * width).view(k, 2, bins).to(torch.float64)
@@ -382,7 +388,7 @@ class _Pairs:
         in the order of ``chosen.nonzero()``."""
         n = self.sqdist.shape[-1]
         out = []
-        for sets, d, t in self.blocks():
+        for sets, d, t in self.blocks(chosen.any(dim=1)):
             picked = chosen[sets]
             rows, steps = picked.nonzero(as_tuple=True)
             if not rows.numel():
