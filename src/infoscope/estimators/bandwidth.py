@@ -228,8 +228,8 @@ def alignment_sigmas(sqdist: torch.Tensor, target: torch.Tensor, n_grid: int = 5
     bound reaches the best lower bound remain; where more than one does (a few sets in ten),
     they are scored exactly over all pairs. The σ returned is therefore the exact argmax over
     the grid, as a full evaluation finds it, at the cost of one or two passes over the pairs
-    instead of ``n_grid``. A
-    target with negative entries is scored exactly on the whole grid. Ties go to the smallest σ.
+    instead of ``n_grid``. A target with negative entries is scored exactly on the whole grid.
+    Ties go to the smallest σ.
 
     Parameters
     ----------
@@ -316,31 +316,33 @@ class _Pairs:
     """
 
     def __init__(self, sqdist: torch.Tensor, target: torch.Tensor | None) -> None:
-        self.sqdist = sqdist
+        self.sqdist, self.target = sqdist, target
         n, device = sqdist.shape[-1], sqdist.device
         self.index = _upper_pairs(n, device)
         self.block = _block_rows(self.index.shape[0], device)
         self._offsets = torch.arange(self.block, device=device)[:, None] * (n * n) + self.index  # (block, P)
-        target = torch.ones((), dtype=sqdist.dtype, device=device).expand(n, n) if target is None else target  # no target: distances only
-        self.target = target
-        self.t_pairs = target.reshape(*target.shape[:-2], n * n)[..., self.index]  # (P,) or (C, P)
-        self.t_diag = torch.diagonal(target, dim1=-2, dim2=-1).sum(-1)  # () or (C,)
-        self.t_norm = torch.linalg.matrix_norm(target)  # () or (C,)
+        self.shared = target is None or target.ndim == 2  # one target for every set (or none: distances only)
+        if target is not None:
+            self.t_pairs = target.reshape(*target.shape[:-2], n * n)[..., self.index]  # (P,) or (C, P)
+            self.t_diag = torch.diagonal(target, dim1=-2, dim2=-1).sum(-1)  # () or (C,)
+            self.t_norm = torch.linalg.matrix_norm(target)  # () or (C,)
 
     def of(self, values: torch.Tensor, sets: torch.Tensor) -> torch.Tensor:
-        """Per-target values (scalar or (C, ...)) of the given sets (set m takes target m mod C)."""
-        return values if values.ndim == 0 or (values.ndim == 1 and self.t_pairs.ndim == 1) else values[sets % values.shape[0]]
+        """Per-target values of the given sets: as they are for a shared target, else those of
+        target m mod C for set m (``values`` (C, ...))."""
+        return values if self.shared else values[sets % values.shape[0]]
 
     def blocks(self, wanted: torch.Tensor | None = None):
-        """(sets, squared distances (k, P), targets (k, P) or (P,)) of each block of sets (of the
-        blocks holding a ``wanted`` set, (M,) bool, if given)."""
+        """(sets, squared distances (k, P), targets (k, P), (P,) or None) of each block of sets
+        (of the blocks holding a ``wanted`` set, (M,) bool, if given)."""
         m, n = self.sqdist.shape[0], self.sqdist.shape[-1]
         flat = self.sqdist.reshape(m, n * n)  # (take reads the storage: fastest way to gather pairs)
         for r0 in range(0, m, self.block):
             if wanted is not None and not bool(wanted[r0 : r0 + self.block].any()):
                 continue
             sets = torch.arange(r0, min(m, r0 + self.block), device=self.sqdist.device)
-            yield sets, torch.take(flat[r0 : r0 + self.block], self._offsets[: sets.shape[0]]), self.of(self.t_pairs, sets)
+            targets = None if self.target is None else self.of(self.t_pairs, sets)
+            yield sets, torch.take(flat[r0 : r0 + self.block], self._offsets[: sets.shape[0]]), targets
 
     def summaries(self) -> tuple[torch.Tensor, torch.Tensor, _Binned | None]:
         """Σ √D (M,), the largest D (M,) and the binned sums (None for a target with negative
@@ -362,8 +364,7 @@ class _Pairs:
             if signed:
                 continue
             b = (top.clamp(min=torch.finfo(torch.float64).tiny) * 2.0**-ALIGNMENT_OCTAVES).view(torch.int64) >> shift
-            base[sets] = b  # the key of bin 1; bin j holds keys b + j - 1
-            # bin j ≥ 1 holds the keys b + j − 1; keys below b (zeros too) go to bin 0
+            base[sets] = b  # bin j ≥ 1 holds the keys b + j − 1; keys below b (zeros too) go to bin 0
             key = (d.view(torch.int64) >> shift).sub_(b[:, None] - 1).clamp_(min=0)
             key += torch.arange(k, device=device)[:, None] * width
             if binary is not None:
@@ -415,8 +416,7 @@ def _alignment_bounds(binned: _Binned, pairs: _Pairs, grids: torch.Tensor) -> tu
     """Lower and upper bounds (M, G) of the alignment at every grid σ (see :func:`alignment_sigmas`)."""
     m, n = grids.shape[0], pairs.sqdist.shape[-1]
     sets = torch.arange(m, device=grids.device)
-    t_norm = pairs.of(pairs.t_norm, sets).expand(m)
-    t_diag = pairs.of(pairs.t_diag, sets).expand(m)
+    t_norm, t_diag = pairs.of(pairs.t_norm, sets).expand(m), pairs.of(pairs.t_diag, sets).expand(m)
     tiny = torch.finfo(torch.float64).tiny
     b = binned
     mean_c, mean_w = b.d_sum / b.count.clamp(min=tiny), b.wd_sum / b.weight.clamp(min=tiny)

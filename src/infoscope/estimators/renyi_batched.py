@@ -43,8 +43,9 @@ from .units import unit_stack
 
 __all__ = ["ProbeGrams", "RenyiSettings", "units_information", "layers_information", "CPU_GROUP_BYTES"]
 
-#: Bytes of one group of sample sets on a CPU: LAPACK solves one matrix at a time, so larger
-#: groups only cost memory.
+#: Bytes of one group of sample sets on a CPU: enough matrices for every core's LAPACK call
+#: (:func:`~.eigensolvers.symmetric_eigenvalues`) and few per-group steps; larger groups only
+#: cost memory.
 CPU_GROUP_BYTES = 2**27
 
 
@@ -338,7 +339,8 @@ def _as_estimates(
     edges = None if parts[0]["edge"] is None else torch.stack([p["edge"] for p in parts], dim=1).any(dim=1)
     host = {q: v.cpu().tolist() for q, v in per_chunk.items()}
     e_t, e_ty = (torch.stack([p[k] for p in parts], dim=1) for k in ("e_t", "e_ty"))
-    errors = {H_T: e_t.cpu().tolist(), I_XT: e_t.cpu().tolist(), I_TY: (e_t + e_ty).cpu().tolist()}  # S(X), S(Y), S(X,T) exact
+    s_t_errors = e_t.cpu().tolist()
+    errors = {H_T: s_t_errors, I_XT: s_t_errors, I_TY: (e_t + e_ty).cpu().tolist()}  # S(X), S(Y), S(X,T) exact
     low_rank = torch.stack([p["low_rank"] for p in parts], dim=1).cpu().tolist()
     sig = sigma.cpu().tolist()
     edge_list = edges.cpu().tolist() if edges is not None else None
