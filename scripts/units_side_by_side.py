@@ -30,63 +30,25 @@ import tempfile
 import time
 from pathlib import Path
 
-SRC = Path(__file__).resolve().parents[1] / "src"
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src"
 N = 400
 MODES = ("old-eigh", "default", "floor", "eigh")
 
 
-def _units(n: int):
-    """The README example after one epoch: train probes, their labels, the layers' activations."""
-    import torch
-
-    from infoscope.capture import probe_activations
-    from infoscope.datasets import load_digits
-
-    data = load_digits()
-    x, y = torch.from_numpy(data.x_train), torch.from_numpy(data.y_train)
-    torch.manual_seed(0)
-    model = torch.nn.Sequential(torch.nn.Linear(64, 64), torch.nn.ReLU(), torch.nn.Linear(64, 32),
-                                torch.nn.ReLU(), torch.nn.Linear(32, 10))
-    opt = torch.optim.Adam(model.parameters(), lr=2e-3)
-    for idx in torch.randperm(len(x)).split(32):
-        opt.zero_grad()
-        torch.nn.functional.cross_entropy(model(x[idx]), y[idx]).backward()
-        opt.step()
-    xp, yp = x[:n], y[:n]
-    return xp, yp, [a.double() for a in probe_activations(model, xp, "auto").values()]
-
-
 def worker(mode: str, reps: int, out: str) -> None:
-    """Time one mode ``reps`` times in this process; write the times and values to ``out``."""
-    import torch
+    """Time one mode ``reps`` times in this process, with the benchmark suite's own case
+    (``readme-units`` against its exact path or its floor); write the times and values to ``out``."""
+    sys.path.insert(0, str(ROOT))
+    from benchmarks.__main__ import case_readme_units
 
-    from infoscope.estimators import MatrixRenyi
-    from infoscope.estimators.base import ProbeContext
-
-    xp, yp, acts = _units(N)
-    exact = MatrixRenyi(sigma_x="alignment", unit_solver="eigh")
-    times, values = [], []
-    if mode == "floor":
-        from infoscope.estimators.bandwidth import alignment_sigmas
-        from infoscope.estimators.kernels import batched_squared_distances
-        from infoscope.estimators.matrix_entropy import matrix_entropies
-
-        pg = exact.probe_grams(ProbeContext.build(xp, yp), torch.device("cpu"))
-        sqd = batched_squared_distances(torch.cat([a.T for a in acts])[:, :, None])
-        sigma, _ = alignment_sigmas(sqd, pg.label_gram)
-        kxt = torch.exp(sqd / (-2.0 * sigma[:, None, None] ** 2)) * pg.input_gram
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            matrix_entropies(kxt, exact.alpha, "auto")
-            times.append(time.perf_counter() - t0)
-    else:
-        est = MatrixRenyi(sigma_x="alignment") if mode == "default" else exact
-        for _ in range(reps):
-            t0 = time.perf_counter()
-            ctx = ProbeContext.build(xp, yp)
-            values = [r.value for a in acts for unit in est.units_information(a, ctx, list(range(a.shape[1])))
-                      for r in unit.values()]
-            times.append(time.perf_counter() - t0)
+    ours, other, _, _ = case_readme_units(N, "floor" if mode == "floor" else "exact")
+    timed = ours if mode == "default" else other
+    times = []
+    for _ in range(reps):
+        t0 = time.perf_counter()
+        values = timed()
+        times.append(time.perf_counter() - t0)
     Path(out).write_text(json.dumps({"times": times, "values": values}))
 
 
